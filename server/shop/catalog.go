@@ -1,0 +1,276 @@
+package shop
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"veil/crypto"
+	"veil/server/store"
+)
+
+var (
+	slugRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+	currencyRE = regexp.MustCompile(`^[A-Z]{3}$`)
+)
+
+// Limits on catalog input.
+const (
+	MaxPriceMinor   = 100_000_000 // 1,000,000.00 in a two-decimal currency
+	maxTextLen      = 200
+	maxLongTextLen  = 8 << 10
+	maxWindowHours  = 24 * 366
+	maxCoolingOff   = 24 * 60
+	maxPerOrderCap  = 1000
+	defaultPerOrder = 10
+)
+
+func checkText(field string, t Text, max int, required bool) error {
+	n := 0
+	for lang, s := range t {
+		if lang != "en" && lang != "zh-CN" {
+			return inputErr("%s: unknown language %q (use en or zh-CN)", field, lang)
+		}
+		if !utf8.ValidString(s) {
+			return inputErr("%s: not valid UTF-8", field)
+		}
+		if len(s) > max {
+			return inputErr("%s: longer than %d bytes", field, max)
+		}
+		if strings.TrimSpace(s) != "" {
+			n++
+		}
+	}
+	if required && n == 0 {
+		return inputErr("%s is required", field)
+	}
+	return nil
+}
+
+// validate checks p and fills defaults.
+func (p *Product) validate() error {
+	p.Slug = strings.TrimSpace(p.Slug)
+	if !slugRE.MatchString(p.Slug) {
+		return inputErr("slug: 1-63 characters of a-z, 0-9 and '-', starting with a letter or digit")
+	}
+	if err := checkText("name", p.Name, maxTextLen, true); err != nil {
+		return err
+	}
+	if err := checkText("description", p.Description, maxLongTextLen, false); err != nil {
+		return err
+	}
+	if p.PriceMinor <= 0 || p.PriceMinor > MaxPriceMinor {
+		return inputErr("price_minor: must be between 1 and %d", MaxPriceMinor)
+	}
+	if !currencyRE.MatchString(p.Currency) {
+		return inputErr("currency: three capital letters, e.g. CNY")
+	}
+	switch p.Kind {
+	case "":
+		p.Kind = Unique
+	case Unique, Shared:
+	default:
+		return inputErr("kind: unique or shared")
+	}
+	if p.MaxPerOrder == 0 {
+		p.MaxPerOrder = defaultPerOrder
+	}
+	if p.Kind == Shared {
+		p.MaxPerOrder = 1 // the same content twice is not a second item
+	}
+	if p.MaxPerOrder < 1 || p.MaxPerOrder > maxPerOrderCap {
+		return inputErr("max_per_order: between 1 and %d", maxPerOrderCap)
+	}
+	d := p.Disclosure
+	for _, f := range []struct {
+		name string
+		t    Text
+	}{{"disclosure.validity", d.Validity}, {"disclosure.regions", d.Regions}, {"disclosure.devices", d.Devices}, {"disclosure.usage_guide", d.UsageGuide}} {
+		if err := checkText(f.name, f.t, maxLongTextLen, false); err != nil {
+			return err
+		}
+	}
+	if d.FailureRatePermille < 0 || d.FailureRatePermille > 1000 {
+		return inputErr("disclosure.failure_rate_permille: between 0 and 1000")
+	}
+	pol := &p.Policy
+	if pol.WindowHours < 0 || pol.WindowHours > maxWindowHours {
+		return inputErr("policy.window_hours: between 0 and %d", maxWindowHours)
+	}
+	if pol.CoolingOffMinutes < 0 || pol.CoolingOffMinutes > maxCoolingOff {
+		return inputErr("policy.cooling_off_minutes: between 0 and %d", maxCoolingOff)
+	}
+	if pol.AutoApproveTier < 0 || pol.AutoApproveTier > 3 {
+		return inputErr("policy.auto_approve_tier: between 0 and 3")
+	}
+	seen := map[Remedy]bool{}
+	for _, r := range pol.Remedies {
+		switch r {
+		case RemedyReplace, RemedyPartialRefund, RemedyRefund:
+		default:
+			return inputErr("policy.remedies: %q is not one of replace, partial_refund, refund", r)
+		}
+		if seen[r] {
+			return inputErr("policy.remedies: %q twice", r)
+		}
+		seen[r] = true
+	}
+	return nil
+}
+
+// CreateProduct adds p; its ID is assigned. ErrSlugTaken, *InputError.
+func (s *Shop) CreateProduct(p Product) (Product, error) {
+	if err := p.validate(); err != nil {
+		return Product{}, err
+	}
+	p.ID = crypto.RandomID("p", 8)
+	p.CreatedAt = s.now().Truncate(timeUnit)
+	p.InStock = 0
+	err := s.db.Update(func(tx *store.Txn) error {
+		if ok, err := tx.Has(pSlug + p.Slug); err != nil || ok {
+			if err == nil {
+				err = ErrSlugTaken
+			}
+			return err
+		}
+		if err := tx.Set(pSlug+p.Slug, []byte(p.ID)); err != nil {
+			return err
+		}
+		if err := tx.Set(pStock+p.ID, []byte("0")); err != nil {
+			return err
+		}
+		return tx.SetJSON(pProduct+p.ID, p)
+	})
+	if err != nil {
+		return Product{}, fmt.Errorf("shop: create product %s: %w", p.Slug, err)
+	}
+	return p, nil
+}
+
+// UpdateProduct replaces a product's editable fields (everything except ID,
+// kind and creation time). ErrProductNotFound, ErrSlugTaken, *InputError.
+func (s *Shop) UpdateProduct(p Product) (Product, error) {
+	var out Product
+	err := s.db.Update(func(tx *store.Txn) error {
+		var old Product
+		if err := getProduct(tx, p.ID, &old); err != nil {
+			return err
+		}
+		q := p
+		q.ID, q.Kind, q.CreatedAt = old.ID, old.Kind, old.CreatedAt
+		if err := q.validate(); err != nil {
+			return err
+		}
+		if q.Slug != old.Slug {
+			if ok, err := tx.Has(pSlug + q.Slug); err != nil || ok {
+				if err == nil {
+					err = ErrSlugTaken
+				}
+				return err
+			}
+			if err := tx.Delete(pSlug + old.Slug); err != nil {
+				return err
+			}
+			if err := tx.Set(pSlug+q.Slug, []byte(q.ID)); err != nil {
+				return err
+			}
+		}
+		q.InStock = 0
+		out = q
+		return tx.SetJSON(pProduct+q.ID, q)
+	})
+	if err != nil {
+		return Product{}, fmt.Errorf("shop: update product %s: %w", p.ID, err)
+	}
+	return out, nil
+}
+
+func getProduct(tx *store.Txn, id string, p *Product) error {
+	err := tx.GetJSON(pProduct+id, p)
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrProductNotFound
+	}
+	return err
+}
+
+func getStock(tx *store.Txn, pid string) (int, error) {
+	b, err := tx.Get(pStock + pid)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(string(b))
+}
+
+func addStock(tx *store.Txn, pid string, delta int) error {
+	n, err := getStock(tx, pid)
+	if err != nil {
+		return err
+	}
+	if n+delta < 0 {
+		return fmt.Errorf("shop: stock of %s would go negative", pid)
+	}
+	return tx.Set(pStock+pid, []byte(strconv.Itoa(n+delta)))
+}
+
+// Products lists the catalog with stock counts, in creation order.
+func (s *Shop) Products() ([]Product, error) {
+	var ps []Product
+	err := s.db.View(func(tx *store.Txn) error {
+		return tx.Iterate(pProduct, "", false, func(_ string, v []byte) error {
+			var p Product
+			if err := jsonUnmarshal(v, &p); err != nil {
+				return err
+			}
+			n, err := getStock(tx, p.ID)
+			if err != nil {
+				return err
+			}
+			p.InStock = n
+			ps = append(ps, p)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("shop: list products: %w", err)
+	}
+	sortProducts(ps)
+	return ps, nil
+}
+
+// Product finds one product by id or slug (ErrProductNotFound).
+func (s *Shop) Product(idOrSlug string) (Product, error) {
+	var p Product
+	err := s.db.View(func(tx *store.Txn) error {
+		return resolveProduct(tx, idOrSlug, &p)
+	})
+	return p, err
+}
+
+func resolveProduct(tx *store.Txn, idOrSlug string, p *Product) error {
+	if idOrSlug == "" || len(idOrSlug) > 64 {
+		return ErrProductNotFound
+	}
+	err := getProduct(tx, idOrSlug, p)
+	if errors.Is(err, ErrProductNotFound) {
+		id, err2 := tx.Get(pSlug + idOrSlug)
+		if errors.Is(err2, store.ErrNotFound) {
+			return ErrProductNotFound
+		}
+		if err2 != nil {
+			return err2
+		}
+		err = getProduct(tx, string(id), p)
+	}
+	if err != nil {
+		return err
+	}
+	n, err := getStock(tx, p.ID)
+	p.InStock = n
+	return err
+}

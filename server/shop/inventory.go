@@ -1,0 +1,349 @@
+package shop
+
+import (
+	"bufio"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"time"
+
+	"veil/crypto"
+	"veil/server/store"
+)
+
+// Import limits.
+const (
+	MaxImportKeys  = 100_000
+	MaxImportBytes = 64 << 20
+	importChunk    = 2000 // keys per transaction
+	maxRejections  = 100
+	defaultSeats   = 1000
+	maxSeats       = 1_000_000
+)
+
+// KeyState is an inventory key's state.
+type KeyState string
+
+const (
+	KeyAvailable   KeyState = "available"
+	KeyReserved    KeyState = "reserved"
+	KeyDelivered   KeyState = "delivered"
+	KeyShared      KeyState = "shared" // a shared product's key: never consumed
+	KeyReportedBad KeyState = "reported_bad"
+	KeyRecalled    KeyState = "recalled"
+)
+
+// keyRecord is one inventory key. CT is the key encrypted under its batch's
+// data key; it is dropped when the key is delivered.
+type keyRecord struct {
+	ID      string   `json:"id"`
+	Product string   `json:"product"`
+	Batch   string   `json:"batch"`
+	State   KeyState `json:"state"`
+	Order   string   `json:"order,omitempty"` // ref
+	CT      []byte   `json:"ct,omitempty"`
+}
+
+var dateRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
+
+func (b *BatchInfo) validate(now time.Time) error {
+	b.Supplier = strings.TrimSpace(b.Supplier)
+	if b.Supplier == "" {
+		b.Supplier = "-"
+	}
+	if len(b.Supplier) > 100 {
+		return inputErr("batch: supplier label longer than 100 bytes")
+	}
+	if b.CostMinor < 0 || b.CostMinor > MaxPriceMinor {
+		return inputErr("batch: cost_minor between 0 and %d", MaxPriceMinor)
+	}
+	if b.Date == "" {
+		b.Date = now.Format(time.DateOnly)
+	}
+	if !dateRE.MatchString(b.Date) {
+		return inputErr("batch: date as YYYY-MM-DD")
+	}
+	if _, err := time.Parse(time.DateOnly, b.Date); err != nil {
+		return inputErr("batch: date as YYYY-MM-DD")
+	}
+	if b.Seats == 0 {
+		b.Seats = defaultSeats
+	}
+	if b.Seats < 1 || b.Seats > maxSeats {
+		return inputErr("batch: seats between 1 and %d", maxSeats)
+	}
+	return nil
+}
+
+// ImportKeys imports one key per line from r into a new batch of the product.
+// Bad lines are rejected one by one with a reason (never aborting the rest);
+// a key whose fingerprint was ever imported before (sold ones included)
+// counts as a duplicate. The vault must be unlocked (ErrLocked): the
+// fingerprint key lives in it. A shared product takes exactly one key.
+func (s *Shop) ImportKeys(productID string, info BatchInfo, r io.Reader) (ImportResult, error) {
+	now := s.now()
+	if err := info.validate(now); err != nil {
+		return ImportResult{}, err
+	}
+	fp, err := s.fingerprinter()
+	if err != nil {
+		return ImportResult{}, err
+	}
+	prod, err := s.Product(productID)
+	if err != nil {
+		return ImportResult{}, err
+	}
+	dk, err := crypto.NewDataKey()
+	if err != nil {
+		return ImportResult{}, err
+	}
+	defer dk.Wipe()
+	s.mu.RLock()
+	rcpt := s.invRcpt
+	s.mu.RUnlock()
+	sealedDK, err := dk.Seal(rcpt)
+	if err != nil {
+		return ImportResult{}, fmt.Errorf("shop: seal batch key: %w", err)
+	}
+	b := Batch{
+		ID: batchID(now), ProductID: prod.ID, Supplier: info.Supplier, CostMinor: info.CostMinor,
+		Date: info.Date, SealedDataKey: sealedDK,
+	}
+	res := ImportResult{BatchID: b.ID}
+	reject := func(line int, reason string) {
+		res.Rejected++
+		if len(res.Rejections) < maxRejections {
+			res.Rejections = append(res.Rejections, Rejection{Line: line, Reason: reason})
+		}
+	}
+
+	var chunk []pending
+	seen := map[[32]byte]struct{}{}
+	var written []pending // for rollback if a later chunk fails
+	lock := s.productLock(prod.ID)
+
+	flush := func(last bool) error {
+		var fresh []pending
+		err := s.db.UpdateUnder(lock, func(tx *store.Txn) error {
+			fresh = fresh[:0]
+			for _, p := range chunk {
+				// Checked here too, inside the transaction: two imports
+				// running at once must not both take the same key.
+				if ok, err := tx.Has(pFP + p.fp); err != nil {
+					return err
+				} else if ok {
+					continue
+				}
+				fresh = append(fresh, p)
+			}
+			for _, p := range fresh {
+				if err := tx.SetJSON(pKey+p.rec.ID, p.rec); err != nil {
+					return err
+				}
+				if err := tx.Set(pFP+p.fp, []byte(p.rec.ID)); err != nil {
+					return err
+				}
+				if prod.Kind == Unique {
+					if err := tx.Set(pAvail+prod.ID+"/"+p.rec.ID, nil); err != nil {
+						return err
+					}
+				}
+			}
+			n := len(fresh)
+			if prod.Kind == Shared {
+				n = 0
+				if len(fresh) > 0 {
+					n = info.Seats
+				}
+			}
+			if err := addStock(tx, prod.ID, n); err != nil {
+				return err
+			}
+			if prod.Kind == Shared && len(fresh) == 1 {
+				if err := tx.Set(pShared+prod.ID, []byte(fresh[0].rec.ID)); err != nil {
+					return err
+				}
+			}
+			bb := b
+			bb.Imported = res.Imported + len(fresh)
+			if !last && bb.Imported == 0 {
+				return nil
+			}
+			return tx.SetJSON(pBatch+b.ID, bb)
+		})
+		if err != nil {
+			return err
+		}
+		res.Duplicates += len(chunk) - len(fresh)
+		res.Imported += len(fresh)
+		written = append(written, fresh...)
+		chunk = chunk[:0]
+		return nil
+	}
+
+	sc := bufio.NewScanner(io.LimitReader(r, MaxImportBytes+1))
+	sc.Buffer(make([]byte, 64<<10), 64<<10)
+	line, total := 0, 0
+	var bytesRead int64
+	for sc.Scan() {
+		line++
+		raw := sc.Text()
+		bytesRead += int64(len(raw)) + 1
+		if bytesRead > MaxImportBytes {
+			err = inputErr("import larger than %d MiB", MaxImportBytes>>20)
+			break
+		}
+		if strings.TrimSpace(raw) == "" {
+			continue // blank lines are layout, not keys
+		}
+		if line == 1 {
+			raw = strings.TrimPrefix(raw, "\ufeff")
+		}
+		k, nerr := crypto.NormalizeKey(raw)
+		if nerr != nil {
+			reject(line, rejectReason(nerr))
+			continue
+		}
+		total++
+		if total > MaxImportKeys {
+			err = inputErr("more than %d keys in one import", MaxImportKeys)
+			break
+		}
+		if prod.Kind == Shared && total > 1 {
+			err = inputErr("a shared product takes one key per import")
+			break
+		}
+		h := fp(k)
+		if _, dup := seen[h]; dup {
+			res.Duplicates++
+			continue
+		}
+		seen[h] = struct{}{}
+		id := fmt.Sprintf("%s-%06d", b.ID, line)
+		ct, serr := dk.SealItem(id, []byte(k))
+		if serr != nil {
+			err = serr
+			break
+		}
+		state := KeyAvailable
+		if prod.Kind == Shared {
+			state = KeyShared
+		}
+		chunk = append(chunk, pending{keyRecord{ID: id, Product: prod.ID, Batch: b.ID, State: state, CT: ct}, hex.EncodeToString(h[:])})
+		if len(chunk) >= importChunk {
+			if err = flush(false); err != nil {
+				break
+			}
+		}
+	}
+	if err == nil {
+		if serr := sc.Err(); serr != nil {
+			if errors.Is(serr, bufio.ErrTooLong) {
+				err = inputErr("line %d is longer than 64 KiB", line+1)
+			} else {
+				err = fmt.Errorf("shop: read import: %w", serr)
+			}
+		}
+	}
+	if err == nil {
+		err = flush(true)
+	}
+	if err != nil {
+		// No partial import: take back what earlier chunks wrote.
+		if rerr := s.rollbackImport(prod, b.ID, written, info); rerr != nil {
+			s.log.Error("shop: import rollback failed", "batch", b.ID, "err", rerr)
+		}
+		return ImportResult{}, err
+	}
+	s.log.Info("shop: import", "product", prod.Slug, "batch", b.ID, "imported", res.Imported,
+		"duplicates", res.Duplicates, "rejected", res.Rejected)
+	return res, nil
+}
+
+// pending is a key on its way into the store, with its fingerprint.
+type pending struct {
+	rec keyRecord
+	fp  string
+}
+
+func (s *Shop) rollbackImport(prod Product, batch string, written []pending, info BatchInfo) error {
+	lock := s.productLock(prod.ID)
+	for len(written) > 0 {
+		n := min(len(written), importChunk)
+		part := written[:n]
+		err := s.db.UpdateUnder(lock, func(tx *store.Txn) error {
+			removed := 0
+			for _, p := range part {
+				if prod.Kind == Unique {
+					// Only keys still available can be taken back.
+					if ok, err := tx.Has(pAvail + prod.ID + "/" + p.rec.ID); err != nil {
+						return err
+					} else if !ok {
+						continue
+					}
+					if err := tx.Delete(pAvail + prod.ID + "/" + p.rec.ID); err != nil {
+						return err
+					}
+				}
+				if err := tx.Delete(pKey + p.rec.ID); err != nil {
+					return err
+				}
+				if err := tx.Delete(pFP + p.fp); err != nil {
+					return err
+				}
+				removed++
+			}
+			if prod.Kind == Shared {
+				removed = info.Seats
+			}
+			return addStock(tx, prod.ID, -removed)
+		})
+		if err != nil {
+			return err
+		}
+		written = written[n:]
+	}
+	return s.db.Update(func(tx *store.Txn) error { return tx.Delete(pBatch + batch) })
+}
+
+func rejectReason(err error) string {
+	switch {
+	case errors.Is(err, crypto.ErrKeyTooLong):
+		return "too_long"
+	case errors.Is(err, crypto.ErrKeyBadChar):
+		return "bad_char"
+	case errors.Is(err, crypto.ErrKeyEmpty):
+		return "empty"
+	}
+	return "invalid"
+}
+
+// batchID is time-ordered so that keys of older batches sell first.
+func batchID(now time.Time) string {
+	return fmt.Sprintf("b%011x%s", now.UnixMilli(), crypto.RandomID("", 3))
+}
+
+// pShared holds each shared product's current key.
+const pShared = "shared/" // shared/<pid> -> kid
+
+// Batches lists a product's batches, oldest first.
+func (s *Shop) Batches(productID string) ([]Batch, error) {
+	var out []Batch
+	err := s.db.View(func(tx *store.Txn) error {
+		return tx.Iterate(pBatch, "", false, func(_ string, v []byte) error {
+			var b Batch
+			if err := jsonUnmarshal(v, &b); err != nil {
+				return err
+			}
+			if b.ProductID == productID {
+				b.SealedDataKey = nil
+				out = append(out, b)
+			}
+			return nil
+		})
+	})
+	return out, err
+}

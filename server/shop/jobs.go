@@ -1,0 +1,239 @@
+package shop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"veil/server/store"
+)
+
+// errSkip aborts a job's transaction without counting as a failure;
+// errNoSave commits what fn wrote but leaves the order record as it was.
+var (
+	errSkip   = errors.New("shop: skip")
+	errNoSave = errors.New("shop: no save")
+)
+
+// Run does background work until ctx ends: expiring reservations, retrying
+// queued deliveries (at once after Unlock), turning overdue ones into
+// refund_due, and settling orders whose after-sales window closed.
+func (s *Shop) Run(ctx context.Context) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		if _, err := s.Sweep(); err != nil {
+			s.log.Error("shop: background sweep", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.kick:
+		}
+	}
+}
+
+// SweepResult counts what one sweep did.
+type SweepResult struct {
+	Expired, Delivered, RefundDue, Settled int
+}
+
+// Sweep runs each background job once.
+func (s *Shop) Sweep() (SweepResult, error) {
+	var r SweepResult
+	var errs []error
+	var err error
+	r.Expired, err = s.expireDue()
+	errs = append(errs, err)
+	r.Delivered, r.RefundDue, err = s.deliverQueued()
+	errs = append(errs, err)
+	r.Settled, err = s.settleDue()
+	errs = append(errs, err)
+	return r, errors.Join(errs...)
+}
+
+// due lists refs under a time-keyed index (prefix<unix>/<ref>) up to now.
+func (s *Shop) due(prefix string, now time.Time) ([]string, error) {
+	var refs []string
+	err := s.db.View(func(tx *store.Txn) error {
+		return tx.Iterate(prefix, "", true, func(k string, _ []byte) error {
+			rest := strings.TrimPrefix(k, prefix)
+			ts, ref, ok := strings.Cut(rest, "/")
+			if !ok {
+				return nil
+			}
+			sec, err := strconv.ParseInt(ts, 10, 64)
+			if err != nil {
+				return nil
+			}
+			if sec > now.Unix() {
+				return store.ErrStop
+			}
+			refs = append(refs, ref)
+			return nil
+		})
+	})
+	return refs, err
+}
+
+// withOrder runs fn on the order ref inside one transaction holding the
+// product's lock, and saves the order unless fn returns an error. If fn
+// returns errNoSave, its other writes commit and withOrder returns errSkip.
+func (s *Shop) withOrder(ref string, fn func(tx *store.Txn, o *Order, prod Product) error) error {
+	o, err := s.OrderByRef(ref)
+	if err != nil {
+		return err
+	}
+	noSave := false
+	err = s.db.UpdateUnder(s.productLock(o.ProductID), func(tx *store.Txn) error {
+		noSave = false
+		o, lk, err := getOrderByRef(tx, ref)
+		if err != nil {
+			return err
+		}
+		var prod Product
+		if err := getProduct(tx, o.ProductID, &prod); err != nil {
+			return err
+		}
+		err = fn(tx, &o, prod)
+		if errors.Is(err, errNoSave) {
+			noSave = true
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return tx.SetJSON(pOrder+lk, o)
+	})
+	if err == nil && noSave {
+		return errSkip // committed fn's own writes; nothing to count
+	}
+	return err
+}
+
+func (s *Shop) expireDue() (int, error) {
+	now := s.now()
+	refs, err := s.due(pExpiry, now)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, ref := range refs {
+		err := s.withOrder(ref, func(tx *store.Txn, o *Order, prod Product) error {
+			key := pExpiry + unixKey(o.ExpiresAt) + "/" + o.Ref
+			if o.Status != StatusPending {
+				return errors.Join(tx.Delete(key), errNoSave)
+			}
+			if o.ExpiresAt.After(now) {
+				return errSkip
+			}
+			if err := s.release(tx, prod, o); err != nil {
+				return err
+			}
+			o.Status, o.Items = StatusExpired, nil
+			return tx.Delete(key)
+		})
+		if errors.Is(err, errSkip) {
+			continue
+		}
+		if err != nil {
+			return n, fmt.Errorf("shop: expire %s: %w", ref, err)
+		}
+		n++
+		s.log.Info("shop: reservation expired", "ref", ref)
+	}
+	return n, nil
+}
+
+func (s *Shop) deliverQueued() (delivered, refundDue int, err error) {
+	var refs []string
+	err = s.db.View(func(tx *store.Txn) error {
+		return tx.Iterate(pDeliver, "", true, func(k string, _ []byte) error {
+			refs = append(refs, strings.TrimPrefix(k, pDeliver))
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	now := s.now()
+	for _, ref := range refs {
+		var status Status
+		err := s.withOrder(ref, func(tx *store.Txn, o *Order, prod Product) error {
+			if o.Status != StatusPaid {
+				return errors.Join(tx.Delete(pDeliver+o.Ref), errNoSave)
+			}
+			if now.After(o.DeliverBy) {
+				// Could not deliver in time: the keys go back to stock and
+				// the buyer is owed a refund.
+				if err := s.release(tx, prod, o); err != nil {
+					return err
+				}
+				o.Status, o.Items = StatusRefundDue, nil
+				o.Notices = append(o.Notices, Notice{Code: "delivery_deadline", At: now.Truncate(timeUnit)})
+				status = o.Status
+				return tx.Delete(pDeliver + o.Ref)
+			}
+			if err := s.deliver(tx, o, prod); err != nil {
+				if errors.Is(err, ErrLocked) {
+					return errSkip
+				}
+				return err
+			}
+			status = o.Status
+			return nil
+		})
+		if errors.Is(err, errSkip) {
+			continue
+		}
+		if err != nil {
+			s.log.Error("shop: queued delivery", "ref", ref, "err", err)
+			continue
+		}
+		switch status {
+		case StatusDelivered:
+			delivered++
+			s.log.Info("shop: queued order delivered", "ref", ref)
+		case StatusRefundDue:
+			refundDue++
+			s.log.Warn("shop: delivery deadline passed, refund due", "ref", ref)
+		}
+	}
+	return delivered, refundDue, nil
+}
+
+func (s *Shop) settleDue() (int, error) {
+	now := s.now()
+	refs, err := s.due(pSettle, now)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, ref := range refs {
+		err := s.withOrder(ref, func(tx *store.Txn, o *Order, _ Product) error {
+			if o.WindowEnds.After(now) {
+				return errSkip
+			}
+			if err := tx.Delete(pSettle + unixKey(o.WindowEnds) + "/" + o.Ref); err != nil {
+				return err
+			}
+			if o.Status != StatusDelivered {
+				return nil
+			}
+			o.Status = StatusSettled
+			return nil
+		})
+		if errors.Is(err, errSkip) {
+			continue
+		}
+		if err != nil {
+			return n, fmt.Errorf("shop: settle %s: %w", ref, err)
+		}
+		n++
+	}
+	return n, nil
+}

@@ -1,0 +1,267 @@
+// Package shop is veil's domain: the catalog, inventory batches and keys,
+// orders and their state machine, reservation, delivery and retrieval.
+//
+// Every state change is one store transaction. Reservation is serialised per
+// product in memory (the process owns the data directory exclusively), so the
+// optimistic transactions rarely conflict even under a flash sale; Badger's
+// conflict detection stays on underneath as the safety net.
+package shop
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"filippo.io/age"
+
+	"veil/crypto"
+	"veil/server/store"
+)
+
+// Config tunes a Shop; zero values pick defaults.
+type Config struct {
+	ReservationTTL   time.Duration    // unpaid orders hold their keys this long (15 min)
+	DeliveryDeadline time.Duration    // after payment, deliver within this or refund_due (30 min)
+	MaxQuantity      int              // per order, all products (100)
+	Now              func() time.Time // clock, for tests
+	Logger           *slog.Logger
+	// Kind is the age key kind for new order identities (crypto.DefaultKind).
+	Kind crypto.Kind
+}
+
+// Shop is the domain service. It is safe for concurrent use.
+type Shop struct {
+	db  *store.DB
+	cfg Config
+	log *slog.Logger
+
+	locks   sync.Map // product id -> *sync.Mutex: serialises stock changes
+	cursors sync.Map // product id -> kid where the next availability scan starts
+
+	mu      sync.RWMutex
+	vault   *crypto.Vault              // nil while locked
+	pub     crypto.VaultPublic         // recipients, known even while locked
+	invRcpt age.Recipient              // parsed pub.Inventory
+	dataKey map[string]*crypto.DataKey // batch id -> opened data key (only while unlocked)
+
+	kick chan struct{} // wakes the delivery worker
+}
+
+// Store keys (under store.Version). Order records are keyed by the token's
+// lookup key, the only token-derived value that is stored.
+const (
+	kVault    = "vault"     // the sealed vault
+	kVaultPub = "vault-pub" // its recipients
+	pProduct  = "prod/"     // prod/<id> -> Product
+	pSlug     = "slug/"     // slug/<slug> -> id
+	pStock    = "stock/"    // stock/<pid> -> available count (decimal)
+	pBatch    = "batch/"    // batch/<bid> -> Batch
+	pKey      = "key/"      // key/<kid> -> keyRecord
+	pAvail    = "avail/"    // avail/<pid>/<kid> -> "" (FIFO by kid)
+	pFP       = "fp/"       // fp/<hmac hex> -> kid (every key ever imported)
+	pOrder    = "order/"    // order/<lookup hex> -> Order
+	pRef      = "ref/"      // ref/<ref> -> lookup hex
+	pExpiry   = "expiry/"   // expiry/<unix>/<ref> while pending_payment
+	pDeliver  = "deliver/"  // deliver/<ref> while paid and undelivered
+	pSettle   = "settle/"   // settle/<unix>/<ref> while delivered
+	pTrade    = "trade/"    // trade/<provider>/<trade no> -> ref (idempotency)
+)
+
+// New returns a shop over db. It starts locked.
+func New(db *store.DB, cfg Config) (*Shop, error) {
+	if cfg.ReservationTTL <= 0 {
+		cfg.ReservationTTL = 15 * time.Minute
+	}
+	if cfg.DeliveryDeadline <= 0 {
+		cfg.DeliveryDeadline = 30 * time.Minute
+	}
+	if cfg.MaxQuantity <= 0 {
+		cfg.MaxQuantity = 100
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Kind == 0 {
+		cfg.Kind = crypto.DefaultKind
+	}
+	s := &Shop{db: db, cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1)}
+	err := db.View(func(tx *store.Txn) error {
+		err := tx.GetJSON(kVaultPub, &s.pub)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("shop: load vault recipients: %w", err)
+	}
+	if s.pub.Inventory != "" {
+		if s.invRcpt, err = crypto.ParseRecipient(s.pub.Inventory); err != nil {
+			return nil, fmt.Errorf("shop: inventory recipient: %w", err)
+		}
+	}
+	return s, nil
+}
+
+func (s *Shop) now() time.Time { return s.cfg.Now().UTC() }
+
+// productLock returns the mutex that serialises stock changes of a product.
+func (s *Shop) productLock(pid string) *sync.Mutex {
+	m, _ := s.locks.LoadOrStore(pid, new(sync.Mutex))
+	return m.(*sync.Mutex)
+}
+
+// Initialized reports whether a vault exists.
+func (s *Shop) Initialized() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.pub.Inventory != ""
+}
+
+// InitVault creates the merchant vault sealed with passphrase; it fails if
+// one exists. The shop is unlocked afterwards. It returns the vault so the
+// caller can show the backup identity once.
+func (s *Shop) InitVault(passphrase string) (*crypto.Vault, error) {
+	if len(passphrase) < 8 {
+		return nil, inputErr("the passphrase must have at least 8 characters")
+	}
+	v, err := crypto.NewVault(s.cfg.Kind)
+	if err != nil {
+		return nil, fmt.Errorf("shop: new vault: %w", err)
+	}
+	sealed, err := v.Seal(passphrase)
+	if err != nil {
+		return nil, fmt.Errorf("shop: seal vault: %w", err)
+	}
+	pub := v.Public()
+	err = s.db.Update(func(tx *store.Txn) error {
+		if ok, err := tx.Has(kVault); err != nil || ok {
+			if err == nil {
+				err = errors.New("shop: a vault exists already")
+			}
+			return err
+		}
+		if err := tx.Set(kVault, sealed); err != nil {
+			return err
+		}
+		return tx.SetJSON(kVaultPub, pub)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v, s.setVault(v)
+}
+
+// Unlock opens the vault (ErrWrongPassphrase) and flushes queued deliveries.
+func (s *Shop) Unlock(passphrase string) error {
+	var sealed []byte
+	err := s.db.View(func(tx *store.Txn) error {
+		var err error
+		sealed, err = tx.Get(kVault)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return errors.New("shop: no vault: run veil init first")
+	}
+	if err != nil {
+		return err
+	}
+	v, err := crypto.OpenVault(sealed, passphrase)
+	if errors.Is(err, crypto.ErrWrongPassphrase) {
+		return ErrWrongPassphrase
+	}
+	if err != nil {
+		return fmt.Errorf("shop: open vault: %w", err)
+	}
+	return s.setVault(v)
+}
+
+func (s *Shop) setVault(v *crypto.Vault) error {
+	r, err := crypto.ParseRecipient(v.Public().Inventory)
+	if err != nil {
+		return fmt.Errorf("shop: inventory recipient: %w", err)
+	}
+	s.mu.Lock()
+	s.vault = v
+	s.pub = v.Public()
+	s.invRcpt = r
+	s.dataKey = map[string]*crypto.DataKey{}
+	s.mu.Unlock()
+	s.wake()
+	return nil
+}
+
+// Lock forgets the vault's identities; deliveries queue until Unlock.
+func (s *Shop) Lock() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, dk := range s.dataKey {
+		dk.Wipe()
+	}
+	s.vault, s.dataKey = nil, nil
+}
+
+// Locked reports whether the vault is locked.
+func (s *Shop) Locked() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.vault == nil
+}
+
+// Public returns the vault's recipients (empty before init).
+func (s *Shop) Public() crypto.VaultPublic {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.pub
+}
+
+// batchKey returns the opened data key of a batch; ErrLocked while locked.
+// Opening costs one age decryption per batch per unlock.
+func (s *Shop) batchKey(b *Batch) (*crypto.DataKey, error) {
+	s.mu.RLock()
+	v, dk := s.vault, s.dataKey[b.ID]
+	s.mu.RUnlock()
+	if v == nil {
+		return nil, ErrLocked
+	}
+	if dk != nil {
+		return dk, nil
+	}
+	dk, err := crypto.OpenDataKey(b.SealedDataKey, v.Inventory.Age())
+	if err != nil {
+		return nil, fmt.Errorf("shop: open data key of batch %s: %w", b.ID, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.vault == nil {
+		return nil, ErrLocked
+	}
+	if old := s.dataKey[b.ID]; old != nil {
+		return old, nil
+	}
+	s.dataKey[b.ID] = dk
+	return dk, nil
+}
+
+// fingerprint is the HMAC of a normalised key; ErrLocked while locked.
+func (s *Shop) fingerprinter() (func(string) [32]byte, error) {
+	s.mu.RLock()
+	v := s.vault
+	s.mu.RUnlock()
+	if v == nil {
+		return nil, ErrLocked
+	}
+	return v.Fingerprint, nil
+}
+
+func (s *Shop) wake() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}

@@ -1,0 +1,31 @@
+package shop
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// timeUnit is the precision of stored times: exact enough for deadlines.
+const timeUnit = time.Second
+
+func jsonUnmarshal(b []byte, v any) error {
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("shop: decode record: %w", err)
+	}
+	return nil
+}
+
+func sortProducts(ps []Product) {
+	slices.SortStableFunc(ps, func(a, b Product) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Slug, b.Slug)
+	})
+}
+
+// unixKey formats t so that keys sort by time.
+func unixKey(t time.Time) string { return fmt.Sprintf("%012d", t.Unix()) }

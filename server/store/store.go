@@ -1,0 +1,351 @@
+// Package store is veil's only door to Badger. It owns the keyspace layout
+// (versioned and prefixed), durable transactions with conflict retry, and
+// value-log garbage collection. No other package imports Badger.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+)
+
+// Version is the keyspace version. Every key starts with it, so a future
+// layout can live beside this one during a migration.
+const Version = "v1/"
+
+// ErrNotFound is returned when a key does not exist.
+var ErrNotFound = errors.New("store: not found")
+
+// ErrConflict is returned when a transaction still conflicts after all retries.
+var ErrConflict = errors.New("store: transaction conflict")
+
+// maxRetries bounds the optimistic retry loop. Conflicts are rare because the
+// shop serialises per-product reservation in memory; this is the safety net.
+const maxRetries = 64
+
+// Options tune the store; zero values pick defaults suited to a 2-core,
+// 24 GiB machine.
+type Options struct {
+	// InMemory runs Badger without a directory (tests of code above the store
+	// that do not care about durability). Real tests use a temp dir.
+	InMemory bool
+	// GCInterval is how often value-log GC runs; 0 means 10 minutes.
+	GCInterval time.Duration
+	// Logger receives Badger's warnings and errors; nil discards them.
+	Logger *slog.Logger
+}
+
+// DB is an open veil store.
+type DB struct {
+	bdb    *badger.DB
+	log    *slog.Logger
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// Open opens (creating if needed) the store in dir.
+func Open(dir string, o Options) (*DB, error) {
+	opt := badger.DefaultOptions(dir)
+	if o.InMemory {
+		opt = badger.DefaultOptions("").WithInMemory(true)
+	}
+	// Durability first: an acknowledgement leaves only after its commit is on disk.
+	opt.SyncWrites = !o.InMemory
+	// Two cores: fewer compactors and goroutines than the defaults (4 and 8),
+	// a modest block cache (ample RAM, but the working set is small), small
+	// memtables so a crash replays little. Values up to 64 KiB stay in the LSM
+	// tree, where a deleted ciphertext is dropped by compaction instead of
+	// lingering in a value-log file until GC.
+	opt.NumCompactors = 2
+	opt.NumGoroutines = 4
+	opt.MemTableSize = 32 << 20
+	opt.BlockCacheSize = 128 << 20
+	opt.IndexCacheSize = 64 << 20
+	opt.ValueThreshold = 64 << 10
+	opt.ValueLogFileSize = 256 << 20
+	opt.NumVersionsToKeep = 1
+	// No compression: our values are mostly ciphertext, which does not
+	// compress, and plain files keep the privacy scan honest (compressed
+	// blocks could hide a leaked plaintext from a byte search).
+	opt.Compression = options.None
+	opt.MetricsEnabled = false
+	opt.Logger = badgerLogger{o.Logger}
+	bdb, err := badger.Open(opt)
+	if err != nil {
+		return nil, fmt.Errorf("store: open: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	db := &DB{bdb: bdb, log: o.Logger, cancel: cancel, done: make(chan struct{})}
+	if db.log == nil {
+		db.log = slog.New(slog.DiscardHandler)
+	}
+	interval := o.GCInterval
+	if interval <= 0 {
+		interval = 10 * time.Minute
+	}
+	if o.InMemory {
+		close(db.done)
+	} else {
+		go db.gcLoop(ctx, interval)
+	}
+	return db, nil
+}
+
+// Close stops background work and closes Badger.
+func (db *DB) Close() error {
+	db.cancel()
+	<-db.done
+	if err := db.bdb.Close(); err != nil {
+		return fmt.Errorf("store: close: %w", err)
+	}
+	return nil
+}
+
+func (db *DB) gcLoop(ctx context.Context, every time.Duration) {
+	defer close(db.done)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			db.RunGC()
+		}
+	}
+}
+
+// RunGC rewrites value-log files while Badger finds one worth rewriting.
+func (db *DB) RunGC() {
+	for i := 0; i < 16; i++ {
+		if err := db.bdb.RunValueLogGC(0.5); err != nil {
+			if !errors.Is(err, badger.ErrNoRewrite) && !errors.Is(err, badger.ErrRejected) {
+				db.log.Warn("store: value log gc", "err", err)
+			}
+			return
+		}
+	}
+}
+
+// Update runs fn in a read-write transaction and commits it durably. On a
+// conflict the whole function runs again (with jittered backoff), so fn must
+// have no side effects outside the transaction other than ones that are safe
+// to repeat.
+func (db *DB) Update(fn func(*Txn) error) error {
+	for attempt := 0; ; attempt++ {
+		err := db.bdb.Update(func(bt *badger.Txn) error { return fn(&Txn{bt}) })
+		if !errors.Is(err, badger.ErrConflict) {
+			return err
+		}
+		if attempt >= maxRetries {
+			return ErrConflict
+		}
+		backoff := time.Duration(rand.IntN(1+min(attempt, 10)*200)) * time.Microsecond
+		time.Sleep(backoff)
+	}
+}
+
+// UpdateUnder is Update with fn run while holding mu, which is released as
+// soon as the commit is ordered, before the wait for the disk. Callers that
+// serialise on mu (reservations of one product) thus never conflict with
+// each other, yet their commits still share one fsync: a later transaction
+// starts only after earlier commits are applied, so it sees their writes.
+func (db *DB) UpdateUnder(mu sync.Locker, fn func(*Txn) error) error {
+	for attempt := 0; ; attempt++ {
+		err := db.commitUnder(mu, fn)
+		if !errors.Is(err, badger.ErrConflict) {
+			return err
+		}
+		if attempt >= maxRetries {
+			return ErrConflict
+		}
+		time.Sleep(time.Duration(rand.IntN(1+min(attempt, 10)*200)) * time.Microsecond)
+	}
+}
+
+func (db *DB) commitUnder(mu sync.Locker, fn func(*Txn) error) error {
+	mu.Lock()
+	locked := true
+	defer func() {
+		if locked {
+			mu.Unlock()
+		}
+	}()
+	bt := db.bdb.NewTransaction(true)
+	defer bt.Discard()
+	if err := fn(&Txn{bt}); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	bt.CommitWith(func(err error) { done <- err })
+	mu.Unlock()
+	locked = false
+	return <-done
+}
+
+// View runs fn in a read-only snapshot.
+func (db *DB) View(fn func(*Txn) error) error {
+	return db.bdb.View(func(bt *badger.Txn) error { return fn(&Txn{bt}) })
+}
+
+// Txn is a transaction. Keys are given without the version prefix.
+type Txn struct{ t *badger.Txn }
+
+func vkey(k string) []byte { return []byte(Version + k) }
+
+// Get returns the raw value of k, or ErrNotFound.
+func (tx *Txn) Get(k string) ([]byte, error) {
+	it, err := tx.t.Get(vkey(k))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: get: %w", err)
+	}
+	return it.ValueCopy(nil)
+}
+
+// Has reports whether k exists.
+func (tx *Txn) Has(k string) (bool, error) {
+	_, err := tx.t.Get(vkey(k))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: get: %w", err)
+	}
+	return true, nil
+}
+
+// Set writes the raw value v under k.
+func (tx *Txn) Set(k string, v []byte) error {
+	if err := tx.t.Set(vkey(k), v); err != nil {
+		return fmt.Errorf("store: set: %w", err)
+	}
+	return nil
+}
+
+// Delete removes k; deleting a missing key is not an error.
+func (tx *Txn) Delete(k string) error {
+	if err := tx.t.Delete(vkey(k)); err != nil {
+		return fmt.Errorf("store: delete: %w", err)
+	}
+	return nil
+}
+
+// GetJSON decodes the JSON value of k into v.
+func (tx *Txn) GetJSON(k string, v any) error {
+	b, err := tx.Get(k)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("store: decode value: %w", err)
+	}
+	return nil
+}
+
+// SetJSON encodes v as JSON under k.
+func (tx *Txn) SetJSON(k string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("store: encode value: %w", err)
+	}
+	return tx.Set(k, b)
+}
+
+// ErrStop ends an iteration early without error.
+var ErrStop = errors.New("store: stop iteration")
+
+// Iterate calls fn for each key under prefix in ascending order, starting at
+// start (a full key without version prefix; "" means the prefix itself). The
+// key passed to fn has the version prefix removed. Returning ErrStop ends the
+// walk without error. Keys read this way join the transaction's read set, so
+// a concurrent write to them makes this transaction conflict.
+func (tx *Txn) Iterate(prefix, start string, keysOnly bool, fn func(k string, v []byte) error) error {
+	opt := badger.DefaultIteratorOptions
+	opt.Prefix = vkey(prefix)
+	opt.PrefetchValues = !keysOnly
+	it := tx.t.NewIterator(opt)
+	defer it.Close()
+	seek := vkey(prefix)
+	if start != "" {
+		seek = vkey(start)
+	}
+	for it.Seek(seek); it.Valid(); it.Next() {
+		item := it.Item()
+		var v []byte
+		if !keysOnly {
+			var err error
+			if v, err = item.ValueCopy(nil); err != nil {
+				return fmt.Errorf("store: iterate value: %w", err)
+			}
+		}
+		err := fn(string(item.Key()[len(Version):]), v)
+		if errors.Is(err, ErrStop) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Batch writes many independent keys fast (imports). It is not atomic as a
+// whole: each flushed chunk is durable when Flush returns.
+type Batch struct{ wb *badger.WriteBatch }
+
+// NewBatch starts a write batch.
+func (db *DB) NewBatch() *Batch { return &Batch{db.bdb.NewWriteBatch()} }
+
+// Set queues k=v.
+func (b *Batch) Set(k string, v []byte) error {
+	if err := b.wb.Set(vkey(k), v); err != nil {
+		return fmt.Errorf("store: batch set: %w", err)
+	}
+	return nil
+}
+
+// SetJSON queues k=json(v).
+func (b *Batch) SetJSON(k string, v any) error {
+	bs, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("store: encode value: %w", err)
+	}
+	return b.Set(k, bs)
+}
+
+// Flush commits everything queued and waits for it to be durable.
+func (b *Batch) Flush() error {
+	if err := b.wb.Flush(); err != nil {
+		return fmt.Errorf("store: batch flush: %w", err)
+	}
+	return nil
+}
+
+// Cancel drops what is queued and not yet flushed.
+func (b *Batch) Cancel() { b.wb.Cancel() }
+
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) Errorf(f string, a ...any) {
+	if b.l != nil {
+		b.l.Error("badger: " + fmt.Sprintf(f, a...))
+	}
+}
+func (b badgerLogger) Warningf(f string, a ...any) {
+	if b.l != nil {
+		b.l.Warn("badger: " + fmt.Sprintf(f, a...))
+	}
+}
+func (badgerLogger) Infof(string, ...any)  {}
+func (badgerLogger) Debugf(string, ...any) {}

@@ -16,7 +16,7 @@
 //     order recipient, then [Seal] the delivered keys to it.
 //   - First retrieval: [Token.Identity] and [Open]; then re-[Seal] the payload
 //     to NewSymmetricRecipient(t.RetrievalKey()) so that later retrievals
-//     [Open] it with [NewSymmetricIdentity] in microseconds.
+//     [Open] it cheaply with [NewSymmetricIdentity].
 //   - Chat and ticket threads: [Seal] to the order recipient and the vault's
 //     Support recipient.
 //   - Inventory import: [NormalizeKey] each key, [Vault.Fingerprint] it to

@@ -159,10 +159,14 @@ func TestNewIdentityAndParse(t *testing.T) {
 func TestParseIdentityRejects(t *testing.T) {
 	id, _ := NewIdentity(X25519)
 	s := id.String()
+	last := "Q"
+	if s[len(s)-1] == 'Q' {
+		last = "P"
+	}
 	bad := []string{
 		"",
 		"AGE-SECRET-KEY-1",
-		s[:len(s)-1] + "Q",  // checksum
+		s[:len(s)-1] + last, // checksum
 		s[:len(s)-2],        // truncated
 		"age1" + s[15:],     // a recipient-ish thing
 		"AGE-SECRET-KEY-PQ-" + s[15:],

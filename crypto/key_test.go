@@ -69,7 +69,7 @@ func TestRandomID(t *testing.T) {
 			t.Errorf("RandomID(%q, %d) = %q: bad alphabet", tc.prefix, tc.n, id)
 		}
 	}
-	if RandomID("", 16) == RandomID("", 16) {
+	if a, b := RandomID("", 16), RandomID("", 16); a == b {
 		t.Error("not random")
 	}
 }

@@ -17,8 +17,12 @@ import (
 // Delivery must seal to the order's public recipient, because the server no
 // longer has the token when a payment lands. On the first retrieval it does
 // have the token, so it can re-seal the payload to this recipient, keyed by
-// [Token.RetrievalKey]; every later retrieval then costs an HKDF and an AEAD
-// (microseconds) instead of an ML-KEM decapsulation.
+// [Token.RetrievalKey]; every later retrieval then unwraps the file key with
+// an HKDF and an AEAD (microseconds) instead of an ML-KEM decapsulation. The
+// whole Open is then dominated by age's fixed per-file cost (header parsing,
+// 64 KiB stream buffers): 4–5x cheaper than a hybrid Open end to end, and
+// 5–8x cheaper than a full hybrid retrieval from the token
+// (BenchmarkRetrieve).
 //
 // Stanza:
 //

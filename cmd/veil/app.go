@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"veil/server"
+	"veil/server/pay"
+	"veil/server/shop"
+	"veil/server/staff"
+	"veil/server/store"
+)
+
+// app is an open data directory with its services.
+type app struct {
+	db    *store.DB
+	shop  *shop.Shop
+	staff *staff.Service
+	log   *slog.Logger
+}
+
+func openApp(dir string, log *slog.Logger) (*app, error) {
+	if dir == "" {
+		return nil, usagef("--data is required")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	db, err := store.Open(dir, store.Options{Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	sh, err := shop.New(db, shop.Config{Logger: log})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &app{db: db, shop: sh, staff: staff.New(db, staff.Options{}), log: log}, nil
+}
+
+func (a *app) Close() error { return a.db.Close() }
+
+func newLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// serveConfig is what serve (and demo) need to run the HTTP server.
+type serveConfig struct {
+	addr      string
+	payments  pay.Provider
+	demo      bool
+	rateLimit int
+	behindTLS bool
+	// ready, if set, is called with the bound address once listening.
+	ready func(addr string)
+}
+
+// serveHTTP runs the shop until SIGINT/SIGTERM (or ctx), then shuts down
+// with a deadline.
+func (a *app) serveHTTP(ctx context.Context, c serveConfig) error {
+	srv, err := server.New(server.Config{
+		Shop: a.shop, Payments: c.payments, DemoPayments: c.demo,
+		Logger: a.log, RateLimit: c.rateLimit, BehindTLS: c.behindTLS,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	jobs, cancelJobs := context.WithCancel(context.Background())
+	jobsDone := make(chan struct{})
+	go func() { a.shop.Run(jobs); close(jobsDone) }()
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	a.log.Info("veil: listening", "addr", ln.Addr().String(), "locked", a.shop.Locked())
+	if c.ready != nil {
+		c.ready(ln.Addr().String())
+	}
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		a.log.Info("veil: shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		err = hs.Shutdown(sctx)
+		cancel()
+	}
+	cancelJobs()
+	<-jobsDone
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}

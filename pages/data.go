@@ -1,0 +1,246 @@
+package pages
+
+import (
+	"fmt"
+	"time"
+)
+
+// Base is what every page has: the language, the asset URLs, the language
+// switch and the translator. Templates call its methods: {{.T "key"}},
+// {{$.URL "/order"}}, {{$.When .ExpiresAt}}.
+type Base struct {
+	Lang string
+	Now  time.Time
+	CSS  string // hashed stylesheet URL
+	JS   string // hashed script URL
+	// Langs is the language switch. On a page rendered from a POST that
+	// carries the order token, SwitchToken is set and each option is a POST
+	// form to its URL with the token in the body, so that switching language
+	// neither loses the page nor puts the token in a URL.
+	Langs       []LangOption
+	SwitchToken string
+
+	tr map[string]string
+}
+
+func (b *Base) base() *Base { return b }
+
+// LangOption is one entry of the language switch.
+type LangOption struct {
+	Code    string // "en"
+	Label   string // "English"
+	URL     string // the current page in that language
+	Current bool
+}
+
+// T translates key; an unknown key shows as itself (the tests make sure
+// none is unknown).
+func (b Base) T(key string) string {
+	if s, ok := b.tr[key]; ok {
+		return s
+	}
+	return key
+}
+
+// Tf translates key and formats args into it.
+func (b Base) Tf(key string, args ...any) string {
+	return fmt.Sprintf(b.T(key), args...)
+}
+
+// URL returns path in the page's language (path must have no query).
+func (b Base) URL(path string) string {
+	return path + "?lang=" + b.Lang
+}
+
+// When formats t as an absolute UTC time: veil knows nothing of the buyer's
+// time zone and does not ask.
+func (b Base) When(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02 15:04") + " UTC"
+}
+
+// ISO formats t for a <time datetime=...> attribute.
+func (b Base) ISO(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// Rel says how far t is from now, in words: "in 14 minutes", "3 天前".
+func (b Base) Rel(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	now := b.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	d := t.Sub(now)
+	future := d >= 0
+	if !future {
+		d = -d
+	}
+	var span string
+	switch {
+	case d < time.Minute:
+		return b.T("time.now")
+	case d < time.Hour:
+		span = b.count(int(d/time.Minute), "time.minute", "time.minutes")
+	case d < 48*time.Hour:
+		span = b.count(int(d/time.Hour), "time.hour", "time.hours")
+	default:
+		span = b.count(int(d/(24*time.Hour)), "time.day", "time.days")
+	}
+	if future {
+		return b.Tf("time.future", span)
+	}
+	return b.Tf("time.past", span)
+}
+
+func (b Base) count(n int, one, many string) string {
+	if n == 1 {
+		return b.T(one)
+	}
+	return b.Tf(many, n)
+}
+
+// ProductCard is a product as the catalog lists it.
+type ProductCard struct {
+	ID      string
+	Slug    string
+	Path    string // "/p/<slug>"
+	Name    string
+	Summary string
+	Price   string // formatted, "¥9.90"
+	InStock int
+	SoldOut bool
+}
+
+// Catalog is the home page: every product.
+type Catalog struct {
+	Base
+	Products []ProductCard
+}
+
+func (*Catalog) page() string { return "catalog" }
+
+// Disclosure is what a product page tells before purchase; empty fields
+// render as "not stated".
+type Disclosure struct {
+	Validity    string
+	Regions     string
+	Devices     string
+	UsageGuide  string
+	FailureRate string // "1.5%"
+}
+
+// Policy is the after-sales promise as shown to a buyer.
+type Policy struct {
+	WindowHours       int
+	Remedies          []string // translated
+	CoolingOffMinutes int
+	AutoApproveTier   int
+}
+
+// ProductPage shows one product with its disclosure and policy, and the
+// quantity form.
+type ProductPage struct {
+	Base
+	Product     ProductCard
+	Description string
+	Disclosure  Disclosure
+	Policy      Policy
+	MaxQuantity int // the form's max: min(per-order limit, stock)
+}
+
+func (*ProductPage) page() string { return "product" }
+
+// TokenPage is the "save your token" page, rendered once after checkout.
+type TokenPage struct {
+	Base
+	Token       string   // formatted
+	Groups      []string // the token split for display
+	Ref         string
+	ProductName string
+	Quantity    int
+	Amount      string
+	ExpiresAt   time.Time
+	PayURL      string
+	PayProvider string
+}
+
+func (*TokenPage) page() string { return "token" }
+
+// PayDemo is the demo provider's payment page.
+type PayDemo struct {
+	Base
+	Ref         string
+	ProductName string
+	Amount      string
+	Status      string // translated status
+	Payable     bool   // pending: show the pay button
+	Paid        bool   // paid now or before: point to the lookup page
+	ExpiresAt   time.Time
+}
+
+func (*PayDemo) page() string { return "paydemo" }
+
+// Lookup is the form asking for an order token.
+type Lookup struct {
+	Base
+	Error string // translated message, if the last token failed
+}
+
+func (*Lookup) page() string { return "lookup" }
+
+// Item is one delivered key.
+type Item struct {
+	ID  string
+	Key string
+}
+
+// Notice is a message about the order, translated.
+type Notice struct {
+	Text string
+	At   time.Time
+	Bad  bool
+}
+
+// OrderPage is an order as its token holder sees it.
+type OrderPage struct {
+	Base
+	Ref         string
+	Status      string // raw status, for the badge class
+	StatusText  string // translated
+	StatusHint  string // translated explanation
+	ProductName string
+	ProductPath string
+	Quantity    int
+	Amount      string
+	Tier        int
+	Items       []Item
+	Delivered   bool
+	Pending     bool
+	PayURL      string
+	ExpiresAt   time.Time
+	WindowEnds  time.Time
+	Notices     []Notice
+}
+
+func (*OrderPage) page() string { return "order" }
+
+// ErrorPage explains a failed request.
+type ErrorPage struct {
+	Base
+	Status    int
+	Code      string
+	Title     string // translated
+	Message   string // translated, or the input error's own text
+	BackURL   string // where to go on from, with the page's language
+	BackLabel string // translated
+}
+
+func (*ErrorPage) page() string { return "error" }

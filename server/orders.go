@@ -1,0 +1,223 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"veil/crypto"
+	"veil/pages"
+	"veil/server/pay"
+	"veil/server/shop"
+)
+
+// maxProofs caps the old tokens presented for a trust tier in one order.
+const maxProofs = 32
+
+// placeOrder is the one way both the API and the checkout form create an
+// order: validate, reserve, then ask the provider how to pay.
+func (s *Server) placeOrder(productRef string, qty int, proofs []string) (shop.Placed, shop.Product, pay.Start, error) {
+	if strings.TrimSpace(productRef) == "" {
+		return shop.Placed{}, shop.Product{}, pay.Start{}, &shop.InputError{Message: "product is required"}
+	}
+	if len(proofs) > maxProofs {
+		return shop.Placed{}, shop.Product{}, pay.Start{}, &shop.InputError{Message: fmt.Sprintf("at most %d proofs", maxProofs)}
+	}
+	p, err := s.shop.Product(productRef)
+	if err != nil {
+		return shop.Placed{}, shop.Product{}, pay.Start{}, err
+	}
+	if limit := maxPerOrder(p); qty < 1 || qty > limit {
+		return shop.Placed{}, p, pay.Start{}, &shop.InputError{Message: fmt.Sprintf("quantity must be between 1 and %d", limit)}
+	}
+	placed, err := s.shop.PlaceOrder(p.ID, qty, proofs)
+	if err != nil {
+		return shop.Placed{}, p, pay.Start{}, err
+	}
+	start, err := s.payments.Start(placed.Order, p)
+	if err != nil {
+		// The reservation expires by itself; nothing to undo.
+		return shop.Placed{}, p, pay.Start{}, fmt.Errorf("server: start %s payment for %s: %w", s.payments.Name(), placed.Order.Ref, err)
+	}
+	s.log.Info("order placed", "ref", placed.Order.Ref, "product", p.ID, "quantity", qty)
+	return placed, p, start, nil
+}
+
+// orderCreated is the 201 answer of POST /api/v1/orders.
+type orderCreated struct {
+	Token       string    `json:"token"`
+	Ref         string    `json:"ref"`
+	Status      string    `json:"status"`
+	AmountMinor int64     `json:"amount_minor"`
+	Currency    string    `json:"currency"`
+	Tier        int       `json:"tier"`
+	ExpiresAt   string    `json:"expires_at"`
+	Payment     pay.Start `json:"payment"`
+}
+
+// apiCreateOrder is POST /api/v1/orders.
+func (s *Server) apiCreateOrder(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Product  string   `json:"product"`
+		Quantity *int     `json:"quantity"`
+		Proofs   []string `json:"proofs"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	qty := 1
+	if req.Quantity != nil {
+		qty = *req.Quantity
+	}
+	placed, _, start, err := s.placeOrder(req.Product, qty, req.Proofs)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	o := placed.Order
+	noStore(w)
+	writeJSON(w, http.StatusCreated, orderCreated{
+		Token: placed.Token, Ref: o.Ref, Status: string(o.Status),
+		AmountMinor: o.AmountMinor, Currency: o.Currency, Tier: o.Tier,
+		ExpiresAt: rfc3339(o.ExpiresAt), Payment: start,
+	})
+}
+
+func rfc3339(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// checkoutPage is POST /checkout: the product form's target. It creates the
+// order and shows its token, once.
+func (s *Server) checkoutPage(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	qty, err := strconv.Atoi(strings.TrimSpace(r.PostForm.Get("quantity")))
+	if err != nil {
+		s.writeError(w, r, &shop.InputError{Message: "quantity must be a whole number"})
+		return
+	}
+	placed, p, start, err := s.placeOrder(r.PostForm.Get("product"), qty, nil)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.renderToken(w, r, s.lang(r), placed.Token, placed.Order, p, start)
+}
+
+// renderToken shows the "save your token" page.
+func (s *Server) renderToken(w http.ResponseWriter, r *http.Request, lang, token string, o shop.Order, p shop.Product, start pay.Start) {
+	noStore(w)
+	s.render(w, r, http.StatusOK, &pages.TokenPage{
+		Base:        s.tokenBase(lang, "/order/saved", token),
+		Token:       token,
+		Groups:      tokenGroups(token),
+		Ref:         o.Ref,
+		ProductName: p.Name.In(lang),
+		Quantity:    o.Quantity,
+		Amount:      pages.Money(o.AmountMinor, o.Currency),
+		ExpiresAt:   o.ExpiresAt,
+		PayURL:      start.URL,
+		PayProvider: start.Provider,
+	})
+}
+
+// tokenGroups splits a formatted token into its groups for display; an
+// unformatted one is cut into fours.
+func tokenGroups(token string) []string {
+	groups := strings.FieldsFunc(token, func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	})
+	if len(groups) != 1 {
+		return groups
+	}
+	var out []string
+	for t := groups[0]; len(t) > 0; {
+		n := min(4, len(t))
+		out = append(out, t[:n])
+		t = t[n:]
+	}
+	return out
+}
+
+// tokenPageAgain is POST /order/saved: the token page's language switch. It
+// shows the token page again in another language for the token in the
+// body; once the order is no longer waiting for payment, the order page.
+func (s *Server) tokenPageAgain(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	token := strings.TrimSpace(r.PostForm.Get("token"))
+	lang := s.lang(r)
+	v, err := s.shop.Retrieve(token)
+	if err != nil {
+		s.lookupFailed(w, r, lang, err)
+		return
+	}
+	if v.Order.Status != shop.StatusPending {
+		s.renderOrder(w, r, lang, token, v)
+		return
+	}
+	start, err := s.payments.Start(v.Order, v.Product)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("server: start payment for %s: %w", v.Order.Ref, err))
+		return
+	}
+	s.renderToken(w, r, lang, token, v.Order, v.Product, start)
+}
+
+// tokenText is POST /order/token.txt: the token as a plain-text download.
+// The token comes in the form body and is checked, so this cannot be used
+// to make the shop serve arbitrary text.
+func (s *Server) tokenText(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	tok, err := crypto.ParseToken(r.PostForm.Get("token"))
+	if err != nil {
+		if !errors.Is(err, crypto.ErrTokenMalformed) {
+			err = fmt.Errorf("%w: %w", crypto.ErrTokenMalformed, err)
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	lang := s.lang(r)
+	ref := tok.Ref()
+	scheme := "http"
+	if s.tls {
+		scheme = "https"
+	}
+	var b strings.Builder
+	b.WriteString(s.pages.T(lang, "tokentxt.header") + "\n\n")
+	fmt.Fprintf(&b, "%s: %s\n", s.pages.T(lang, "tokentxt.token"), tok.String())
+	fmt.Fprintf(&b, "%s: %s\n", s.pages.T(lang, "tokentxt.ref"), ref)
+	fmt.Fprintf(&b, "%s: %s://%s/order\n\n", s.pages.T(lang, "tokentxt.lookup"), scheme, r.Host)
+	b.WriteString(s.pages.T(lang, "tokentxt.howto") + "\n")
+	noStore(w)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="veil-order-`+safeFilename(ref)+`.txt"`)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write([]byte(b.String()))
+}
+
+// safeFilename keeps letters, digits and dashes.
+func safeFilename(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '-' || (r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r))) {
+			return r
+		}
+		return -1
+	}, s)
+}

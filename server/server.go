@@ -1,0 +1,138 @@
+// Package server is veil's HTTP layer for buyers: the JSON API of API.md,
+// the HTML pages (which work with JavaScript off), and the middleware that
+// every answer passes through: security headers, body limits, per-address
+// rate limits and a request log that never names a client.
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"veil/pages"
+	"veil/server/pay"
+	"veil/server/shop"
+	"veil/static"
+)
+
+// Config holds a Server's dependencies and settings.
+type Config struct {
+	Shop *shop.Shop
+	// Payments starts payments; nil means pay.Demo{} when DemoPayments is
+	// set, and is an error otherwise.
+	Payments pay.Provider
+	// DemoPayments enables POST /api/v1/pay/demo and the /pay/demo page.
+	DemoPayments bool
+	Logger       *slog.Logger
+	// RateLimit is the number of requests per minute per client address on
+	// buyer routes; 0 turns the limiter off. The caller picks the default.
+	RateLimit int
+	// BehindTLS adds Strict-Transport-Security.
+	BehindTLS bool
+	// TrustProxy takes the client address from X-Forwarded-For (its last
+	// entry, the one our proxy appended); otherwise RemoteAddr alone counts.
+	TrustProxy bool
+	// Now is the clock for page times; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server serves buyers. Build it with New; it is safe for concurrent use.
+type Server struct {
+	shop     *shop.Shop
+	payments pay.Provider
+	demo     bool
+	log      *slog.Logger
+	pages    *pages.Templates
+	limiter  *limiter
+	tls      bool
+	proxy    bool
+	now      func() time.Time
+	css, js  string
+	handler  http.Handler
+}
+
+// maxBody caps every buyer request body, JSON or form: the largest is an
+// order with its trust proofs, well under this.
+const maxBody = 16 << 10
+
+// New checks cfg, parses every page template and builds the routes.
+func New(cfg Config) (*Server, error) {
+	if cfg.Shop == nil {
+		return nil, errors.New("server: no shop")
+	}
+	if cfg.Payments == nil {
+		if !cfg.DemoPayments {
+			return nil, errors.New("server: no payment provider")
+		}
+		cfg.Payments = pay.Demo{}
+	}
+	if cfg.RateLimit < 0 {
+		return nil, fmt.Errorf("server: negative rate limit %d", cfg.RateLimit)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	tpl, err := pages.New()
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s := &Server{
+		shop:     cfg.Shop,
+		payments: cfg.Payments,
+		demo:     cfg.DemoPayments,
+		log:      cfg.Logger,
+		pages:    tpl,
+		tls:      cfg.BehindTLS,
+		proxy:    cfg.TrustProxy,
+		now:      cfg.Now,
+		css:      static.Path("veil.css"),
+		js:       static.Path("veil.js"),
+	}
+	if s.css == "" || s.js == "" {
+		return nil, errors.New("server: static assets missing")
+	}
+	if cfg.RateLimit > 0 {
+		s.limiter = newLimiter(cfg.RateLimit, time.Now)
+	}
+	s.handler = s.securityHeaders(s.routes())
+	return s, nil
+}
+
+// Handler returns the HTTP handler for every route.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// HTTPServer returns an http.Server for addr with timeouts suited to a
+// public shop; the caller runs and shuts it down.
+func (s *Server) HTTPServer(addr string) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           s.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}
+
+// routerNotFound and routerMethodNotAllowed answer the router's misses in
+// the same shapes as every other error.
+func (s *Server) routerNotFound(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, errNotFound)
+}
+
+func (s *Server) routerMethodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, errMethodNotAllowed)
+}
+
+func (s *Server) routerPanic(w http.ResponseWriter, r *http.Request, v any) {
+	s.log.Error("panic in handler", "method", r.Method, "route", routeOf(r), "panic", fmt.Sprint(v))
+	s.writeError(w, r, errors.New("panic"))
+}

@@ -81,6 +81,16 @@ func NewVault(kind Kind) (*Vault, error) {
 // scrypt recipient). Inside is a versioned JSON document. Choosing a strong
 // passphrase, and refusing weak ones, is the caller's job.
 func (v *Vault) Seal(passphrase string) ([]byte, error) {
+	return v.SealWorkFactor(passphrase, vaultWorkFactor)
+}
+
+// SealWorkFactor is [Vault.Seal] with an explicit scrypt cost, log2(N),
+// between 10 and the most [OpenVault] accepts (22). Only tests and
+// benchmarks should go below the default of 18.
+func (v *Vault) SealWorkFactor(passphrase string, logN int) ([]byte, error) {
+	if logN < 10 || logN > vaultMaxWorkFactor {
+		return nil, fmt.Errorf("crypto: seal vault: work factor %d outside 10..%d", logN, vaultMaxWorkFactor)
+	}
 	if v.Inventory == nil || v.Support == nil || v.Backup == nil {
 		return nil, errors.New("crypto: seal vault: missing identity")
 	}
@@ -88,7 +98,7 @@ func (v *Vault) Seal(passphrase string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("crypto: seal vault: %w", err)
 	}
-	r.SetWorkFactor(vaultWorkFactor)
+	r.SetWorkFactor(logN)
 	pt, err := json.Marshal(vaultJSON{
 		Version:        vaultVersion,
 		Inventory:      v.Inventory.String(),

@@ -154,6 +154,7 @@ type ProductPage struct {
 	Disclosure  Disclosure
 	Policy      Policy
 	MaxQuantity int // the form's max: min(per-order limit, stock)
+	PerOrder    int // the product's per-order limit
 }
 
 func (*ProductPage) page() string { return "product" }

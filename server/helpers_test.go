@@ -51,7 +51,7 @@ func newEnv(t *testing.T, tweak func(*Config)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	sh, err := shop.New(db, shop.Config{})
+	sh, err := shop.New(db, shop.Config{VaultWorkFactor: 10})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,7 @@ func startShop(t *testing.T, dir string, logs *syncBuffer, init bool) *shopEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sh, err := shop.New(db, shop.Config{Logger: log})
+	sh, err := shop.New(db, shop.Config{Logger: log, VaultWorkFactor: 10})
 	if err != nil {
 		t.Fatal(err)
 	}

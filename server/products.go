@@ -150,6 +150,7 @@ func (s *Server) productPage(w http.ResponseWriter, r *http.Request) {
 			AutoApproveTier:   p.Policy.AutoApproveTier,
 		},
 		MaxQuantity: max(1, min(maxPerOrder(p), p.InStock)),
+		PerOrder:    maxPerOrder(p),
 	}
 	for _, rem := range p.Policy.Remedies {
 		page.Policy.Remedies = append(page.Policy.Remedies, s.pages.T(lang, "remedy."+string(rem)))

@@ -20,7 +20,7 @@ import (
 // POSTs, as a browser with JavaScript off would, in both languages.
 func TestPagesBothLanguagesNoJS(t *testing.T) {
 	e := newEnv(t, nil)
-	p := e.addProduct(t, "card", "K1", "K2", "K3", "K4")
+	p := e.addProduct(t, "card", "K1", "K2", "K3", "K4", "K5", "K6", "K7", "K8")
 	e.addProduct(t, "empty")
 
 	for _, lang := range pages.Languages() {
@@ -43,8 +43,8 @@ func TestPagesBothLanguagesNoJS(t *testing.T) {
 				status int
 				want   []string
 			}{
-				{"catalog", "GET", "/" + q, nil, 200, []string{tr("catalog.title"), tr("product.sold_out"), "¥9.90", "Game Card", "/p/card?lang=" + lang}},
-				{"product", "GET", "/p/card" + q, nil, 200, []string{tr("disclosure.title"), tr("disclosure.validity"), tr("policy.title"), tr("policy.cooling_off"), tr("remedy.replace"), "1.5%", tr("product.buy"), `name="quantity"`}},
+				{"catalog", "GET", "/" + q, nil, 200, []string{tr("catalog.title"), tr("product.sold_out"), "¥9.90", html.EscapeString(p.Name.In(lang)), "/p/card?lang=" + lang}},
+				{"product", "GET", "/p/card" + q, nil, 200, []string{tr("disclosure.title"), tr("disclosure.validity"), tr("policy.title"), tr("policy.cooling_off"), tr("remedy.replace"), "1.5%", html.EscapeString(p.Disclosure.Regions.In(lang)), tr("product.buy"), `name="quantity"`}},
 				{"sold out", "GET", "/p/empty" + q, nil, 200, []string{tr("product.sold_out"), "disabled"}},
 				{"no product", "GET", "/p/nope" + q, nil, 404, []string{tr("err.product_not_found.title")}},
 				{"lookup", "GET", "/order" + q, nil, 200, []string{tr("lookup.title"), `name="token"`, `action="/order?lang=` + lang}},

@@ -24,10 +24,10 @@ const Prefix = "/static/"
 
 // asset is one embedded file with its hashed URL.
 type asset struct {
-	name string // "veil.css"
-	url  string // "/static/veil.3f2a9c1d.css"
+	name  string // "veil.css"
+	url   string // "/static/veil.3f2a9c1d.css"
 	ctype string
-	body []byte
+	body  []byte
 }
 
 // index maps file names and hashed URLs to their assets. It is built once

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,6 +34,7 @@ func cmdBench(args []string, stdout, _ io.Writer) error {
 	importN := fs.Int("import", 100_000, "keys in the timed import (0 skips it)")
 	rssKeys := fs.Int("rss-keys", 0, "also stock this many keys and report RSS (e.g. 1000000)")
 	data := fs.String("data", "", "data directory (a temp dir if empty)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the purchase runs to this file")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -96,22 +98,36 @@ func cmdBench(args []string, stdout, _ io.Writer) error {
 		served <- a.serveHTTP(ctx, serveConfig{addr: "127.0.0.1:0", payments: pay.Demo{}, demo: true,
 			ready: func(addr string) { ready <- addr }})
 	}()
+	stopServer := sync.OnceValue(func() error { cancel(); return <-served })
+	defer stopServer()
 	var base string
 	select {
 	case addr := <-ready:
 		base = "http://" + addr
 	case err := <-served:
-		cancel()
+		served <- err // for stopServer
 		return err
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024}, Timeout: time.Minute}
 
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	fmt.Fprintf(stdout, "%-12s %10s %10s %10s %10s %12s %8s\n", "concurrency", "purchases", "per sec", "p50", "p99", "crypto bound", "ratio")
 	for _, c := range conc {
 		lat, elapsed, err := runPurchases(client, base, p.Slug, *n, c)
+		if *cpuProfile != "" {
+			pprof.StopCPUProfile() // the purchases only, not the crypto bound
+		}
 		if err != nil {
-			cancel()
-			<-served
 			return err
 		}
 		bound := cryptoBound(*n, c)
@@ -119,8 +135,7 @@ func cmdBench(args []string, stdout, _ io.Writer) error {
 		fmt.Fprintf(stdout, "%-12d %10d %10.0f %10s %10s %10.0f/s %7.1f%%\n", c, *n, rate,
 			pct(lat, 50), pct(lat, 99), bound, 100*rate/bound)
 	}
-	cancel()
-	if err := <-served; err != nil {
+	if err := stopServer(); err != nil {
 		return err
 	}
 

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"veil/crypto"
@@ -139,14 +140,12 @@ func (s *Shop) CreateProduct(p Product) (Product, error) {
 		if err := tx.Set(pSlug+p.Slug, []byte(p.ID)); err != nil {
 			return err
 		}
-		if err := tx.Set(pStock+p.ID, []byte("0")); err != nil {
-			return err
-		}
 		return tx.SetJSON(pProduct+p.ID, p)
 	})
 	if err != nil {
 		return Product{}, fmt.Errorf("shop: create product %s: %w", p.Slug, err)
 	}
+	s.catalog.put(p)
 	return p, nil
 }
 
@@ -185,7 +184,8 @@ func (s *Shop) UpdateProduct(p Product) (Product, error) {
 	if err != nil {
 		return Product{}, fmt.Errorf("shop: update product %s: %w", p.ID, err)
 	}
-	return out, nil
+	s.catalog.put(out)
+	return s.withStock(out)
 }
 
 func getProduct(tx *store.Txn, id string, p *Product) error {
@@ -196,6 +196,7 @@ func getProduct(tx *store.Txn, id string, p *Product) error {
 	return err
 }
 
+// getStock reads a shared product's seat counter.
 func getStock(tx *store.Txn, pid string) (int, error) {
 	b, err := tx.Get(pStock + pid)
 	if errors.Is(err, store.ErrNotFound) {
@@ -218,26 +219,82 @@ func addStock(tx *store.Txn, pid string, delta int) error {
 	return tx.Set(pStock+pid, []byte(strconv.Itoa(n+delta)))
 }
 
-// Products lists the catalog with stock counts, in creation order.
-func (s *Shop) Products() ([]Product, error) {
-	var ps []Product
-	err := s.db.View(func(tx *store.Txn) error {
+// catalog is the in-memory copy of every product, loaded at start-up and
+// replaced after each committed change, so that buying and browsing read
+// no store at all.
+type catalog struct {
+	mu     sync.RWMutex
+	byID   map[string]Product
+	bySlug map[string]string
+}
+
+func (c *catalog) put(p Product) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.byID[p.ID]; ok && old.Slug != p.Slug {
+		delete(c.bySlug, old.Slug)
+	}
+	p.InStock = 0
+	c.byID[p.ID] = p
+	c.bySlug[p.Slug] = p.ID
+}
+
+func (c *catalog) get(idOrSlug string) (Product, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if p, ok := c.byID[idOrSlug]; ok {
+		return p, true
+	}
+	p, ok := c.byID[c.bySlug[idOrSlug]]
+	return p, ok
+}
+
+func (c *catalog) all() []Product {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	ps := make([]Product, 0, len(c.byID))
+	for _, p := range c.byID {
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+func (s *Shop) loadCatalog() error {
+	s.catalog = &catalog{byID: map[string]Product{}, bySlug: map[string]string{}}
+	return s.db.View(func(tx *store.Txn) error {
 		return tx.Iterate(pProduct, "", false, func(_ string, v []byte) error {
 			var p Product
 			if err := jsonUnmarshal(v, &p); err != nil {
 				return err
 			}
-			n, err := getStock(tx, p.ID)
-			if err != nil {
-				return err
-			}
-			p.InStock = n
-			ps = append(ps, p)
+			s.catalog.put(p)
 			return nil
 		})
 	})
-	if err != nil {
-		return nil, fmt.Errorf("shop: list products: %w", err)
+}
+
+// withStock fills InStock.
+func (s *Shop) withStock(p Product) (Product, error) {
+	if p.Kind == Unique {
+		p.InStock = s.poolOf(p.ID).len()
+		return p, nil
+	}
+	err := s.db.View(func(tx *store.Txn) error {
+		var err error
+		p.InStock, err = getStock(tx, p.ID)
+		return err
+	})
+	return p, err
+}
+
+// Products lists the catalog with stock counts, in creation order.
+func (s *Shop) Products() ([]Product, error) {
+	ps := s.catalog.all()
+	for i := range ps {
+		var err error
+		if ps[i], err = s.withStock(ps[i]); err != nil {
+			return nil, fmt.Errorf("shop: list products: %w", err)
+		}
 	}
 	sortProducts(ps)
 	return ps, nil
@@ -245,32 +302,9 @@ func (s *Shop) Products() ([]Product, error) {
 
 // Product finds one product by id or slug (ErrProductNotFound).
 func (s *Shop) Product(idOrSlug string) (Product, error) {
-	var p Product
-	err := s.db.View(func(tx *store.Txn) error {
-		return resolveProduct(tx, idOrSlug, &p)
-	})
-	return p, err
-}
-
-func resolveProduct(tx *store.Txn, idOrSlug string, p *Product) error {
-	if idOrSlug == "" || len(idOrSlug) > 64 {
-		return ErrProductNotFound
+	p, ok := s.catalog.get(idOrSlug)
+	if !ok {
+		return Product{}, ErrProductNotFound
 	}
-	err := getProduct(tx, idOrSlug, p)
-	if errors.Is(err, ErrProductNotFound) {
-		id, err2 := tx.Get(pSlug + idOrSlug)
-		if errors.Is(err2, store.ErrNotFound) {
-			return ErrProductNotFound
-		}
-		if err2 != nil {
-			return err2
-		}
-		err = getProduct(tx, string(id), p)
-	}
-	if err != nil {
-		return err
-	}
-	n, err := getStock(tx, p.ID)
-	p.InStock = n
-	return err
+	return s.withStock(p)
 }

@@ -123,11 +123,9 @@ func (s *Shop) ImportKeys(productID string, info BatchInfo, r io.Reader) (Import
 	var chunk []pending
 	seen := map[[32]byte]struct{}{}
 	var written []pending // for rollback if a later chunk fails
-	lock := s.productLock(prod.ID)
-
 	flush := func(last bool) error {
 		var fresh []pending
-		err := s.db.UpdateUnder(lock, func(tx *store.Txn) error {
+		err := s.update(prod, func(tx *store.Txn) error {
 			fresh = fresh[:0]
 			for _, p := range chunk {
 				// Checked here too, inside the transaction: two imports
@@ -152,17 +150,10 @@ func (s *Shop) ImportKeys(productID string, info BatchInfo, r io.Reader) (Import
 					}
 				}
 			}
-			n := len(fresh)
-			if prod.Kind == Shared {
-				n = 0
-				if len(fresh) > 0 {
-					n = info.Seats
-				}
-			}
-			if err := addStock(tx, prod.ID, n); err != nil {
-				return err
-			}
 			if prod.Kind == Shared && len(fresh) == 1 {
+				if err := addStock(tx, prod.ID, info.Seats); err != nil {
+					return err
+				}
 				if err := tx.Set(pShared+prod.ID, []byte(fresh[0].rec.ID)); err != nil {
 					return err
 				}
@@ -180,6 +171,13 @@ func (s *Shop) ImportKeys(productID string, info BatchInfo, r io.Reader) (Import
 		res.Duplicates += len(chunk) - len(fresh)
 		res.Imported += len(fresh)
 		written = append(written, fresh...)
+		if prod.Kind == Unique {
+			kids := make([]string, len(fresh))
+			for i, p := range fresh {
+				kids[i] = p.rec.ID
+			}
+			s.poolOf(prod.ID).put(kids)
+		}
 		chunk = chunk[:0]
 		return nil
 	}
@@ -270,20 +268,24 @@ type pending struct {
 }
 
 func (s *Shop) rollbackImport(prod Product, batch string, written []pending, info BatchInfo) error {
-	lock := s.productLock(prod.ID)
+	if prod.Kind == Unique {
+		// Take back only what is still in the pool: a key an order holds
+		// already stays sold.
+		pl := s.poolOf(prod.ID)
+		kept := written[:0]
+		for _, p := range written {
+			if pl.remove([]string{p.rec.ID}) == 1 {
+				kept = append(kept, p)
+			}
+		}
+		written = kept
+	}
 	for len(written) > 0 {
 		n := min(len(written), importChunk)
 		part := written[:n]
-		err := s.db.UpdateUnder(lock, func(tx *store.Txn) error {
-			removed := 0
+		err := s.update(prod, func(tx *store.Txn) error {
 			for _, p := range part {
 				if prod.Kind == Unique {
-					// Only keys still available can be taken back.
-					if ok, err := tx.Has(pAvail + prod.ID + "/" + p.rec.ID); err != nil {
-						return err
-					} else if !ok {
-						continue
-					}
 					if err := tx.Delete(pAvail + prod.ID + "/" + p.rec.ID); err != nil {
 						return err
 					}
@@ -294,12 +296,11 @@ func (s *Shop) rollbackImport(prod Product, batch string, written []pending, inf
 				if err := tx.Delete(pFP + p.fp); err != nil {
 					return err
 				}
-				removed++
 			}
 			if prod.Kind == Shared {
-				removed = info.Seats
+				return addStock(tx, prod.ID, -info.Seats)
 			}
-			return addStock(tx, prod.ID, -removed)
+			return nil
 		})
 		if err != nil {
 			return err

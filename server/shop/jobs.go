@@ -83,23 +83,28 @@ func (s *Shop) due(prefix string, now time.Time) ([]string, error) {
 // withOrder runs fn on the order ref inside one transaction holding the
 // product's lock, and saves the order unless fn returns an error. If fn
 // returns errNoSave, its other writes commit and withOrder returns errSkip.
-func (s *Shop) withOrder(ref string, fn func(tx *store.Txn, o *Order, prod Product) error) error {
+//
+// fn may free keys (release): it appends them to *freed, and they return to
+// the product's pool once the transaction commits.
+func (s *Shop) withOrder(ref string, fn func(tx *store.Txn, o *Order, prod Product, freed *[]string) error) error {
 	o, err := s.OrderByRef(ref)
 	if err != nil {
 		return err
 	}
+	prod, ok := s.catalog.get(o.ProductID)
+	if !ok {
+		return ErrProductNotFound
+	}
 	noSave := false
-	err = s.db.UpdateUnder(s.productLock(o.ProductID), func(tx *store.Txn) error {
+	var freed []string
+	err = s.update(prod, func(tx *store.Txn) error {
 		noSave = false
+		freed = freed[:0]
 		o, lk, err := getOrderByRef(tx, ref)
 		if err != nil {
 			return err
 		}
-		var prod Product
-		if err := getProduct(tx, o.ProductID, &prod); err != nil {
-			return err
-		}
-		err = fn(tx, &o, prod)
+		err = fn(tx, &o, prod, &freed)
 		if errors.Is(err, errNoSave) {
 			noSave = true
 			return nil
@@ -109,6 +114,9 @@ func (s *Shop) withOrder(ref string, fn func(tx *store.Txn, o *Order, prod Produ
 		}
 		return tx.SetJSON(pOrder+lk, o)
 	})
+	if err == nil && len(freed) > 0 {
+		s.poolOf(prod.ID).put(freed)
+	}
 	if err == nil && noSave {
 		return errSkip // committed fn's own writes; nothing to count
 	}
@@ -123,7 +131,7 @@ func (s *Shop) expireDue() (int, error) {
 	}
 	n := 0
 	for _, ref := range refs {
-		err := s.withOrder(ref, func(tx *store.Txn, o *Order, prod Product) error {
+		err := s.withOrder(ref, func(tx *store.Txn, o *Order, prod Product, freed *[]string) error {
 			key := pExpiry + unixKey(o.ExpiresAt) + "/" + o.Ref
 			if o.Status != StatusPending {
 				return errors.Join(tx.Delete(key), errNoSave)
@@ -131,7 +139,7 @@ func (s *Shop) expireDue() (int, error) {
 			if o.ExpiresAt.After(now) {
 				return errSkip
 			}
-			if err := s.release(tx, prod, o); err != nil {
+			if err := s.release(tx, prod, o, freed); err != nil {
 				return err
 			}
 			o.Status, o.Items = StatusExpired, nil
@@ -163,14 +171,14 @@ func (s *Shop) deliverQueued() (delivered, refundDue int, err error) {
 	now := s.now()
 	for _, ref := range refs {
 		var status Status
-		err := s.withOrder(ref, func(tx *store.Txn, o *Order, prod Product) error {
+		err := s.withOrder(ref, func(tx *store.Txn, o *Order, prod Product, freed *[]string) error {
 			if o.Status != StatusPaid {
 				return errors.Join(tx.Delete(pDeliver+o.Ref), errNoSave)
 			}
 			if now.After(o.DeliverBy) {
 				// Could not deliver in time: the keys go back to stock and
 				// the buyer is owed a refund.
-				if err := s.release(tx, prod, o); err != nil {
+				if err := s.release(tx, prod, o, freed); err != nil {
 					return err
 				}
 				o.Status, o.Items = StatusRefundDue, nil
@@ -214,7 +222,7 @@ func (s *Shop) settleDue() (int, error) {
 	}
 	n := 0
 	for _, ref := range refs {
-		err := s.withOrder(ref, func(tx *store.Txn, o *Order, _ Product) error {
+		err := s.withOrder(ref, func(tx *store.Txn, o *Order, _ Product, _ *[]string) error {
 			if o.WindowEnds.After(now) {
 				return errSkip
 			}

@@ -1,11 +1,11 @@
 package shop
 
 import (
-	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -52,14 +52,18 @@ func (s *Shop) PlaceOrder(product string, qty int, proofs []string) (Placed, err
 	}
 	lk := lookupHex(tok)
 
-	err = s.db.UpdateUnder(s.productLock(prod.ID), func(tx *store.Txn) error {
+	h, err := s.hold(prod, qty)
+	if err != nil {
+		return Placed{}, err
+	}
+	err = s.update(prod, func(tx *store.Txn) error {
 		if ok, err := tx.Has(pRef + o.Ref); err != nil || ok {
 			if err == nil { // 2^-40 per pair: practically never, but never silently
 				err = errors.New("shop: order reference collision")
 			}
 			return err
 		}
-		items, err := s.reserve(tx, prod, qty, o.Ref)
+		items, err := h.apply(tx, o.Ref)
 		if err != nil {
 			return err
 		}
@@ -72,6 +76,7 @@ func (s *Shop) PlaceOrder(product string, qty int, proofs []string) (Placed, err
 		}
 		return tx.SetJSON(pOrder+lk, o)
 	})
+	s.finish(h, err == nil)
 	if err != nil {
 		if errors.Is(err, ErrOutOfStock) {
 			return Placed{}, ErrOutOfStock
@@ -87,74 +92,90 @@ func lookupHex(t crypto.Token) string {
 	return hex.EncodeToString(k[:])
 }
 
-// reserve takes qty keys (or seats) of prod for the order ref. The caller
-// holds the product lock.
-func (s *Shop) reserve(tx *store.Txn, prod Product, qty int, ref string) ([]string, error) {
-	n, err := getStock(tx, prod.ID)
-	if err != nil {
-		return nil, err
+// hold is stock set aside for one order before its transaction runs: the
+// keys of a unique product taken from the pool, or seats of a shared one
+// (counted inside the transaction). finish puts unused keys back.
+type hold struct {
+	prod Product
+	qty  int
+	kids []string
+	used bool
+}
+
+// hold takes qty keys of prod from its pool; ErrOutOfStock if too few.
+func (s *Shop) hold(prod Product, qty int) (*hold, error) {
+	h := &hold{prod: prod, qty: qty}
+	if prod.Kind == Unique {
+		if h.kids = s.poolOf(prod.ID).take(qty); h.kids == nil {
+			return nil, ErrOutOfStock
+		}
 	}
-	if n < qty {
-		return nil, ErrOutOfStock
-	}
-	if prod.Kind == Shared {
-		kid, err := tx.Get(pShared + prod.ID)
+	return h, nil
+}
+
+// apply reserves the held stock for the order ref inside tx.
+func (h *hold) apply(tx *store.Txn, ref string) ([]string, error) {
+	h.used = false
+	if h.prod.Kind == Shared {
+		n, err := getStock(tx, h.prod.ID)
+		if err != nil {
+			return nil, err
+		}
+		if n < h.qty {
+			return nil, ErrOutOfStock
+		}
+		kid, err := tx.Get(pShared + h.prod.ID)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, ErrOutOfStock
 		}
 		if err != nil {
 			return nil, err
 		}
-		return []string{string(kid)}, addStock(tx, prod.ID, -qty)
+		h.used = true
+		return []string{string(kid)}, addStock(tx, h.prod.ID, -h.qty)
 	}
-	prefix := pAvail + prod.ID + "/"
-	start := ""
-	if c, ok := s.cursors.Load(prod.ID); ok {
-		start = prefix + c.(string)
-	}
-	var kids []string
-	err = tx.Iterate(prefix, start, true, func(k string, _ []byte) error {
-		kids = append(kids, strings.TrimPrefix(k, prefix))
-		if len(kids) == qty {
-			return store.ErrStop
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if len(kids) < qty && start != "" {
-		// The cursor is a hint; if it skipped stock, look again from the top.
-		s.cursors.Delete(prod.ID)
-		return s.reserve(tx, prod, qty, ref)
-	}
-	if len(kids) < qty {
-		return nil, fmt.Errorf("shop: stock counter of %s says %d, index has %d", prod.ID, n, len(kids))
-	}
-	for _, kid := range kids {
+	for _, kid := range h.kids {
 		var rec keyRecord
 		if err := tx.GetJSON(pKey+kid, &rec); err != nil {
 			return nil, err
 		}
 		if rec.State != KeyAvailable {
-			return nil, fmt.Errorf("shop: key %s indexed available but %s", kid, rec.State)
+			return nil, fmt.Errorf("shop: key %s pooled as available but %s", kid, rec.State)
 		}
 		rec.State, rec.Order = KeyReserved, ref
 		if err := tx.SetJSON(pKey+kid, rec); err != nil {
 			return nil, err
 		}
-		if err := tx.Delete(prefix + kid); err != nil {
+		if err := tx.Delete(pAvail + h.prod.ID + "/" + kid); err != nil {
 			return nil, err
 		}
 	}
-	// Deleted index entries stay as tombstones until compaction; starting
-	// the next scan after them keeps a flash sale from rescanning them.
-	s.cursors.Store(prod.ID, kids[len(kids)-1])
-	return kids, addStock(tx, prod.ID, -qty)
+	h.used = true
+	return slices.Clone(h.kids), nil
 }
 
-// release returns an order's reserved keys (or seats) to stock.
-func (s *Shop) release(tx *store.Txn, prod Product, o *Order) error {
+// finish returns the held keys to the pool unless a committed transaction
+// used them.
+func (s *Shop) finish(h *hold, committed bool) {
+	if h == nil || h.prod.Kind != Unique || (committed && h.used) {
+		return
+	}
+	s.poolOf(h.prod.ID).put(h.kids)
+}
+
+// update runs fn in a transaction suited to prod: unique products need no
+// lock (their keys were picked from the pool), shared ones serialise on the
+// seat counter.
+func (s *Shop) update(prod Product, fn func(*store.Txn) error) error {
+	if prod.Kind == Shared {
+		return s.db.UpdateUnder(s.productLock(prod.ID), fn)
+	}
+	return s.db.Update(fn)
+}
+
+// release returns an order's reserved keys (or seats) to stock inside tx;
+// the keys it names go back to the pool once tx commits.
+func (s *Shop) release(tx *store.Txn, prod Product, o *Order, freed *[]string) error {
 	if prod.Kind == Shared {
 		return addStock(tx, prod.ID, o.Quantity)
 	}
@@ -173,11 +194,9 @@ func (s *Shop) release(tx *store.Txn, prod Product, o *Order) error {
 		if err := tx.Set(pAvail+prod.ID+"/"+kid, nil); err != nil {
 			return err
 		}
-		if c, ok := s.cursors.Load(prod.ID); ok && kid < c.(string) {
-			s.cursors.Store(prod.ID, kid)
-		}
 	}
-	return addStock(tx, prod.ID, len(o.Items))
+	*freed = append((*freed)[:0], o.Items...)
+	return nil
 }
 
 func getOrderByRef(tx *store.Txn, ref string) (Order, string, error) {
@@ -230,24 +249,29 @@ func (s *Shop) OrderByRef(ref string) (Order, error) {
 // payment after the reservation expired re-reserves stock, or leaves the
 // order refund_due when none is left.
 func (s *Shop) Pay(ref string, p Payment) (Order, error) {
-	o, err := s.OrderByRef(ref)
-	if err != nil {
-		return Order{}, err
-	}
-	var prod Product
-	if err := s.db.View(func(tx *store.Txn) error { return getProduct(tx, o.ProductID, &prod) }); err != nil {
-		return Order{}, err
+	if !refRE(ref) {
+		return Order{}, ErrOrderNotFound
 	}
 	now := s.now().Truncate(timeUnit)
 	p.Band = now.Truncate(time.Hour).Format(time.RFC3339)
 
+	var h *hold // stock held for a late payment, if it needs any
 	var out Order
-	err = s.db.UpdateUnder(s.productLock(prod.ID), func(tx *store.Txn) error {
+	err := s.db.Update(func(tx *store.Txn) error {
 		o, lk, err := getOrderByRef(tx, ref)
 		if err != nil {
 			return err
 		}
 		out = o
+		prod, ok := s.catalog.get(o.ProductID)
+		if !ok {
+			return ErrProductNotFound
+		}
+		if o.Status == StatusExpired && h == nil {
+			// A late payment needs stock again. If none is left, h stays
+			// nil and the order becomes refund_due below.
+			h, _ = s.hold(prod, o.Quantity)
+		}
 		tradeKey := ""
 		if p.TradeNo != "" {
 			tradeKey = pTrade + p.Provider + "/" + p.TradeNo
@@ -286,7 +310,11 @@ func (s *Shop) Pay(ref string, p Payment) (Order, error) {
 			}
 		}
 		if o.Status == StatusExpired {
-			items, err := s.reserve(tx, prod, o.Quantity, o.Ref)
+			var items []string
+			err := ErrOutOfStock
+			if h != nil {
+				items, err = h.apply(tx, o.Ref)
+			}
 			if errors.Is(err, ErrOutOfStock) {
 				o.Status = StatusRefundDue
 				o.Notices = append(o.Notices, Notice{Code: "late_payment_no_stock", At: now})
@@ -311,6 +339,7 @@ func (s *Shop) Pay(ref string, p Payment) (Order, error) {
 		out = o
 		return tx.SetJSON(pOrder+lk, o)
 	})
+	s.finish(h, err == nil)
 	if err != nil {
 		return Order{}, fmt.Errorf("shop: pay %s: %w", ref, err)
 	}
@@ -407,35 +436,60 @@ func (s *Shop) Retrieve(token string) (View, error) {
 	}
 	lk := lookupHex(t)
 	var v View
-	err = s.db.View(func(tx *store.Txn) error {
+	// One transaction: it only writes (and so only waits for the disk) on
+	// the first retrieval of a delivery.
+	err = s.db.Update(func(tx *store.Txn) error {
+		v = View{}
 		if err := tx.GetJSON(pOrder+lk, &v.Order); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return ErrOrderNotFound
 			}
 			return err
 		}
-		if err := getProduct(tx, v.Order.ProductID, &v.Product); err != nil {
+		p, ok := s.catalog.get(v.Order.ProductID)
+		if !ok {
+			return ErrProductNotFound
+		}
+		v.Product = p
+		if len(v.Order.Payloads) == 0 {
+			return nil
+		}
+		changed, err := s.openPayloads(t, &v)
+		if err != nil {
 			return err
 		}
-		n, err := getStock(tx, v.Product.ID)
-		v.Product.InStock = n
-		return err
+		if !changed && v.Order.Revealed {
+			return nil
+		}
+		v.Order.Revealed = true
+		return tx.SetJSON(pOrder+lk, v.Order)
 	})
 	if err != nil {
 		return View{}, err
 	}
+	return s.withStockView(v)
+}
+
+func (s *Shop) withStockView(v View) (View, error) {
+	var err error
+	v.Product, err = s.withStock(v.Product)
+	return v, err
+}
+
+// openPayloads opens every delivery of the order into v.Items. A delivery
+// still sealed to the order's public recipient is re-sealed to the token's
+// symmetric recipient (still an age file, post-quantum safe), so later
+// retrievals skip the ML-KEM decapsulation; it reports whether it did.
+func (s *Shop) openPayloads(t crypto.Token, v *View) (bool, error) {
 	o := &v.Order
-	if len(o.Payloads) == 0 {
-		return v, nil
-	}
 	symKey := t.RetrievalKey()
-	sym := crypto.NewSymmetricIdentity(symKey)
 	var orderID age.Identity
-	resealed := map[int][]byte{}
+	changed := false
 	for i, p := range o.Payloads {
 		var pt []byte
+		var err error
 		if p.Sym {
-			pt, err = crypto.Open(p.Sealed, sym)
+			pt, err = crypto.Open(p.Sealed, crypto.NewSymmetricIdentity(symKey))
 		} else {
 			if orderID == nil {
 				kind := crypto.X25519
@@ -444,49 +498,29 @@ func (s *Shop) Retrieve(token string) (View, error) {
 				}
 				id, err := t.Identity(kind)
 				if err != nil {
-					return View{}, err
+					return false, err
 				}
 				orderID = id.Age()
 			}
-			pt, err = crypto.Open(p.Sealed, orderID)
-			if err == nil {
-				if c, serr := crypto.Seal(pt, crypto.NewSymmetricRecipient(symKey)); serr == nil {
-					resealed[i] = c
+			if pt, err = crypto.Open(p.Sealed, orderID); err == nil {
+				c, err := crypto.Seal(pt, crypto.NewSymmetricRecipient(symKey))
+				if err != nil {
+					return false, err
 				}
+				o.Payloads[i] = Payload{Sealed: c, Sym: true}
+				changed = true
 			}
 		}
 		if err != nil {
-			return View{}, fmt.Errorf("shop: open delivery of %s: %w", o.Ref, err)
+			return false, fmt.Errorf("shop: open delivery of %s: %w", o.Ref, err)
 		}
 		var items []Item
-		if err := json.Unmarshal(pt, &items); err != nil {
-			return View{}, fmt.Errorf("shop: decode delivery of %s: %w", o.Ref, err)
-		}
+		err = json.Unmarshal(pt, &items)
 		wipe(pt)
+		if err != nil {
+			return false, fmt.Errorf("shop: decode delivery of %s: %w", o.Ref, err)
+		}
 		v.Items = append(v.Items, items...)
 	}
-	if len(resealed) > 0 || !o.Revealed {
-		old := o.Payloads
-		err := s.db.Update(func(tx *store.Txn) error {
-			var cur Order
-			if err := tx.GetJSON(pOrder+lk, &cur); err != nil {
-				return err
-			}
-			for i, c := range resealed {
-				// Only replace what is still the file we opened.
-				if i < len(cur.Payloads) && bytes.Equal(cur.Payloads[i].Sealed, old[i].Sealed) {
-					cur.Payloads[i] = Payload{Sealed: c, Sym: true}
-				}
-			}
-			cur.Revealed = true
-			*o = cur
-			return tx.SetJSON(pOrder+lk, cur)
-		})
-		if err != nil {
-			// The keys were opened; failing to cache the fast path is not
-			// the buyer's problem.
-			s.log.Warn("shop: record retrieval", "ref", o.Ref, "err", err)
-		}
-	}
-	return v, nil
+	return changed, nil
 }

@@ -29,6 +29,9 @@ type Config struct {
 	Logger           *slog.Logger
 	// Kind is the age key kind for new order identities (crypto.DefaultKind).
 	Kind crypto.Kind
+	// VaultWorkFactor is the scrypt cost of a new vault; 0 means the
+	// default (2^18, about a second). Tests lower it.
+	VaultWorkFactor int
 }
 
 // Shop is the domain service. It is safe for concurrent use.
@@ -37,8 +40,9 @@ type Shop struct {
 	cfg Config
 	log *slog.Logger
 
-	locks   sync.Map // product id -> *sync.Mutex: serialises stock changes
-	cursors sync.Map // product id -> kid where the next availability scan starts
+	locks   sync.Map // product id -> *sync.Mutex: serialises a shared product's seats
+	pools   sync.Map // product id -> *pool: a unique product's available keys
+	catalog *catalog
 
 	mu      sync.RWMutex
 	vault   *crypto.Vault              // nil while locked
@@ -100,6 +104,12 @@ func New(db *store.DB, cfg Config) (*Shop, error) {
 	if err != nil {
 		return nil, fmt.Errorf("shop: load vault recipients: %w", err)
 	}
+	if err := s.loadCatalog(); err != nil {
+		return nil, fmt.Errorf("shop: load catalog: %w", err)
+	}
+	if err := s.loadPools(); err != nil {
+		return nil, err
+	}
 	if s.pub.Inventory != "" {
 		if s.invRcpt, err = crypto.ParseRecipient(s.pub.Inventory); err != nil {
 			return nil, fmt.Errorf("shop: inventory recipient: %w", err)
@@ -134,7 +144,12 @@ func (s *Shop) InitVault(passphrase string) (*crypto.Vault, error) {
 	if err != nil {
 		return nil, fmt.Errorf("shop: new vault: %w", err)
 	}
-	sealed, err := v.Seal(passphrase)
+	var sealed []byte
+	if s.cfg.VaultWorkFactor > 0 {
+		sealed, err = v.SealWorkFactor(passphrase, s.cfg.VaultWorkFactor)
+	} else {
+		sealed, err = v.Seal(passphrase)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("shop: seal vault: %w", err)
 	}

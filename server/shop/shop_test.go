@@ -44,7 +44,7 @@ func openEnv(t *testing.T, dir string, c *clock) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sh, err := New(db, Config{Now: c.Now})
+	sh, err := New(db, Config{Now: c.Now, VaultWorkFactor: 10})
 	if err != nil {
 		t.Fatal(err)
 	}

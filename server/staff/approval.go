@@ -33,8 +33,10 @@ const (
 )
 
 // Kinds lists every kind, for settings pages.
-var Kinds = []Kind{KindRefund, KindPartialRefund, KindReplacement, KindRecall, KindExport, KindPaymentConfirm,
-	KindStaffAdd, KindStaffRemove, KindStaffRole, KindSettings, KindVaultUnlock, KindInventoryDelete}
+func Kinds() []Kind {
+	return []Kind{KindRefund, KindPartialRefund, KindReplacement, KindRecall, KindExport, KindPaymentConfirm,
+		KindStaffAdd, KindStaffRemove, KindStaffRole, KindSettings, KindVaultUnlock, KindInventoryDelete}
+}
 
 // floorRole is the least role that may decide a kind, whatever an executor
 // registers: support may decide replacements and recalls only; money, key
@@ -48,7 +50,7 @@ func floorRole(k Kind) Role {
 }
 
 func (k Kind) valid() bool {
-	for _, x := range Kinds {
+	for _, x := range Kinds() {
 		if k == x {
 			return true
 		}
@@ -146,8 +148,10 @@ const (
 )
 
 // Approvals are keyed by MaxUint64-seq so an ascending scan is newest first.
-func approvalKey(seq uint64) string { return fmt.Sprintf("%s%020d", approvalPrefix, math.MaxUint64-seq) }
-func pendingKey(seq uint64) string  { return fmt.Sprintf("%s%020d", pendingPrefix, seq) }
+func approvalKey(seq uint64) string {
+	return fmt.Sprintf("%s%020d", approvalPrefix, math.MaxUint64-seq)
+}
+func pendingKey(seq uint64) string { return fmt.Sprintf("%s%020d", pendingPrefix, seq) }
 
 func parseID(id string) (uint64, bool) {
 	n, err := strconv.ParseUint(id, 10, 64)

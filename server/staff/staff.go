@@ -76,11 +76,11 @@ type Argon2Params struct {
 	Threads   uint8
 }
 
-// DefaultArgon2 is RFC 9106's second recommended option scaled to veil's
+// DefaultArgon2 returns RFC 9106's second recommended option scaled to veil's
 // 2-core box: 2 passes over 64 MiB with 2 lanes, about 60–100 ms per hash
 // there. Concurrent hashes are bounded by Options.HashConcurrency so a burst
 // of logins cannot take more than a few hundred MiB.
-var DefaultArgon2 = Argon2Params{Time: 2, MemoryKiB: 64 * 1024, Threads: 2}
+func DefaultArgon2() Argon2Params { return Argon2Params{Time: 2, MemoryKiB: 64 * 1024, Threads: 2} }
 
 // Options tune a Service; the zero value picks the defaults noted per field.
 type Options struct {
@@ -88,7 +88,7 @@ type Options struct {
 	Now func() time.Time
 	// Issuer is the TOTP issuer shown by authenticator apps; "" means "veil".
 	Issuer string
-	// Argon2 are the password hash parameters; zero means DefaultArgon2.
+	// Argon2 are the password hash parameters; zero means DefaultArgon2().
 	// Tests use cheaper ones.
 	Argon2 Argon2Params
 	// HashConcurrency bounds simultaneous password hashes; 0 means NumCPU.
@@ -125,7 +125,7 @@ func New(db *store.DB, opts Options) *Service {
 		opts.Issuer = "veil"
 	}
 	if opts.Argon2 == (Argon2Params{}) {
-		opts.Argon2 = DefaultArgon2
+		opts.Argon2 = DefaultArgon2()
 	}
 	if opts.HashConcurrency <= 0 {
 		opts.HashConcurrency = runtime.NumCPU()

@@ -35,56 +35,73 @@ func (s *Shop) PlaceOrder(product string, qty int, proofs []string) (Placed, err
 	if qty > prod.MaxPerOrder {
 		return Placed{}, inputErr("quantity: at most %d of this product per order", prod.MaxPerOrder)
 	}
-	tok, err := crypto.NewToken()
-	if err != nil {
-		return Placed{}, err
-	}
-	id, err := tok.Identity(s.cfg.Kind)
-	if err != nil {
-		return Placed{}, fmt.Errorf("shop: order identity: %w", err)
-	}
-	now := s.now().Truncate(timeUnit)
-	o := Order{
-		Ref: tok.Ref(), ProductID: prod.ID, Quantity: qty,
-		AmountMinor: prod.PriceMinor * int64(qty), Currency: prod.Currency,
-		Status: StatusPending, Recipient: id.Recipient(),
-		CreatedAt: now, ExpiresAt: now.Add(s.cfg.ReservationTTL),
-	}
-	lk := lookupHex(tok)
-
 	h, err := s.hold(prod, qty)
 	if err != nil {
 		return Placed{}, err
 	}
-	err = s.update(prod, func(tx *store.Txn) error {
-		if ok, err := tx.Has(pRef + o.Ref); err != nil || ok {
-			if err == nil { // 2^-40 per pair: practically never, but never silently
-				err = errors.New("shop: order reference collision")
+	var tok crypto.Token
+	var o Order
+	// A fresh token whose 40-bit reference is taken (about one in a million
+	// at 1,500 live orders) is simply replaced by another.
+	for range 3 {
+		if tok, o, err = s.newOrder(prod, qty); err != nil {
+			break
+		}
+		lk := lookupHex(tok)
+		err = s.update(prod, func(tx *store.Txn) error {
+			if ok, err := tx.Has(pRef + o.Ref); err != nil || ok {
+				if err == nil {
+					err = errRefTaken
+				}
+				return err
 			}
-			return err
+			items, err := h.apply(tx, o.Ref)
+			if err != nil {
+				return err
+			}
+			o.Items = items
+			if err := tx.Set(pRef+o.Ref, []byte(lk)); err != nil {
+				return err
+			}
+			if err := tx.Set(pExpiry+unixKey(o.ExpiresAt)+"/"+o.Ref, nil); err != nil {
+				return err
+			}
+			return tx.SetJSON(pOrder+lk, o)
+		})
+		if !errors.Is(err, errRefTaken) {
+			break
 		}
-		items, err := h.apply(tx, o.Ref)
-		if err != nil {
-			return err
-		}
-		o.Items = items
-		if err := tx.Set(pRef+o.Ref, []byte(lk)); err != nil {
-			return err
-		}
-		if err := tx.Set(pExpiry+unixKey(o.ExpiresAt)+"/"+o.Ref, nil); err != nil {
-			return err
-		}
-		return tx.SetJSON(pOrder+lk, o)
-	})
+	}
 	s.finish(h, err == nil)
 	if err != nil {
 		if errors.Is(err, ErrOutOfStock) {
 			return Placed{}, ErrOutOfStock
 		}
-		return Placed{}, fmt.Errorf("shop: place order %s: %w", o.Ref, err)
+		return Placed{}, fmt.Errorf("shop: place order: %w", err)
 	}
 	s.log.Info("shop: order placed", "ref", o.Ref, "product", prod.Slug, "quantity", qty)
 	return Placed{Token: tok.String(), Order: o}, nil
+}
+
+var errRefTaken = errors.New("shop: order reference taken")
+
+// newOrder makes a token and the order record it names (not yet stored).
+func (s *Shop) newOrder(prod Product, qty int) (crypto.Token, Order, error) {
+	tok, err := crypto.NewToken()
+	if err != nil {
+		return tok, Order{}, err
+	}
+	id, err := tok.Identity(s.cfg.Kind)
+	if err != nil {
+		return tok, Order{}, fmt.Errorf("shop: order identity: %w", err)
+	}
+	now := s.now().Truncate(timeUnit)
+	return tok, Order{
+		Ref: tok.Ref(), ProductID: prod.ID, Quantity: qty,
+		AmountMinor: prod.PriceMinor * int64(qty), Currency: prod.Currency,
+		Status: StatusPending, Recipient: id.Recipient(),
+		CreatedAt: now, ExpiresAt: now.Add(s.cfg.ReservationTTL),
+	}, nil
 }
 
 func lookupHex(t crypto.Token) string {

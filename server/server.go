@@ -15,12 +15,16 @@ import (
 	"veil/pages"
 	"veil/server/pay"
 	"veil/server/shop"
+	"veil/server/staff"
 	"veil/static"
 )
 
 // Config holds a Server's dependencies and settings.
 type Config struct {
 	Shop *shop.Shop
+	// Staff runs accounts, TOTP, approvals and the audit log (the console).
+	// Nil serves the buyer side only.
+	Staff *staff.Service
 	// Payments starts payments; nil means pay.Demo{} when DemoPayments is
 	// set, and is an error otherwise.
 	Payments pay.Provider
@@ -42,6 +46,7 @@ type Config struct {
 // Server serves buyers. Build it with New; it is safe for concurrent use.
 type Server struct {
 	shop     *shop.Shop
+	staff    *staff.Service
 	payments pay.Provider
 	demo     bool
 	log      *slog.Logger
@@ -84,6 +89,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		shop:     cfg.Shop,
+		staff:    cfg.Staff,
 		payments: cfg.Payments,
 		demo:     cfg.DemoPayments,
 		log:      cfg.Logger,
@@ -99,6 +105,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.RateLimit > 0 {
 		s.limiter = newLimiter(cfg.RateLimit, time.Now)
+	}
+	if s.staff != nil {
+		s.registerExecutors()
 	}
 	s.handler = s.securityHeaders(s.routes())
 	return s, nil

@@ -68,7 +68,7 @@ type serveConfig struct {
 // with a deadline.
 func (a *app) serveHTTP(ctx context.Context, c serveConfig) error {
 	srv, err := server.New(server.Config{
-		Shop: a.shop, Payments: c.payments, DemoPayments: c.demo,
+		Shop: a.shop, Staff: a.staff, Payments: c.payments, DemoPayments: c.demo,
 		Logger: a.log, RateLimit: c.rateLimit, BehindTLS: c.behindTLS,
 	})
 	if err != nil {

@@ -1,0 +1,8 @@
+package server
+
+// registerExecutors connects each approval kind to the domain operation it
+// runs. An executor runs inside the transaction that records the approval,
+// so approving and doing are one commit.
+func (s *Server) registerExecutors() {
+	// Each feature adds its kinds here (payments, console, after-sales).
+}

@@ -111,4 +111,3 @@ func (s *Shop) Pay(ref string, p Payment) (Order, error) {
 	s.log.Info("shop: payment applied", "ref", ref, "provider", p.Provider, "status", string(out.Status))
 	return out, nil
 }
-

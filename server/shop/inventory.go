@@ -34,6 +34,7 @@ const (
 	KeyShared      KeyState = "shared" // a shared product's key: never consumed
 	KeyReportedBad KeyState = "reported_bad"
 	KeyRecalled    KeyState = "recalled"
+	KeyWithdrawn   KeyState = "withdrawn" // exported or deleted by an approval
 )
 
 // keyRecord is one inventory key. CT is the key encrypted under its batch's

@@ -66,6 +66,9 @@ func (s *Shop) PlaceOrder(product string, qty int, proofs []string) (Placed, err
 			if err := tx.Set(pExpiry+unixKey(o.ExpiresAt)+"/"+o.Ref, nil); err != nil {
 				return err
 			}
+			if err := tx.Set(orderTimeKey(o), nil); err != nil {
+				return err
+			}
 			return tx.SetJSON(pOrder+lk, o)
 		})
 		if !errors.Is(err, errRefTaken) {
@@ -114,6 +117,7 @@ func lookupHex(t crypto.Token) string {
 // (counted inside the transaction). finish puts unused keys back.
 type hold struct {
 	prod Product
+	pool *pool
 	qty  int
 	kids []string
 	used bool
@@ -121,9 +125,9 @@ type hold struct {
 
 // hold takes qty keys of prod from its pool; ErrOutOfStock if too few.
 func (s *Shop) hold(prod Product, qty int) (*hold, error) {
-	h := &hold{prod: prod, qty: qty}
+	h := &hold{prod: prod, qty: qty, pool: s.poolOf(prod.ID)}
 	if prod.Kind == Unique {
-		if h.kids = s.poolOf(prod.ID).take(qty); h.kids == nil {
+		if h.kids = h.pool.take(qty); h.kids == nil {
 			return nil, ErrOutOfStock
 		}
 	}
@@ -151,13 +155,23 @@ func (h *hold) apply(tx *store.Txn, ref string) ([]string, error) {
 		h.used = true
 		return []string{string(kid)}, addStock(tx, h.prod.ID, -h.qty)
 	}
-	for _, kid := range h.kids {
+	for i := 0; i < len(h.kids); i++ {
+		kid := h.kids[i]
 		var rec keyRecord
 		if err := tx.GetJSON(pKey+kid, &rec); err != nil {
 			return nil, err
 		}
 		if rec.State != KeyAvailable {
-			return nil, fmt.Errorf("shop: key %s pooled as available but %s", kid, rec.State)
+			// A stale pool entry (the key was withdrawn or recalled by an
+			// approval, or the pool was just rebuilt): take another.
+			more := h.pool.take(1)
+			if more == nil {
+				h.kids = slices.Delete(h.kids, i, i+1)
+				return nil, ErrOutOfStock
+			}
+			h.kids[i] = more[0]
+			i--
+			continue
 		}
 		rec.State, rec.Order = KeyReserved, ref
 		if err := tx.SetJSON(pKey+kid, rec); err != nil {
@@ -177,7 +191,7 @@ func (s *Shop) finish(h *hold, committed bool) {
 	if h == nil || h.prod.Kind != Unique || (committed && h.used) {
 		return
 	}
-	s.poolOf(h.prod.ID).put(h.kids)
+	h.pool.put(h.kids)
 }
 
 // update runs fn in a transaction suited to prod: unique products need no

@@ -116,6 +116,29 @@ func (s *Shop) poolOf(pid string) *pool {
 	return p.(*pool)
 }
 
+// Reconcile rebuilds a unique product's pool from the store's avail/ index.
+// Approvals that withdraw or return keys inside a transaction the shop does
+// not own (export, deletion, refunds) leave the pool stale until then; a
+// stale entry is harmless (reservation re-checks each key and skips it) but
+// makes the stock count wrong.
+func (s *Shop) Reconcile(productID string) error {
+	prefix := pAvail + productID + "/"
+	var kids []string
+	err := s.db.View(func(tx *store.Txn) error {
+		return tx.Iterate(prefix, "", true, func(k string, _ []byte) error {
+			kids = append(kids, strings.TrimPrefix(k, prefix))
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("shop: reconcile %s: %w", productID, err)
+	}
+	p := newPool()
+	p.put(kids)
+	s.pools.Store(productID, p)
+	return nil
+}
+
 // loadPools reads every available key id at start-up, before the shop
 // serves anything, so pools and store agree from the first request.
 func (s *Shop) loadPools() error {

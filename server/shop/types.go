@@ -16,6 +16,7 @@ var (
 	ErrWrongPassphrase = errors.New("shop: wrong passphrase")     // 401 wrong_passphrase
 	ErrTierLimit       = errors.New("shop: tier limit")           // 403 tier_limit
 	ErrNotPayable      = errors.New("shop: order cannot be paid") // 409 not_payable
+	ErrNotRefundable   = errors.New("shop: nothing to refund")    // 409 not_refundable
 )
 
 // InputError is a request that cannot be served as given: 400 bad_request
@@ -196,6 +197,23 @@ type Order struct {
 	// Revealed is set when the keys were first shown to the token holder.
 	Revealed bool     `json:"revealed"`
 	Notices  []Notice `json:"notices,omitempty"`
+	// Refunds are the amounts paid back, in order.
+	Refunds []Refund `json:"refunds,omitempty"`
+}
+
+// Refund is money paid back to the buyer.
+type Refund struct {
+	AmountMinor int64     `json:"amount_minor"`
+	At          time.Time `json:"at"`
+}
+
+// Refunded sums the refunds.
+func (o *Order) Refunded() int64 {
+	var n int64
+	for _, r := range o.Refunds {
+		n += r.AmountMinor
+	}
+	return n
 }
 
 // Payload is one sealed delivery.

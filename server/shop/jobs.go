@@ -184,6 +184,9 @@ func (s *Shop) deliverQueued() (delivered, refundDue int, err error) {
 				o.Status, o.Items = StatusRefundDue, nil
 				o.Notices = append(o.Notices, Notice{Code: "delivery_deadline", At: now.Truncate(timeUnit)})
 				status = o.Status
+				if err := s.refundDue(tx, *o); err != nil {
+					return err
+				}
 				return tx.Delete(pDeliver + o.Ref)
 			}
 			if err := s.deliver(tx, o, prod); err != nil {

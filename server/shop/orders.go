@@ -279,59 +279,12 @@ func (s *Shop) OrderByRef(ref string) (Order, error) {
 // inside the caller's transaction. It reads and decrypts everything before it
 // writes anything, so an error leaves the transaction untouched.
 func (s *Shop) deliver(tx *store.Txn, o *Order, prod Product) error {
-	if s.Locked() {
-		return ErrLocked
-	}
-	batches := map[string]*crypto.DataKey{}
-	items := make([]Item, 0, len(o.Items))
-	recs := make([]keyRecord, 0, len(o.Items))
-	for _, kid := range o.Items {
-		var rec keyRecord
-		if err := tx.GetJSON(pKey+kid, &rec); err != nil {
-			return fmt.Errorf("key %s: %w", kid, err)
-		}
-		if prod.Kind == Unique && (rec.State != KeyReserved || rec.Order != o.Ref) {
-			return fmt.Errorf("key %s is %s, not reserved for this order", kid, rec.State)
-		}
-		dk := batches[rec.Batch]
-		if dk == nil {
-			var b Batch
-			if err := tx.GetJSON(pBatch+rec.Batch, &b); err != nil {
-				return fmt.Errorf("batch %s: %w", rec.Batch, err)
-			}
-			var err error
-			if dk, err = s.batchKey(&b); err != nil {
-				return err
-			}
-			batches[rec.Batch] = dk
-		}
-		pt, err := dk.OpenItem(rec.ID, rec.CT)
-		if err != nil {
-			return fmt.Errorf("open key %s: %w", kid, err)
-		}
-		items = append(items, Item{ID: rec.ID, Key: string(pt)})
-		recs = append(recs, rec)
-	}
-	payload, err := json.Marshal(items)
+	sealed, recs, err := s.sealKeys(tx, o, o.Items, prod, true)
 	if err != nil {
 		return err
 	}
-	r, err := crypto.ParseRecipient(o.Recipient)
-	if err != nil {
-		return fmt.Errorf("order recipient: %w", err)
-	}
-	sealed, err := crypto.Seal(payload, r)
-	if err != nil {
-		return fmt.Errorf("seal delivery: %w", err)
-	}
-	wipe(payload)
-	if prod.Kind == Unique {
-		for _, rec := range recs {
-			rec.State, rec.CT = KeyDelivered, nil
-			if err := tx.SetJSON(pKey+rec.ID, rec); err != nil {
-				return err
-			}
-		}
+	if err := markDelivered(tx, prod, recs); err != nil {
+		return err
 	}
 	now := s.now().Truncate(timeUnit)
 	o.Payloads = append(o.Payloads, Payload{Sealed: sealed})
@@ -342,6 +295,75 @@ func (s *Shop) deliver(tx *store.Txn, o *Order, prod Product) error {
 		return err
 	}
 	return tx.Set(pSettle+unixKey(o.WindowEnds)+"/"+o.Ref, nil)
+}
+
+// sealKeys opens the keys kids from inventory and seals them, as one age
+// file, to the order's recipient. With reserved set, each unique key must be
+// reserved for this order. It only reads.
+func (s *Shop) sealKeys(tx *store.Txn, o *Order, kids []string, prod Product, reserved bool) ([]byte, []keyRecord, error) {
+	if s.Locked() {
+		return nil, nil, ErrLocked
+	}
+	batches := map[string]*crypto.DataKey{}
+	items := make([]Item, 0, len(kids))
+	recs := make([]keyRecord, 0, len(kids))
+	for _, kid := range kids {
+		var rec keyRecord
+		if err := tx.GetJSON(pKey+kid, &rec); err != nil {
+			return nil, nil, fmt.Errorf("key %s: %w", kid, err)
+		}
+		if reserved && prod.Kind == Unique && (rec.State != KeyReserved || rec.Order != o.Ref) {
+			return nil, nil, fmt.Errorf("key %s is %s, not reserved for this order", kid, rec.State)
+		}
+		dk := batches[rec.Batch]
+		if dk == nil {
+			var b Batch
+			if err := tx.GetJSON(pBatch+rec.Batch, &b); err != nil {
+				return nil, nil, fmt.Errorf("batch %s: %w", rec.Batch, err)
+			}
+			var err error
+			if dk, err = s.batchKey(&b); err != nil {
+				return nil, nil, err
+			}
+			batches[rec.Batch] = dk
+		}
+		pt, err := dk.OpenItem(rec.ID, rec.CT)
+		if err != nil {
+			return nil, nil, fmt.Errorf("open key %s: %w", kid, err)
+		}
+		items = append(items, Item{ID: rec.ID, Key: string(pt)})
+		wipe(pt)
+		recs = append(recs, rec)
+	}
+	payload, err := json.Marshal(items)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer wipe(payload)
+	r, err := crypto.ParseRecipient(o.Recipient)
+	if err != nil {
+		return nil, nil, fmt.Errorf("order recipient: %w", err)
+	}
+	sealed, err := crypto.Seal(payload, r)
+	if err != nil {
+		return nil, nil, fmt.Errorf("seal delivery: %w", err)
+	}
+	return sealed, recs, nil
+}
+
+// markDelivered records delivered unique keys and drops their inventory
+// ciphertext: from here on only the order's token opens them.
+func markDelivered(tx *store.Txn, prod Product, recs []keyRecord) error {
+	if prod.Kind != Unique {
+		return nil
+	}
+	for _, rec := range recs {
+		rec.State, rec.CT = KeyDelivered, nil
+		if err := tx.SetJSON(pKey+rec.ID, rec); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func wipe(b []byte) {
@@ -446,6 +468,9 @@ func (s *Shop) openPayloads(t crypto.Token, v *View) (bool, error) {
 		wipe(pt)
 		if err != nil {
 			return false, fmt.Errorf("shop: decode delivery of %s: %w", o.Ref, err)
+		}
+		for i := range items {
+			items[i].State = o.Bad[items[i].ID]
 		}
 		v.Items = append(v.Items, items...)
 	}

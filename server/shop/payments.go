@@ -3,111 +3,558 @@ package shop
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"veil/server/store"
 )
 
-// Pay applies a verified payment to the order with this ref and delivers at
-// once when the vault is open, all in one transaction. It is idempotent: the
-// same payment applied again changes nothing and returns the order. A
-// payment after the reservation expired re-reserves stock, or leaves the
-// order refund_due when none is left.
+// StatusPaymentHeld is an order whose payment arrived with an amount that
+// is not the order's. The order keeps its reserved stock while staff
+// decide through an approval: accepting delivers (ConfirmHeldTx),
+// rejecting leaves the payment owed back and the order refund_due
+// (RefuseHeld).
+const StatusPaymentHeld Status = "payment_held"
+
+// PaymentState is what became of one payment.
+type PaymentState string
+
+// Payment states.
+const (
+	PaymentApplied PaymentState = "applied" // paid its order
+	PaymentHeld    PaymentState = "held"    // amount differs: waits for staff
+	PaymentOwed    PaymentState = "owed"    // to be given back to the buyer
+)
+
+// PaymentRecord is one payment as the shop keeps it: provider, trade
+// number, amount and the hour band it arrived in (Payment) — no payer
+// identity of any kind.
+type PaymentRecord struct {
+	Ref     string       `json:"ref"`
+	Payment Payment      `json:"payment"`
+	State   PaymentState `json:"state"`
+	// Reason says why a payment is held or owed: amount_mismatch,
+	// after_refund (the order was refunded or refund_due already), extra
+	// (the order was paid already), superseded (a held payment replaced by
+	// an exact one), rejected (staff refused a held payment), no_stock (a
+	// late payment found no stock left); accepted for a held payment that
+	// staff accepted.
+	Reason string `json:"reason,omitempty"`
+	// ApprovalID is the staff approval deciding a held payment.
+	ApprovalID string `json:"approval_id,omitempty"`
+}
+
+// Outcome says what ApplyPayment did.
+type Outcome string
+
+// Outcomes. Every one but an error means the payment is durably recorded.
+const (
+	OutcomeApplied Outcome = "applied" // paid the order: delivered, or queued for delivery
+	OutcomeRepeat  Outcome = "repeat"  // recorded before; nothing changed
+	OutcomeHeld    Outcome = "held"    // amount differs: held for staff
+	OutcomeOwed    Outcome = "owed"    // recorded as owed back (refund_due, or an extra payment)
+)
+
+// PayResult is the answer of ApplyPayment.
+type PayResult struct {
+	Order   Order
+	Outcome Outcome
+	Record  PaymentRecord
+}
+
+// HeldFunc proposes staff review of a held payment inside the transaction
+// that records it, so the hold and its approval commit together. It
+// returns the approval's id. It may run more than once (conflict retry).
+type HeldFunc func(tx *store.Txn, rec PaymentRecord) (approvalID string, err error)
+
+// ErrNotHeld: the order has no held payment matching the request (it was
+// decided already, or superseded).
+var ErrNotHeld = errors.New("shop: no such held payment")
+
+// Store keys of payments (beside trade/<provider>/<trade no> -> ref, the
+// idempotency key of every recorded payment).
+const (
+	pPayRec = "pay/rec/"  // pay/rec/<ref>/<provider>/<trade no> -> PaymentRecord
+	pOwed   = "pay/owed/" // pay/owed/<ref>/<provider>/<trade no> -> "" while owed back
+	pHeld   = "pay/held/" // pay/held/<ref> -> PaymentRecord while payment_held
+)
+
+// Notice codes of payments, shown on the order page.
+const (
+	noticePaymentHeld      = "payment_held"       // waiting for the seller's review
+	noticePaymentAccepted  = "payment_accepted"   // the seller accepted a held payment
+	noticePaymentRefundDue = "payment_refund_due" // a payment could not be applied: owed back
+	noticeExtraPayment     = "extra_payment"      // a second payment on a paid order: owed back
+)
+
+func payRecKey(ref string, p Payment) string {
+	tn := p.TradeNo
+	if tn == "" {
+		tn = "-"
+	}
+	return ref + "/" + p.Provider + "/" + tn
+}
+
+// Pay applies a verified payment to the order with this ref; see
+// ApplyPayment. Held payments get no approval this way.
 func (s *Shop) Pay(ref string, p Payment) (Order, error) {
+	r, err := s.ApplyPayment(ref, p, nil)
+	return r.Order, err
+}
+
+// ApplyPayment records a verified payment for the order with this ref and
+// acts on it, all in one durable transaction:
+//
+//   - pending_payment, exact amount: paid and delivered at once when the
+//     vault is open (else queued);
+//   - expired, exact amount (a late payment): stock is reserved again and
+//     delivered, or, with none left, the order becomes refund_due;
+//   - pending or expired, another amount: the payment is held, the order
+//     becomes payment_held keeping (or re-taking) its stock, and onHeld
+//     proposes the staff approval (with no stock left: refund_due);
+//   - payment_held, exact amount: this payment is applied and the held one
+//     becomes owed back; another amount: owed back;
+//   - paid, delivered, settled, replaced, partially_refunded: an extra
+//     payment, owed back; never a second delivery;
+//   - refunded or refund_due: owed back, and the order is refund_due.
+//
+// It is idempotent by trade/<provider>/<trade no>: the same payment
+// applied again changes nothing (OutcomeRepeat), and a trade number
+// already recorded for another order is refused (ErrNotPayable). A
+// payment without a trade number (demo) cannot be told from a second one,
+// so it is only accepted on a payable order at the exact amount
+// (ErrAmountMismatch, ErrNotPayable), and a repeat on a paid order is a
+// no-op.
+func (s *Shop) ApplyPayment(ref string, p Payment, onHeld HeldFunc) (PayResult, error) {
 	if !refRE(ref) {
-		return Order{}, ErrOrderNotFound
+		return PayResult{}, ErrOrderNotFound
+	}
+	if p.Provider == "" || strings.Contains(p.Provider, "/") || p.AmountMinor <= 0 {
+		return PayResult{}, inputErr("payment: a provider and a positive amount are required")
 	}
 	now := s.now().Truncate(timeUnit)
 	p.Band = now.Truncate(time.Hour).Format(time.RFC3339)
 
 	var h *hold // stock held for a late payment, if it needs any
-	var out Order
+	var res PayResult
 	err := s.db.Update(func(tx *store.Txn) error {
 		o, lk, err := getOrderByRef(tx, ref)
 		if err != nil {
 			return err
 		}
-		out = o
 		prod, ok := s.catalog.get(o.ProductID)
 		if !ok {
 			return ErrProductNotFound
 		}
 		if o.Status == StatusExpired && h == nil {
 			// A late payment needs stock again. If none is left, h stays
-			// nil and the order becomes refund_due below.
+			// nil and the order becomes refund_due.
 			h, _ = s.hold(prod, o.Quantity)
 		}
-		tradeKey := ""
-		if p.TradeNo != "" {
-			tradeKey = pTrade + p.Provider + "/" + p.TradeNo
-			if prev, err := tx.Get(tradeKey); err == nil {
-				if string(prev) == ref {
-					return nil // a repeat: applied already
-				}
-				return ErrNotPayable // one trade cannot pay two orders
-			} else if !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-		}
-		if o.Payment != nil && o.Payment.Provider == p.Provider && o.Payment.TradeNo == p.TradeNo && o.Payment.AmountMinor == p.AmountMinor {
-			return nil // a repeat
-		}
-		switch o.Status {
-		case StatusPending, StatusExpired:
-		default:
-			return ErrNotPayable
-		}
-		if p.AmountMinor != o.AmountMinor {
-			return ErrAmountMismatch
-		}
-		if o.Status == StatusPending {
-			if err := tx.Delete(pExpiry + unixKey(o.ExpiresAt) + "/" + o.Ref); err != nil {
-				return err
-			}
-		}
-		pp := p
-		o.Payment = &pp
-		o.PaidAt = now
-		o.DeliverBy = now.Add(s.cfg.DeliveryDeadline)
-		if tradeKey != "" {
-			if err := tx.Set(tradeKey, []byte(ref)); err != nil {
-				return err
-			}
-		}
-		if o.Status == StatusExpired {
-			var items []string
-			err := ErrOutOfStock
-			if h != nil {
-				items, err = h.apply(tx, o.Ref)
-			}
-			if errors.Is(err, ErrOutOfStock) {
-				o.Status = StatusRefundDue
-				o.Notices = append(o.Notices, Notice{Code: "late_payment_no_stock", At: now})
-				out = o
-				return tx.SetJSON(pOrder+lk, o)
-			}
-			if err != nil {
-				return err
-			}
-			o.Items = items
-			o.Notices = append(o.Notices, Notice{Code: "late_payment_reserved", At: now})
-		}
-		o.Status = StatusPaid
-		if err := s.deliver(tx, &o, prod); err != nil {
-			if !errors.Is(err, ErrLocked) {
-				s.log.Error("shop: delivery failed, queued for retry", "ref", o.Ref, "err", err)
-			}
-			if err := tx.Set(pDeliver+o.Ref, nil); err != nil {
-				return err
-			}
-		}
-		out = o
-		return tx.SetJSON(pOrder+lk, o)
+		res, err = s.applyTx(tx, o, lk, prod, p, h, onHeld, false, now)
+		return err
 	})
 	s.finish(h, err == nil)
 	if err != nil {
-		return Order{}, fmt.Errorf("shop: pay %s: %w", ref, err)
+		return PayResult{}, fmt.Errorf("shop: pay %s: %w", ref, err)
 	}
-	s.log.Info("shop: payment applied", "ref", ref, "provider", p.Provider, "status", string(out.Status))
+	if res.Outcome != OutcomeRepeat {
+		s.log.Info("shop: payment recorded", "ref", ref, "provider", p.Provider,
+			"outcome", string(res.Outcome), "status", string(res.Order.Status))
+	}
+	return res, nil
+}
+
+// ConfirmPaymentTx applies a payment that staff confirmed (manual
+// provider) inside the caller's transaction — an approval's executor. It
+// is strict: the amount must be the order's (ErrAmountMismatch) and the
+// order pending_payment, expired or payment_held (ErrNotPayable);
+// nothing is recorded as owed. The same trade number again is a no-op.
+//
+// A late confirmation (expired order) of a unique product takes keys from
+// the in-memory stock pool without giving them back if the caller's
+// transaction then aborts: they stay available in the store and only the
+// pool's count is short until Reconcile — never sold twice.
+func (s *Shop) ConfirmPaymentTx(tx *store.Txn, ref string, p Payment) (Order, error) {
+	if p.Provider == "" || strings.Contains(p.Provider, "/") || p.TradeNo == "" || p.AmountMinor <= 0 {
+		return Order{}, inputErr("payment: provider, trade number and a positive amount are required")
+	}
+	o, lk, err := getOrderByRef(tx, ref)
+	if err != nil {
+		return Order{}, err
+	}
+	prod, ok := s.catalog.get(o.ProductID)
+	if !ok {
+		return Order{}, ErrProductNotFound
+	}
+	now := s.now().Truncate(timeUnit)
+	p.Band = now.Truncate(time.Hour).Format(time.RFC3339)
+	var h *hold
+	if o.Status == StatusExpired && p.AmountMinor == o.AmountMinor {
+		h, _ = s.hold(prod, o.Quantity)
+	}
+	res, err := s.applyTx(tx, o, lk, prod, p, h, nil, true, now)
+	if h != nil && (err != nil || !h.used) {
+		s.finish(h, false) // nothing in tx refers to these keys
+	}
+	if err != nil {
+		return Order{}, fmt.Errorf("shop: confirm payment of %s: %w", ref, err)
+	}
+	return res.Order, nil
+}
+
+// applyTx is the payment state machine (see ApplyPayment). strict refuses
+// instead of recording held or owed payments.
+func (s *Shop) applyTx(tx *store.Txn, o Order, lk string, prod Product, p Payment, h *hold,
+	onHeld HeldFunc, strict bool, now time.Time) (PayResult, error) {
+	res := PayResult{Order: o, Record: PaymentRecord{Ref: o.Ref, Payment: p}}
+	tradeKey := ""
+	if p.TradeNo != "" {
+		tradeKey = pTrade + p.Provider + "/" + p.TradeNo
+		prev, err := tx.Get(tradeKey)
+		switch {
+		case err == nil && string(prev) == o.Ref:
+			res.Outcome = OutcomeRepeat
+			if err := tx.GetJSON(pPayRec+payRecKey(o.Ref, p), &res.Record); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return res, err
+			}
+			return res, nil
+		case err == nil:
+			return res, ErrNotPayable // one trade cannot pay two orders
+		case !errors.Is(err, store.ErrNotFound):
+			return res, err
+		}
+	} else if o.Payment != nil && o.Payment.Provider == p.Provider && o.Payment.TradeNo == "" && o.Payment.AmountMinor == p.AmountMinor {
+		res.Outcome = OutcomeRepeat
+		return res, nil
+	}
+	noTrade := strict || p.TradeNo == ""
+	exact := p.AmountMinor == o.AmountMinor
+	switch o.Status {
+	case StatusPending, StatusExpired, StatusPaymentHeld:
+		if exact {
+			return s.acceptTx(tx, &o, lk, prod, p, h, tradeKey, now)
+		}
+		if noTrade {
+			return res, ErrAmountMismatch
+		}
+		if o.Status == StatusPaymentHeld {
+			return s.owedTx(tx, &o, lk, p, tradeKey, "extra", noticeExtraPayment, false, now)
+		}
+		return s.holdTx(tx, &o, lk, p, h, tradeKey, onHeld, now)
+	case StatusPaid, StatusDelivered, StatusSettled, StatusReplaced, StatusPartiallyRefunded:
+		if noTrade {
+			return res, ErrNotPayable
+		}
+		return s.owedTx(tx, &o, lk, p, tradeKey, "extra", noticeExtraPayment, false, now)
+	case StatusRefunded, StatusRefundDue:
+		if noTrade {
+			return res, ErrNotPayable
+		}
+		return s.owedTx(tx, &o, lk, p, tradeKey, "after_refund", noticePaymentRefundDue, true, now)
+	}
+	return res, ErrNotPayable
+}
+
+// record writes a payment's record, its idempotency key and, while owed,
+// its entry in the owed index.
+func record(tx *store.Txn, tradeKey string, rec PaymentRecord) error {
+	if tradeKey != "" {
+		if err := tx.Set(tradeKey, []byte(rec.Ref)); err != nil {
+			return err
+		}
+	}
+	k := payRecKey(rec.Ref, rec.Payment)
+	if rec.State == PaymentOwed {
+		if err := tx.Set(pOwed+k, nil); err != nil {
+			return err
+		}
+	} else if err := tx.Delete(pOwed + k); err != nil {
+		return err
+	}
+	return tx.SetJSON(pPayRec+k, rec)
+}
+
+// acceptTx applies an exact payment to a payable order.
+func (s *Shop) acceptTx(tx *store.Txn, o *Order, lk string, prod Product, p Payment, h *hold,
+	tradeKey string, now time.Time) (PayResult, error) {
+	rec := PaymentRecord{Ref: o.Ref, Payment: p, State: PaymentApplied}
+	switch o.Status {
+	case StatusPending:
+		if err := tx.Delete(pExpiry + unixKey(o.ExpiresAt) + "/" + o.Ref); err != nil {
+			return PayResult{}, err
+		}
+	case StatusPaymentHeld:
+		// An exact payment after a held one: this one pays the order, the
+		// held one is owed back. Its approval then fails (ErrNotHeld).
+		var held PaymentRecord
+		if err := tx.GetJSON(pHeld+o.Ref, &held); err != nil {
+			return PayResult{}, fmt.Errorf("held payment of %s: %w", o.Ref, err)
+		}
+		held.State, held.Reason = PaymentOwed, "superseded"
+		if err := record(tx, "", held); err != nil {
+			return PayResult{}, err
+		}
+		if err := tx.Delete(pHeld + o.Ref); err != nil {
+			return PayResult{}, err
+		}
+		o.Notices = append(o.Notices, Notice{Code: noticePaymentRefundDue, At: now})
+	}
+	pp := p
+	o.Payment = &pp
+	o.PaidAt = now
+	o.DeliverBy = now.Add(s.cfg.DeliveryDeadline)
+	if o.Status == StatusExpired {
+		var items []string
+		err := ErrOutOfStock
+		if h != nil {
+			items, err = h.apply(tx, o.Ref)
+		}
+		if errors.Is(err, ErrOutOfStock) {
+			o.Status = StatusRefundDue
+			o.Notices = append(o.Notices, Notice{Code: "late_payment_no_stock", At: now})
+			rec.State, rec.Reason = PaymentOwed, "no_stock"
+			if err := record(tx, tradeKey, rec); err != nil {
+				return PayResult{}, err
+			}
+			return PayResult{Order: *o, Outcome: OutcomeOwed, Record: rec}, tx.SetJSON(pOrder+lk, o)
+		}
+		if err != nil {
+			return PayResult{}, err
+		}
+		o.Items = items
+		o.Notices = append(o.Notices, Notice{Code: "late_payment_reserved", At: now})
+	}
+	o.Status = StatusPaid
+	if err := s.deliverOrQueue(tx, o, prod); err != nil {
+		return PayResult{}, err
+	}
+	if err := record(tx, tradeKey, rec); err != nil {
+		return PayResult{}, err
+	}
+	return PayResult{Order: *o, Outcome: OutcomeApplied, Record: rec}, tx.SetJSON(pOrder+lk, o)
+}
+
+// deliverOrQueue delivers a paid order inside tx, or queues it for the
+// delivery worker when that cannot happen now (vault locked, a fault).
+func (s *Shop) deliverOrQueue(tx *store.Txn, o *Order, prod Product) error {
+	if err := s.deliver(tx, o, prod); err != nil {
+		if !errors.Is(err, ErrLocked) {
+			s.log.Error("shop: delivery failed, queued for retry", "ref", o.Ref, "err", err)
+		}
+		return tx.Set(pDeliver+o.Ref, nil)
+	}
+	return nil
+}
+
+// holdTx holds a payment of another amount for staff. A pending order
+// keeps its reserved stock (and leaves the expiry queue); an expired one
+// takes stock again, or with none left is refund_due at once.
+func (s *Shop) holdTx(tx *store.Txn, o *Order, lk string, p Payment, h *hold, tradeKey string,
+	onHeld HeldFunc, now time.Time) (PayResult, error) {
+	rec := PaymentRecord{Ref: o.Ref, Payment: p, State: PaymentHeld, Reason: "amount_mismatch"}
+	switch o.Status {
+	case StatusPending:
+		if err := tx.Delete(pExpiry + unixKey(o.ExpiresAt) + "/" + o.Ref); err != nil {
+			return PayResult{}, err
+		}
+	case StatusExpired:
+		var items []string
+		err := ErrOutOfStock
+		if h != nil {
+			items, err = h.apply(tx, o.Ref)
+		}
+		if errors.Is(err, ErrOutOfStock) {
+			return s.owedTx(tx, o, lk, p, tradeKey, "amount_mismatch", noticePaymentRefundDue, true, now)
+		}
+		if err != nil {
+			return PayResult{}, err
+		}
+		o.Items = items
+	}
+	o.Status = StatusPaymentHeld
+	o.Notices = append(o.Notices, Notice{Code: noticePaymentHeld, At: now})
+	if onHeld != nil {
+		id, err := onHeld(tx, rec)
+		if err != nil {
+			return PayResult{}, fmt.Errorf("propose review of held payment: %w", err)
+		}
+		rec.ApprovalID = id
+	}
+	if err := tx.SetJSON(pHeld+o.Ref, rec); err != nil {
+		return PayResult{}, err
+	}
+	if err := record(tx, tradeKey, rec); err != nil {
+		return PayResult{}, err
+	}
+	return PayResult{Order: *o, Outcome: OutcomeHeld, Record: rec}, tx.SetJSON(pOrder+lk, o)
+}
+
+// owedTx records a payment that is owed back, with a notice; refundDue
+// also turns the order refund_due.
+func (s *Shop) owedTx(tx *store.Txn, o *Order, lk string, p Payment, tradeKey, reason, notice string,
+	refundDue bool, now time.Time) (PayResult, error) {
+	rec := PaymentRecord{Ref: o.Ref, Payment: p, State: PaymentOwed, Reason: reason}
+	if refundDue {
+		o.Status = StatusRefundDue
+	}
+	o.Notices = append(o.Notices, Notice{Code: notice, At: now})
+	if err := record(tx, tradeKey, rec); err != nil {
+		return PayResult{}, err
+	}
+	return PayResult{Order: *o, Outcome: OutcomeOwed, Record: rec}, tx.SetJSON(pOrder+lk, o)
+}
+
+// ConfirmHeldTx accepts the held payment (provider, trade number) of the
+// order ref inside the caller's transaction — the executor of its
+// approval: the order is paid and delivered (or queued). ErrNotHeld if
+// that payment is no longer held.
+func (s *Shop) ConfirmHeldTx(tx *store.Txn, ref, provider, tradeNo string) (Order, error) {
+	o, lk, err := getOrderByRef(tx, ref)
+	if err != nil {
+		return Order{}, err
+	}
+	var rec PaymentRecord
+	if err := tx.GetJSON(pHeld+ref, &rec); errors.Is(err, store.ErrNotFound) {
+		return Order{}, ErrNotHeld
+	} else if err != nil {
+		return Order{}, err
+	}
+	if o.Status != StatusPaymentHeld || rec.Payment.Provider != provider || rec.Payment.TradeNo != tradeNo {
+		return Order{}, ErrNotHeld
+	}
+	prod, ok := s.catalog.get(o.ProductID)
+	if !ok {
+		return Order{}, ErrProductNotFound
+	}
+	now := s.now().Truncate(timeUnit)
+	if err := tx.Delete(pHeld + ref); err != nil {
+		return Order{}, err
+	}
+	p := rec.Payment
+	o.Payment = &p
+	o.PaidAt = now
+	o.DeliverBy = now.Add(s.cfg.DeliveryDeadline)
+	o.Status = StatusPaid
+	o.Notices = append(o.Notices, Notice{Code: noticePaymentAccepted, At: now})
+	if err := s.deliverOrQueue(tx, &o, prod); err != nil {
+		return Order{}, err
+	}
+	rec.State, rec.Reason = PaymentApplied, "accepted"
+	if err := record(tx, "", rec); err != nil {
+		return Order{}, err
+	}
+	return o, tx.SetJSON(pOrder+lk, o)
+}
+
+// RefuseHeld settles a held payment that staff rejected (or whose approval
+// failed): the payment is owed back, the order's reserved stock returns
+// and the order is refund_due. approvalID must be the held payment's
+// approval (ErrNotHeld otherwise, also when it was decided already).
+func (s *Shop) RefuseHeld(ref, approvalID string) (Order, error) {
+	var out Order
+	err := s.withOrder(ref, func(tx *store.Txn, o *Order, prod Product, freed *[]string) error {
+		var rec PaymentRecord
+		if err := tx.GetJSON(pHeld+ref, &rec); errors.Is(err, store.ErrNotFound) {
+			return ErrNotHeld
+		} else if err != nil {
+			return err
+		}
+		if o.Status != StatusPaymentHeld || rec.ApprovalID != approvalID {
+			return ErrNotHeld
+		}
+		if err := s.release(tx, prod, o, freed); err != nil {
+			return err
+		}
+		now := s.now().Truncate(timeUnit)
+		o.Items = nil
+		o.Status = StatusRefundDue
+		o.Notices = append(o.Notices, Notice{Code: noticePaymentRefundDue, At: now})
+		rec.State, rec.Reason = PaymentOwed, "rejected"
+		if err := tx.Delete(pHeld + ref); err != nil {
+			return err
+		}
+		if err := record(tx, "", rec); err != nil {
+			return err
+		}
+		out = *o
+		return nil
+	})
+	if err != nil {
+		return Order{}, fmt.Errorf("shop: refuse held payment of %s: %w", ref, err)
+	}
+	s.log.Info("shop: held payment refused, refund due", "ref", ref)
 	return out, nil
+}
+
+// HeldPayments lists the payments waiting for staff, by order ref.
+func (s *Shop) HeldPayments() ([]PaymentRecord, error) {
+	var out []PaymentRecord
+	err := s.db.View(func(tx *store.Txn) error {
+		return tx.Iterate(pHeld, "", false, func(_ string, v []byte) error {
+			var r PaymentRecord
+			if err := jsonUnmarshal(v, &r); err != nil {
+				return err
+			}
+			out = append(out, r)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// OwedPayments lists the payments owed back to buyers (for the console's
+// refund work), by order ref.
+func (s *Shop) OwedPayments() ([]PaymentRecord, error) {
+	var out []PaymentRecord
+	err := s.db.View(func(tx *store.Txn) error {
+		return tx.Iterate(pOwed, "", true, func(k string, _ []byte) error {
+			var r PaymentRecord
+			if err := tx.GetJSON(pPayRec+strings.TrimPrefix(k, pOwed), &r); err != nil {
+				return err
+			}
+			out = append(out, r)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Payments lists every payment recorded for the order ref.
+func (s *Shop) Payments(ref string) ([]PaymentRecord, error) {
+	if !refRE(ref) {
+		return nil, ErrOrderNotFound
+	}
+	var out []PaymentRecord
+	err := s.db.View(func(tx *store.Txn) error {
+		return tx.Iterate(pPayRec+ref+"/", "", false, func(_ string, v []byte) error {
+			var r PaymentRecord
+			if err := jsonUnmarshal(v, &r); err != nil {
+				return err
+			}
+			out = append(out, r)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// PaymentReturnedTx marks an owed payment as given back (the refund
+// executor calls it inside its approval's transaction): it leaves the
+// owed index. ErrNotPayable if it was not owed.
+func (s *Shop) PaymentReturnedTx(tx *store.Txn, ref, provider, tradeNo string) error {
+	k := payRecKey(ref, Payment{Provider: provider, TradeNo: tradeNo})
+	var rec PaymentRecord
+	if err := tx.GetJSON(pPayRec+k, &rec); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return ErrNotPayable
+		}
+		return err
+	}
+	if rec.State != PaymentOwed {
+		return ErrNotPayable
+	}
+	rec.Reason += ",returned"
+	rec.State = "returned"
+	return record(tx, "", rec)
 }

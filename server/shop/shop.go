@@ -29,6 +29,10 @@ type Config struct {
 	Logger           *slog.Logger
 	// Kind is the age key kind for new order identities (crypto.DefaultKind).
 	Kind crypto.Kind
+	// OnRefundDue runs inside the transaction that makes an order
+	// refund_due (delivery deadline, late payment without stock, recall), so
+	// the approvals queue can take it up in the same commit.
+	OnRefundDue func(tx *store.Txn, o Order) error
 	// VaultWorkFactor is the scrypt cost of a new vault; 0 means the
 	// default (2^18, about a second). Tests lower it.
 	VaultWorkFactor int

@@ -199,6 +199,9 @@ type Order struct {
 	Notices  []Notice `json:"notices,omitempty"`
 	// Refunds are the amounts paid back, in order.
 	Refunds []Refund `json:"refunds,omitempty"`
+	// Bad marks delivered items that after-sales took back: item id ->
+	// reported_bad or recalled.
+	Bad map[string]KeyState `json:"bad,omitempty"`
 }
 
 // Refund is money paid back to the buyer.
@@ -233,6 +236,9 @@ type Notice struct {
 type Item struct {
 	ID  string `json:"id"`
 	Key string `json:"key"`
+	// State is "reported_bad" or "recalled" for a key that was replaced or
+	// recalled; empty for a good one.
+	State KeyState `json:"state,omitempty"`
 }
 
 // Placed is the answer to PlaceOrder: the token is shown to the buyer once

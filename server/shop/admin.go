@@ -125,6 +125,9 @@ func (s *Shop) RefundTx(tx *store.Txn, ref string, amountMinor int64) (Order, er
 	if full {
 		o.Status = StatusRefunded
 		o.Notices = append(o.Notices, Notice{Code: "refunded", At: now})
+		if err := s.schedulePurge(tx, &o, now.Add(s.cfg.Retention)); err != nil {
+			return Order{}, err
+		}
 	} else {
 		o.Status = StatusPartiallyRefunded
 		o.Notices = append(o.Notices, Notice{Code: "partially_refunded", At: now})

@@ -106,6 +106,7 @@ func (s *Shop) Lookup(token string) (View, error) {
 		return View{}, ErrProductNotFound
 	}
 	v.Product = p
+	v.RewardCode = rewardCode(t, v.Order)
 	return s.withStockView(v)
 }
 

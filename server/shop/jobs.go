@@ -143,6 +143,10 @@ func (s *Shop) expireDue() (int, error) {
 				return err
 			}
 			o.Status, o.Items = StatusExpired, nil
+			s.holders.done(o.Ref)
+			if err := s.schedulePurge(tx, o, o.ExpiresAt.Add(s.cfg.ExpiredRetention)); err != nil {
+				return err
+			}
 			return tx.Delete(key)
 		})
 		if errors.Is(err, errSkip) {
@@ -232,11 +236,21 @@ func (s *Shop) settleDue() (int, error) {
 			if err := tx.Delete(pSettle + unixKey(o.WindowEnds) + "/" + o.Ref); err != nil {
 				return err
 			}
-			if o.Status != StatusDelivered {
-				return nil
+			switch o.Status {
+			case StatusDelivered, StatusReplaced, StatusPartiallyRefunded:
+			default:
+				return nil // refunded or owed: not a settled sale
 			}
 			o.Status = StatusSettled
-			return nil
+			o.SettledAt = now.Truncate(timeUnit)
+			lk, err := tx.Get(pRef + o.Ref)
+			if err != nil {
+				return err
+			}
+			if err := s.writeTierRecord(tx, string(lk), *o); err != nil {
+				return err
+			}
+			return s.schedulePurge(tx, o, o.SettledAt.Add(s.cfg.Retention))
 		})
 		if errors.Is(err, errSkip) {
 			continue

@@ -18,23 +18,55 @@ import (
 // MaxProofs bounds the old tokens one order may present.
 const MaxProofs = 20
 
-// PlaceOrder reserves qty keys of a product and returns the order with its
-// token (shown once, never stored). ErrOutOfStock, ErrProductNotFound,
-// *InputError. proofs are old order tokens presented for the trust tier.
+// OrderRequest is a buyer's order.
+type OrderRequest struct {
+	Product  string   // id or slug
+	Quantity int      //
+	Proofs   []string // old order tokens, for the trust tier
+	// Holder is an opaque per-client key (the HTTP layer derives it from
+	// the address with a per-process secret) for the cap on unpaid orders;
+	// "" skips that cap. It is never stored.
+	Holder   string
+	Discount string // a reward code, redeemable once
+}
+
+// PlaceOrder is Place without a holder or discount code.
 func (s *Shop) PlaceOrder(product string, qty int, proofs []string) (Placed, error) {
+	return s.Place(OrderRequest{Product: product, Quantity: qty, Proofs: proofs})
+}
+
+// Place reserves the keys of an order and returns it with its token (shown
+// once, never stored). ErrOutOfStock, ErrProductNotFound, ErrTierLimit
+// (stock untouched), *InputError.
+func (s *Shop) Place(req OrderRequest) (Placed, error) {
+	qty := req.Quantity
 	if qty < 1 || qty > s.cfg.MaxQuantity {
 		return Placed{}, inputErr("quantity: between 1 and %d", s.cfg.MaxQuantity)
 	}
-	if len(proofs) > MaxProofs {
-		return Placed{}, inputErr("proofs: at most %d old tokens", MaxProofs)
+	if len(req.Discount) > 64 {
+		return Placed{}, inputErr("discount: unknown code")
 	}
-	prod, err := s.Product(product)
+	prod, err := s.Product(req.Product)
 	if err != nil {
 		return Placed{}, err
 	}
 	if qty > prod.MaxPerOrder {
 		return Placed{}, inputErr("quantity: at most %d of this product per order", prod.MaxPerOrder)
 	}
+	tr, err := s.EvaluateProofs(req.Proofs)
+	if err != nil {
+		return Placed{}, err
+	}
+	rules := s.TierRules()
+	amount := prod.PriceMinor * int64(qty)
+	if qty > rules.MaxQuantity[tr.Tier] || (rules.MaxAmountMinor[tr.Tier] > 0 && amount > rules.MaxAmountMinor[tr.Tier]) {
+		return Placed{}, ErrTierLimit
+	}
+	if req.Holder != "" && s.holders.count(req.Holder, s.now()) >= rules.MaxUnpaid[tr.Tier] {
+		return Placed{}, ErrTierLimit
+	}
+	grant := rules.RewardEvery > 0 && tr.Tier >= rules.RewardMinTier && tr.ComplaintFree &&
+		tr.Counted%rules.RewardEvery == 0
 	h, err := s.hold(prod, qty)
 	if err != nil {
 		return Placed{}, err
@@ -43,12 +75,41 @@ func (s *Shop) PlaceOrder(product string, qty int, proofs []string) (Placed, err
 	var o Order
 	// A fresh token whose 40-bit reference is taken (about one in a million
 	// at 1,500 live orders) is simply replaced by another.
+	var code string
 	for range 3 {
 		if tok, o, err = s.newOrder(prod, qty); err != nil {
 			break
 		}
+		o.Tier = tr.Tier
+		if grant {
+			code = newRewardCode()
+			if o.Reward, err = crypto.Seal([]byte(code), crypto.NewSymmetricRecipient(tok.RetrievalKey())); err != nil {
+				break
+			}
+		}
 		lk := lookupHex(tok)
 		err = s.update(prod, func(tx *store.Txn) error {
+			o.AmountMinor, o.Discount = amount, 0
+			if req.Discount != "" {
+				var rw reward
+				if err := tx.GetJSON(rewardKey(req.Discount), &rw); err != nil || rw.Used {
+					if err == nil || errors.Is(err, store.ErrNotFound) {
+						err = inputErr("discount: unknown or already used code")
+					}
+					return err
+				}
+				rw.Used = true
+				if err := tx.SetJSON(rewardKey(req.Discount), rw); err != nil {
+					return err
+				}
+				o.Discount = rw.Percent
+				o.AmountMinor = max(1, amount*int64(100-rw.Percent)/100)
+			}
+			if code != "" {
+				if err := tx.SetJSON(rewardKey(code), reward{Percent: rules.RewardPercent}); err != nil {
+					return err
+				}
+			}
 			if ok, err := tx.Has(pRef + o.Ref); err != nil || ok {
 				if err == nil {
 					err = errRefTaken
@@ -82,7 +143,10 @@ func (s *Shop) PlaceOrder(product string, qty int, proofs []string) (Placed, err
 		}
 		return Placed{}, fmt.Errorf("shop: place order: %w", err)
 	}
-	s.log.Info("shop: order placed", "ref", o.Ref, "product", prod.Slug, "quantity", qty)
+	if req.Holder != "" {
+		s.holders.add(req.Holder, o.Ref, o.ExpiresAt)
+	}
+	s.log.Info("shop: order placed", "ref", o.Ref, "product", prod.Slug, "quantity", qty, "tier", o.Tier)
 	return Placed{Token: tok.String(), Order: o}, nil
 }
 
@@ -400,6 +464,7 @@ func (s *Shop) Retrieve(token string) (View, error) {
 			return ErrProductNotFound
 		}
 		v.Product = p
+		v.RewardCode = rewardCode(t, v.Order)
 		if len(v.Order.Payloads) == 0 {
 			return nil
 		}
@@ -417,6 +482,18 @@ func (s *Shop) Retrieve(token string) (View, error) {
 		return View{}, err
 	}
 	return s.withStockView(v)
+}
+
+// rewardCode opens the discount code an order earned, if any.
+func rewardCode(t crypto.Token, o Order) string {
+	if len(o.Reward) == 0 {
+		return ""
+	}
+	b, err := crypto.Open(o.Reward, crypto.NewSymmetricIdentity(t.RetrievalKey()))
+	if err != nil {
+		return ""
+	}
+	return string(b)
 }
 
 func (s *Shop) withStockView(v View) (View, error) {

@@ -21,9 +21,10 @@ type PaymentState string
 
 // Payment states.
 const (
-	PaymentApplied PaymentState = "applied" // paid its order
-	PaymentHeld    PaymentState = "held"    // amount differs: waits for staff
-	PaymentOwed    PaymentState = "owed"    // to be given back to the buyer
+	PaymentApplied  PaymentState = "applied"  // paid its order
+	PaymentHeld     PaymentState = "held"     // amount differs: waits for staff
+	PaymentOwed     PaymentState = "owed"     // to be given back to the buyer
+	PaymentReturned PaymentState = "returned" // was owed, and given back
 )
 
 // PaymentRecord is one payment as the shop keeps it: provider, trade
@@ -311,9 +312,14 @@ func (s *Shop) acceptTx(tx *store.Txn, o *Order, lk string, prod Product, p Paym
 			items, err = h.apply(tx, o.Ref)
 		}
 		if errors.Is(err, ErrOutOfStock) {
+			// The payment is the order's, and the order's refund (RefundTx,
+			// proposed through the refund_due hook) gives it back.
 			o.Status = StatusRefundDue
 			o.Notices = append(o.Notices, Notice{Code: "late_payment_no_stock", At: now})
-			rec.State, rec.Reason = PaymentOwed, "no_stock"
+			rec.Reason = "no_stock"
+			if err := s.refundDue(tx, *o); err != nil {
+				return PayResult{}, err
+			}
 			if err := record(tx, tradeKey, rec); err != nil {
 				return PayResult{}, err
 			}
@@ -539,22 +545,48 @@ func (s *Shop) Payments(ref string) ([]PaymentRecord, error) {
 	return out, err
 }
 
-// PaymentReturnedTx marks an owed payment as given back (the refund
-// executor calls it inside its approval's transaction): it leaves the
-// owed index. ErrNotPayable if it was not owed.
-func (s *Shop) PaymentReturnedTx(tx *store.Txn, ref, provider, tradeNo string) error {
+// PaymentReturnedTx marks an owed payment as given back, inside the
+// caller's transaction (the console's refund of it): it leaves the owed
+// index. A refund_due order whose money is then all back — no payment
+// owed any more, and its own payment (if any was accepted) refunded —
+// becomes refunded. ErrNotPayable if that payment was not owed.
+//
+// Owed payments are apart from Order.Payment and Order.Refunds: an order
+// is refunded its own payment by RefundTx, its extra payments by this.
+func (s *Shop) PaymentReturnedTx(tx *store.Txn, ref, provider, tradeNo string) (Order, error) {
+	o, lk, err := getOrderByRef(tx, ref)
+	if err != nil {
+		return Order{}, err
+	}
 	k := payRecKey(ref, Payment{Provider: provider, TradeNo: tradeNo})
 	var rec PaymentRecord
 	if err := tx.GetJSON(pPayRec+k, &rec); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return ErrNotPayable
+			return Order{}, ErrNotPayable
 		}
-		return err
+		return Order{}, err
 	}
 	if rec.State != PaymentOwed {
-		return ErrNotPayable
+		return Order{}, ErrNotPayable
 	}
-	rec.Reason += ",returned"
-	rec.State = "returned"
-	return record(tx, "", rec)
+	rec.State = PaymentReturned
+	if err := record(tx, "", rec); err != nil {
+		return Order{}, err
+	}
+	now := s.now().Truncate(timeUnit)
+	o.Notices = append(o.Notices, Notice{Code: "payment_returned", At: now})
+	if o.Status == StatusRefundDue && (o.Payment == nil || o.Refunded() >= o.AmountMinor) {
+		owed := false
+		err := tx.Iterate(pOwed+ref+"/", "", true, func(string, []byte) error {
+			owed = true
+			return store.ErrStop
+		})
+		if err != nil {
+			return Order{}, err
+		}
+		if !owed {
+			o.Status = StatusRefunded
+		}
+	}
+	return o, tx.SetJSON(pOrder+lk, o)
 }

@@ -29,6 +29,14 @@ type Config struct {
 	Logger           *slog.Logger
 	// Kind is the age key kind for new order identities (crypto.DefaultKind).
 	Kind crypto.Kind
+	// Retention keeps a settled or refunded order this long before purging
+	// it (180 days: the trade's norm for disputes); ExpiredRetention keeps
+	// an order that was never paid (7 days).
+	Retention        time.Duration
+	ExpiredRetention time.Duration
+	// OnPurge runs inside the transaction that purges an order, so its
+	// support thread goes with it.
+	OnPurge func(tx *store.Txn, ref string) error
 	// OnRefundDue runs inside the transaction that makes an order
 	// refund_due (delivery deadline, late payment without stock, recall), so
 	// the approvals queue can take it up in the same commit.
@@ -47,6 +55,8 @@ type Shop struct {
 	locks   sync.Map // product id -> *sync.Mutex: serialises a shared product's seats
 	pools   sync.Map // product id -> *pool: a unique product's available keys
 	catalog *catalog
+	proofs  *proofUses // per-proof daily uses, memory only
+	holders *holders   // unpaid orders per client, memory only
 
 	mu      sync.RWMutex
 	vault   *crypto.Vault              // nil while locked
@@ -85,6 +95,12 @@ func New(db *store.DB, cfg Config) (*Shop, error) {
 	if cfg.DeliveryDeadline <= 0 {
 		cfg.DeliveryDeadline = 30 * time.Minute
 	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = 180 * 24 * time.Hour
+	}
+	if cfg.ExpiredRetention <= 0 {
+		cfg.ExpiredRetention = 7 * 24 * time.Hour
+	}
 	if cfg.MaxQuantity <= 0 {
 		cfg.MaxQuantity = 100
 	}
@@ -97,7 +113,8 @@ func New(db *store.DB, cfg Config) (*Shop, error) {
 	if cfg.Kind == 0 {
 		cfg.Kind = crypto.DefaultKind
 	}
-	s := &Shop{db: db, cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1)}
+	s := &Shop{db: db, cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1),
+		proofs: newProofUses(), holders: newHolders()}
 	err := db.View(func(tx *store.Txn) error {
 		err := tx.GetJSON(kVaultPub, &s.pub)
 		if errors.Is(err, store.ErrNotFound) {

@@ -189,6 +189,8 @@ type Order struct {
 	DeliverBy   time.Time `json:"deliver_by,omitzero"`
 	DeliveredAt time.Time `json:"delivered_at,omitzero"`
 	WindowEnds  time.Time `json:"window_ends,omitzero"`
+	SettledAt   time.Time `json:"settled_at,omitzero"`
+	PurgeAt     time.Time `json:"purge_at,omitzero"`
 	Payment     *Payment  `json:"payment,omitempty"`
 	// Payloads are age files holding delivered keys as JSON []Item; each was
 	// sealed to the order recipient, or re-sealed to the token's symmetric
@@ -199,6 +201,11 @@ type Order struct {
 	Notices  []Notice `json:"notices,omitempty"`
 	// Refunds are the amounts paid back, in order.
 	Refunds []Refund `json:"refunds,omitempty"`
+	// Reward is a discount code granted with this order, sealed to the
+	// token's symmetric recipient; Discount is the percent taken off this
+	// order by a code presented with it.
+	Reward   []byte `json:"reward,omitempty"`
+	Discount int    `json:"discount,omitempty"`
 	// Bad marks delivered items that after-sales took back: item id ->
 	// reported_bad or recalled.
 	Bad map[string]KeyState `json:"bad,omitempty"`
@@ -253,6 +260,9 @@ type View struct {
 	Order   Order
 	Product Product
 	Items   []Item // plaintext keys, only once delivered
+	// RewardCode is a discount code this order earned, for the buyer's next
+	// order (Retrieve and Lookup open it).
+	RewardCode string
 }
 
 // ErrAmountMismatch: a payment whose amount is not the order's (409 amount_mismatch).

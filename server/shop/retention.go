@@ -1,0 +1,214 @@
+package shop
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"veil/server/store"
+)
+
+// Retention and pattern data. When an order's retention ends it is purged:
+// its record, sealed deliveries (crypto-erasure: the keys are gone for
+// good), references, tickets and thread go; what remains is its tier record
+// (under the token's lookup key, holding no time finer than a week) and one
+// count in the pattern aggregates: product × quantity × amount band × hour
+// band × weekday.
+
+const (
+	pPurge   = "purge/"   // purge/<unix>/<ref>
+	pPattern = "pattern/" // pattern/<pid>/<qty>/<amount band>/<hour band>/<weekday> -> count
+)
+
+// schedulePurge sets when an order goes.
+func (s *Shop) schedulePurge(tx *store.Txn, o *Order, at time.Time) error {
+	if !o.PurgeAt.IsZero() {
+		if err := tx.Delete(pPurge + unixKey(o.PurgeAt) + "/" + o.Ref); err != nil {
+			return err
+		}
+	}
+	o.PurgeAt = at.UTC().Truncate(timeUnit)
+	return tx.Set(pPurge+unixKey(o.PurgeAt)+"/"+o.Ref, nil)
+}
+
+// PurgeResult reports a purge.
+type PurgeResult struct {
+	Due    int      // orders whose retention ended
+	Purged int      // removed (0 in a dry run)
+	Refs   []string // the refs, for a dry run's listing (first 1000)
+}
+
+// Purge removes every order whose retention ended. With dryRun it only
+// lists them. progress, if set, is called after each order.
+func (s *Shop) Purge(dryRun bool, progress func(done, total int)) (PurgeResult, error) {
+	refs, err := s.due(pPurge, s.now())
+	if err != nil {
+		return PurgeResult{}, err
+	}
+	res := PurgeResult{Due: len(refs)}
+	res.Refs = refs[:min(len(refs), 1000)]
+	if dryRun {
+		return res, nil
+	}
+	for i, ref := range refs {
+		err := s.db.Update(func(tx *store.Txn) error { return s.purgeTx(tx, ref) })
+		if err != nil && !errors.Is(err, ErrOrderNotFound) {
+			return res, fmt.Errorf("shop: purge %s: %w", ref, err)
+		}
+		res.Purged++
+		if progress != nil {
+			progress(i+1, len(refs))
+		}
+	}
+	if res.Purged > 0 {
+		s.log.Info("shop: purge", "orders", res.Purged)
+	}
+	return res, nil
+}
+
+func (s *Shop) purgeTx(tx *store.Txn, ref string) error {
+	o, lk, err := getOrderByRef(tx, ref)
+	if err != nil {
+		return err
+	}
+	if !o.PurgeAt.IsZero() && o.PurgeAt.After(s.now()) {
+		return nil // rescheduled meanwhile
+	}
+	if o.Payment != nil {
+		if err := addPattern(tx, o); err != nil {
+			return err
+		}
+		if o.Payment.TradeNo != "" {
+			if err := tx.Delete(pTrade + o.Payment.Provider + "/" + o.Payment.TradeNo); err != nil {
+				return err
+			}
+		}
+	}
+	var tickets []string
+	if err := s.ticketsOf(tx, ref, func(t Ticket) { tickets = append(tickets, t.ID) }); err != nil {
+		return err
+	}
+	for _, id := range tickets {
+		if err := tx.Delete(pTicket + id); err != nil {
+			return err
+		}
+		if err := tx.Delete(pOrderTicket + ref + "/" + id); err != nil {
+			return err
+		}
+	}
+	if s.cfg.OnPurge != nil {
+		if err := s.cfg.OnPurge(tx, ref); err != nil {
+			return err
+		}
+	}
+	for _, k := range []string{
+		pOrder + lk, pRef + ref, orderTimeKey(o), pDeliver + ref,
+		pPurge + unixKey(o.PurgeAt) + "/" + ref,
+		pExpiry + unixKey(o.ExpiresAt) + "/" + ref,
+		pSettle + unixKey(o.WindowEnds) + "/" + ref,
+	} {
+		if err := tx.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Bands of the pattern data.
+var amountBands = []int64{1000, 5000, 10000, 50000, 100000} // minor units: ¥10, 50, 100, 500, 1000
+
+// AmountBand names the band of an amount in minor units ("0", "1", …).
+func AmountBand(minor int64) int {
+	for i, b := range amountBands {
+		if minor < b {
+			return i
+		}
+	}
+	return len(amountBands)
+}
+
+// HourBand is the four-hour band of t (0 = 00:00–03:59 UTC … 5).
+func HourBand(t time.Time) int { return t.UTC().Hour() / 4 }
+
+func patternKey(o Order) string {
+	created := o.CreatedAt.UTC()
+	return fmt.Sprintf("%s%s/%d/%d/%d/%d", pPattern, o.ProductID, o.Quantity, AmountBand(o.AmountMinor),
+		HourBand(created), (int(created.Weekday())+6)%7)
+}
+
+func addPattern(tx *store.Txn, o Order) error {
+	k := patternKey(o)
+	n := 0
+	if b, err := tx.Get(k); err == nil {
+		n, _ = strconv.Atoi(string(b))
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return tx.Set(k, []byte(strconv.Itoa(n+1)))
+}
+
+// PatternCell is one count of the pattern data.
+type PatternCell struct {
+	ProductID  string
+	Quantity   int
+	AmountBand int
+	HourBand   int
+	Weekday    int // 0 = Monday
+	Count      int
+}
+
+// Patterns returns the purchase pattern of a product ("" = all): the
+// aggregates of purged orders plus the paid orders still kept, folded the
+// same way.
+func (s *Shop) Patterns(productID string) ([]PatternCell, error) {
+	cells := map[string]*PatternCell{}
+	add := func(k string, n int) {
+		parts := strings.Split(strings.TrimPrefix(k, pPattern), "/")
+		if len(parts) != 5 {
+			return
+		}
+		c := cells[k]
+		if c == nil {
+			c = &PatternCell{ProductID: parts[0]}
+			c.Quantity, _ = strconv.Atoi(parts[1])
+			c.AmountBand, _ = strconv.Atoi(parts[2])
+			c.HourBand, _ = strconv.Atoi(parts[3])
+			c.Weekday, _ = strconv.Atoi(parts[4])
+			cells[k] = c
+		}
+		c.Count += n
+	}
+	prefix := pPattern
+	if productID != "" {
+		prefix += productID + "/"
+	}
+	err := s.db.View(func(tx *store.Txn) error {
+		err := tx.Iterate(prefix, "", false, func(k string, v []byte) error {
+			n, _ := strconv.Atoi(string(v))
+			add(k, n)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Iterate(pOrderTime, "", true, func(k string, _ []byte) error {
+			_, ref, _ := strings.Cut(strings.TrimPrefix(k, pOrderTime), "/")
+			o, _, err := getOrderByRef(tx, ref)
+			if err != nil || o.Payment == nil || (productID != "" && o.ProductID != productID) {
+				return nil
+			}
+			add(patternKey(o), 1)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("shop: patterns: %w", err)
+	}
+	out := make([]PatternCell, 0, len(cells))
+	for _, c := range cells {
+		out = append(out, *c)
+	}
+	return out, nil
+}

@@ -19,6 +19,7 @@ const usage = `usage:
   veil serve   --data DIR [--addr ADDR] [--passphrase-file FILE] [--payments demo|epay|manual]
                [--epay-pid ID --epay-key-file FILE --epay-gateway URL] [--rate-limit N]
   veil audit verify --data DIR
+  veil purge   --data DIR [--dry-run]
   veil bench   [--concurrency 1,16,64] [--purchases N] [--import N] [--rss-keys N]
 
 Every flag has an env twin: --data is VEIL_DATA, --epay-key-file is VEIL_EPAY_KEY_FILE.
@@ -69,6 +70,8 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 			return usagef("usage: veil audit verify --data DIR")
 		}
 		return cmdAuditVerify(args[2:], stdout)
+	case "purge":
+		return cmdPurge(args[1:], stdout, stderr)
 	case "bench":
 		return cmdBench(args[1:], stdout, stderr)
 	case "help", "-h", "--help":

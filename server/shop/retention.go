@@ -53,6 +53,11 @@ func (s *Shop) Purge(dryRun bool, progress func(done, total int)) (PurgeResult, 
 		return res, nil
 	}
 	for i, ref := range refs {
+		if s.cfg.OnPurge != nil {
+			if err := s.cfg.OnPurge(ref); err != nil {
+				return res, fmt.Errorf("shop: purge %s: %w", ref, err)
+			}
+		}
 		err := s.db.Update(func(tx *store.Txn) error { return s.purgeTx(tx, ref) })
 		if err != nil && !errors.Is(err, ErrOrderNotFound) {
 			return res, fmt.Errorf("shop: purge %s: %w", ref, err)
@@ -95,11 +100,6 @@ func (s *Shop) purgeTx(tx *store.Txn, ref string) error {
 			return err
 		}
 		if err := tx.Delete(pOrderTicket + ref + "/" + id); err != nil {
-			return err
-		}
-	}
-	if s.cfg.OnPurge != nil {
-		if err := s.cfg.OnPurge(tx, ref); err != nil {
 			return err
 		}
 	}

@@ -34,9 +34,10 @@ type Config struct {
 	// an order that was never paid (7 days).
 	Retention        time.Duration
 	ExpiredRetention time.Duration
-	// OnPurge runs inside the transaction that purges an order, so its
-	// support thread goes with it.
-	OnPurge func(tx *store.Txn, ref string) error
+	// OnPurge runs just before an order is purged, so its support thread
+	// goes first (a crash between the two leaves the order to the next
+	// purge, never an orphaned thread).
+	OnPurge func(ref string) error
 	// OnRefundDue runs inside the transaction that makes an order
 	// refund_due (delivery deadline, late payment without stock, recall), so
 	// the approvals queue can take it up in the same commit.

@@ -20,13 +20,29 @@ var (
 
 // Run does background work until ctx ends: expiring reservations, retrying
 // queued deliveries (at once after Unlock), turning overdue ones into
-// refund_due, and settling orders whose after-sales window closed.
+// refund_due, settling orders whose after-sales window closed, and, hourly,
+// purging orders whose retention ended.
 func (s *Shop) Run(ctx context.Context) {
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
+	var lastPurge time.Time
 	for {
 		if _, err := s.Sweep(); err != nil {
 			s.log.Error("shop: background sweep", "err", err)
+		}
+		if time.Since(lastPurge) > time.Hour {
+			lastPurge = time.Now()
+			last := -1
+			_, err := s.Purge(false, func(done, total int) {
+				// Progress in the log every 10% of a long purge.
+				if pct := done * 100 / total; total >= 100 && pct/10 != last/10 {
+					last = pct
+					s.log.Info("shop: purging", "done", done, "total", total)
+				}
+			})
+			if err != nil {
+				s.log.Error("shop: purge", "err", err)
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -29,6 +29,12 @@ type app struct {
 }
 
 func openApp(dir string, log *slog.Logger) (*app, error) {
+	return openAppWith(dir, log, shop.Config{Logger: log})
+}
+
+// openAppWith is openApp with the shop's settings (tests lower the vault's
+// work factor).
+func openAppWith(dir string, log *slog.Logger, cfg shop.Config) (*app, error) {
 	if dir == "" {
 		return nil, usagef("--data is required")
 	}
@@ -39,7 +45,7 @@ func openApp(dir string, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	sh, err := shop.New(db, shop.Config{Logger: log})
+	sh, err := shop.New(db, cfg)
 	if err != nil {
 		db.Close()
 		return nil, err

@@ -18,6 +18,8 @@ const usage = `usage:
   veil init    --data DIR --owner NAME --password-file FILE --passphrase-file FILE [--json]
   veil serve   --data DIR [--addr ADDR] [--passphrase-file FILE] [--payments demo|epay|manual]
                [--epay-pid ID --epay-key-file FILE --epay-gateway URL] [--rate-limit N]
+  veil backup  --data DIR --out FILE      (age-encrypted; restore needs the backup identity)
+  veil restore --in FILE --data DIR --identity-file FILE
   veil audit verify --data DIR
   veil purge   --data DIR [--dry-run]
   veil bench   [--concurrency 1,16,64] [--purchases N] [--import N] [--rss-keys N]
@@ -70,6 +72,10 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 			return usagef("usage: veil audit verify --data DIR")
 		}
 		return cmdAuditVerify(args[2:], stdout)
+	case "backup":
+		return cmdBackup(args[1:], stdout)
+	case "restore":
+		return cmdRestore(args[1:], stdout)
 	case "purge":
 		return cmdPurge(args[1:], stdout, stderr)
 	case "bench":

@@ -244,3 +244,18 @@ func VerifyAudit(db *store.DB) (VerifyResult, error) {
 	}
 	return r, nil
 }
+
+// Record appends one audit entry in its own transaction, for staff actions
+// that are not approvals (product edits, imports, vault lock and unlock,
+// export downloads). detail names refs and ids, never tokens, keys or
+// addresses.
+func (s *Service) Record(actor, action, ref, detail string) error {
+	err := s.db.Update(func(tx *store.Txn) error { return s.audit(tx, actor, action, ref, detail) })
+	if err != nil {
+		return wrapf(err, "record %s", action)
+	}
+	return nil
+}
+
+// VerifyAudit checks the whole chain of this service's store.
+func (s *Service) VerifyAudit() (VerifyResult, error) { return VerifyAudit(s.db) }

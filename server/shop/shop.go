@@ -302,3 +302,14 @@ func (s *Shop) wake() {
 	default:
 	}
 }
+
+// SupportIdentity opens support threads for staff; ErrLocked while the
+// vault is locked.
+func (s *Shop) SupportIdentity() (age.Identity, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.vault == nil {
+		return nil, ErrLocked
+	}
+	return s.vault.Support.Age(), nil
+}

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"veil/msg"
 	"veil/server"
 	"veil/server/pay"
 	"veil/server/shop"
@@ -22,10 +23,11 @@ import (
 
 // app is an open data directory with its services.
 type app struct {
-	db    *store.DB
-	shop  *shop.Shop
-	staff *staff.Service
-	log   *slog.Logger
+	db      *store.DB
+	shop    *shop.Shop
+	staff   *staff.Service
+	threads *msg.Threads
+	log     *slog.Logger
 }
 
 func openApp(dir string, log *slog.Logger) (*app, error) {
@@ -45,12 +47,25 @@ func openAppWith(dir string, log *slog.Logger, cfg shop.Config) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	st := staff.New(db, staff.Options{})
+	threads := msg.NewThreads(db, nil)
+	// An order owed money back becomes an approval in the same commit, so
+	// no refund_due order can be missed by the console.
+	cfg.OnRefundDue = func(tx *store.Txn, o shop.Order) error {
+		_, err := st.ProposeTx(tx, "system", staff.KindRefund, o.Ref, "refund due: "+o.Ref,
+			map[string]any{"ref": o.Ref, "product": o.ProductID, "amount_minor": 0, "currency": o.Currency, "reason": "refund_due"})
+		if errors.Is(err, staff.ErrUnknownKind) {
+			return nil // no console in this process (a CLI command): the order page still shows it
+		}
+		return err
+	}
+	cfg.OnPurge = threads.Delete
 	sh, err := shop.New(db, cfg)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	return &app{db: db, shop: sh, staff: staff.New(db, staff.Options{}), log: log}, nil
+	return &app{db: db, shop: sh, staff: st, threads: threads, log: log}, nil
 }
 
 func (a *app) Close() error { return a.db.Close() }

@@ -19,6 +19,9 @@ type Base struct {
 	// neither loses the page nor puts the token in a URL.
 	Langs       []LangOption
 	SwitchToken string
+	// Scripts are extra hashed script URLs this page loads (chat.js,
+	// wallet.js); each enhances a page that works without it.
+	Scripts []string
 
 	tr map[string]string
 }
@@ -155,6 +158,7 @@ type ProductPage struct {
 	Policy      Policy
 	MaxQuantity int // the form's max: min(per-order limit, stock)
 	PerOrder    int // the product's per-order limit
+	MaxProofs   int // old tokens the proofs field takes
 }
 
 func (*ProductPage) page() string { return "product" }
@@ -171,6 +175,7 @@ type TokenPage struct {
 	ExpiresAt   time.Time
 	PayURL      string
 	PayProvider string
+	Tier        int // the trust tier the presented proofs earned
 }
 
 func (*TokenPage) page() string { return "token" }
@@ -201,6 +206,35 @@ func (*Lookup) page() string { return "lookup" }
 type Item struct {
 	ID  string
 	Key string
+	// State is "reported_bad" or "recalled" for a key after-sales took
+	// back (shown struck through); StateText translates it.
+	State     string
+	StateText string
+}
+
+// Option is one choice of a select.
+type Option struct {
+	Value string
+	Label string
+}
+
+// Ticket is a problem report as its buyer follows it.
+type Ticket struct {
+	ID         string
+	Reason     string // translated
+	Status     string // raw, for the badge class
+	StatusText string // translated
+	Remedy     string // translated; empty until one is proposed
+	Amount     string // formatted, for a partial refund
+	CreatedAt  time.Time
+}
+
+// ThreadMessage is one message of the order's support thread.
+type ThreadMessage struct {
+	From     string // buyer, staff, system, auto
+	FromText string // translated
+	Text     string
+	At       time.Time
 }
 
 // Notice is a message about the order, translated.
@@ -229,6 +263,34 @@ type OrderPage struct {
 	ExpiresAt   time.Time
 	WindowEnds  time.Time
 	Notices     []Notice
+
+	// Token goes back in the hidden field of every form on the page (never
+	// in a URL).
+	Token string
+	// KeysHidden: the product has a cooling-off period and the keys were
+	// never shown, so the page offers "show my keys" instead of showing
+	// them (showing them ends the cooling-off offer).
+	KeysHidden bool
+	// CoolingOff offers a refund without reason until CoolingOffEnds.
+	CoolingOff     bool
+	CoolingOffEnds time.Time
+	RewardCode     string // a discount code this order earned
+	// Flash is the outcome of the form just sent; FlashBad marks a failure.
+	Flash    string
+	FlashBad bool
+	// After-sales: tickets, the sealed thread opened with the token, and the
+	// forms. CanReport: the order is paid. CanMessage: the thread can take
+	// a message. Chat: the live chat button (JavaScript) may be offered.
+	Tickets     []Ticket
+	Thread      []ThreadMessage
+	Reasons     []Option
+	ItemOptions []Option
+	CanReport   bool
+	CanMessage  bool
+	Chat        bool
+	// Detail and Message keep what the buyer typed when a form failed.
+	Detail  string
+	Message string
 }
 
 func (*OrderPage) page() string { return "order" }

@@ -63,8 +63,12 @@ func New() (*Templates, error) {
 	if missing := missingKeys(t.tr); len(missing) > 0 {
 		return nil, fmt.Errorf("pages: translation keys missing: %s", strings.Join(missing, ", "))
 	}
-	for _, name := range pageNames {
-		tpl, err := template.New(name).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+	for _, name := range append(slices.Clone(pageNames), adminPageNames...) {
+		layout := "templates/layout.html"
+		if strings.HasPrefix(name, "admin_") {
+			layout = "templates/admin_layout.html" // the console's own navigation
+		}
+		tpl, err := template.New(name).ParseFS(templateFS, layout, "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("pages: parse %s: %w", name, err)
 		}

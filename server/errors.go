@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"veil/crypto"
+	"veil/msg"
 	"veil/pages"
 	"veil/server/shop"
+	"veil/server/staff"
 )
 
 // httpError is an error the HTTP layer itself decides on (bad JSON, unknown
@@ -29,6 +31,10 @@ var (
 	errNotFound         = &httpError{http.StatusNotFound, "not_found", "no such route"}
 	errMethodNotAllowed = &httpError{http.StatusMethodNotAllowed, "method_not_allowed", "method not allowed"}
 	errUnauthenticated  = &httpError{http.StatusUnauthorized, "unauthenticated", "an order token is required as Authorization: Bearer <token>"}
+	// After-sales (aftersales.go, chat.go).
+	errChatOff    = &httpError{http.StatusNotFound, "chat_unavailable", "live chat is not enabled on this shop"}
+	errSupportOff = &httpError{http.StatusServiceUnavailable, "support_unavailable", "support messages are unavailable right now, try again later"}
+	errNotPaid    = &httpError{http.StatusConflict, "not_paid", "support opens once the order is paid"}
 )
 
 func badRequest(format string, a ...any) error {
@@ -57,6 +63,7 @@ func classify(err error) problem {
 		he    *httpError
 		rl    *rateLimitedError
 		mbe   *http.MaxBytesError
+		se    *staff.Error
 	)
 	switch {
 	case errors.As(err, &mbe):
@@ -80,11 +87,47 @@ func classify(err error) problem {
 	case errors.Is(err, shop.ErrOutOfStock):
 		return problem{status: http.StatusConflict, code: "out_of_stock", message: "not enough stock for this quantity"}
 	case errors.Is(err, shop.ErrTierLimit):
-		return problem{status: http.StatusForbidden, code: "tier_limit", message: "quantity over the limit of your trust tier"}
+		return problem{status: http.StatusForbidden, code: "tier_limit", message: "over a limit of your trust tier: quantity or amount per order, " +
+			"or unpaid orders held at once; pay the orders you hold or wait for their reservations to expire, " +
+			"and present tokens of earlier settled orders as proofs to raise your tier"}
+	case errors.Is(err, shop.ErrTicketNotFound):
+		return problem{status: http.StatusNotFound, code: "ticket_not_found", message: "no such ticket"}
+	case errors.Is(err, shop.ErrWindowClosed):
+		return problem{status: http.StatusConflict, code: "window_closed", message: "the after-sales window of this order is closed"}
+	case errors.Is(err, shop.ErrTooManyTickets):
+		return problem{status: http.StatusTooManyRequests, code: "too_many_tickets",
+			message: fmt.Sprintf("at most %d open tickets per order; follow up in the open ones", shop.MaxOpenTickets)}
+	case errors.Is(err, shop.ErrRemedyRefused):
+		return problem{status: http.StatusConflict, code: "remedy_not_allowed", message: "the product's policy does not offer this remedy"}
+	case errors.Is(err, shop.ErrTicketClosed):
+		return problem{status: http.StatusConflict, code: "ticket_closed", message: "the ticket is closed"}
+	case errors.Is(err, shop.ErrNotOwner):
+		return problem{status: http.StatusConflict, code: "not_owner", message: "another staff member handles this ticket; ask them to hand it over"}
+	case errors.Is(err, msg.ErrRoomOpen):
+		return problem{status: http.StatusConflict, code: "room_open", message: "the order already has an open chat room; " +
+			`end it with POST /api/v1/order/chat {"end":true}, then open a new one`}
+	case errors.Is(err, msg.ErrTooManyRooms):
+		return problem{status: http.StatusTooManyRequests, code: "too_many_rooms", message: "too many chat rooms for this order today; " +
+			"send a message through the thread instead"}
+	case errors.Is(err, msg.ErrHubClosed):
+		return problem{status: http.StatusServiceUnavailable, code: "chat_unavailable", message: "chat is shutting down, try again later"}
 	case errors.Is(err, shop.ErrNotPayable):
 		return problem{status: http.StatusConflict, code: "not_payable", message: "this order cannot be paid"}
+	case errors.Is(err, shop.ErrAmountMismatch):
+		return problem{status: http.StatusConflict, code: "amount_mismatch", message: "the amount is not the order's"}
+	case errors.Is(err, shop.ErrNotHeld):
+		return problem{status: http.StatusConflict, code: "not_held", message: "the order holds no such payment"}
 	case errors.Is(err, shop.ErrLocked):
 		return problem{status: http.StatusServiceUnavailable, code: "vault_locked", message: "the shop is locked, try again later"}
+	case errors.Is(err, shop.ErrSlugTaken):
+		return problem{status: http.StatusConflict, code: "slug_taken", message: "another product has this slug"}
+	case errors.Is(err, shop.ErrWrongPassphrase):
+		return problem{status: http.StatusUnauthorized, code: "wrong_passphrase", message: "wrong vault passphrase"}
+	case errors.Is(err, shop.ErrNotRefundable):
+		return problem{status: http.StatusConflict, code: "not_refundable", message: "nothing left to refund on this order"}
+	case staffError(err, &se) && staffStatus(se.Code()) != 0:
+		return problem{status: staffStatus(se.Code()), code: se.Code(), message: strings.TrimPrefix(se.Error(), "staff: "),
+			detail: staffStatus(se.Code()) == http.StatusBadRequest}
 	}
 	return problem{status: http.StatusInternalServerError, code: "internal", message: "something went wrong"}
 }
@@ -111,7 +154,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if p.retryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(p.retryAfter))
 	}
-	if p.status == http.StatusUnauthorized {
+	if p.status == http.StatusUnauthorized && !strings.HasPrefix(r.URL.Path, "/api/v1/admin/") {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="veil order"`)
 	}
 	if isAPI(r) {
@@ -141,12 +184,18 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, p problem) 
 	if p.detail {
 		page.Message += " (" + p.message + ")"
 	}
+	if p.code == "tier_limit" {
+		rules := s.shop.TierRules()
+		page.Message += " " + fmt.Sprintf(s.pages.T(lang, "err.tier_limit.caps"), rules.MaxQuantity[0], rules.MaxUnpaid[0])
+	}
 	page.BackURL, page.BackLabel = page.URL("/"), s.pages.T(lang, "error.home")
 	switch {
 	case r.Method == http.MethodPost && r.URL.Path == "/checkout" && r.PostForm.Get("product") != "" &&
 		p.code != "product_not_found":
 		page.BackURL = page.URL("/p/" + url.PathEscape(r.PostForm.Get("product")))
 		page.BackLabel = s.pages.T(lang, "error.back_product")
+	case strings.HasPrefix(r.URL.Path, "/admin"):
+		page.BackURL, page.BackLabel = page.URL("/admin"), s.pages.T(lang, "admin.back_console")
 	case strings.HasPrefix(r.URL.Path, "/order"):
 		page.BackURL, page.BackLabel = page.URL("/order"), s.pages.T(lang, "error.back_lookup")
 	}
@@ -177,4 +226,24 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
+}
+
+// staffStatus is the HTTP status of a staff error code (admin_*.go); 0 for
+// "internal" and unknown codes, which stay 500.
+func staffStatus(code string) int {
+	switch code {
+	case "locked_out":
+		return http.StatusTooManyRequests
+	case "totp_required", "totp_invalid", "totp_replayed", "bad_credentials", "unauthenticated", "recovery_invalid":
+		return http.StatusUnauthorized
+	case "forbidden", "two_person", "csrf", "enrolment_required":
+		return http.StatusForbidden
+	case "already_decided", "already_enrolled", "user_exists", "last_owner", "already_initialised", "approval_failed":
+		return http.StatusConflict
+	case "not_found":
+		return http.StatusNotFound
+	case "bad_request", "bad_name", "bad_password", "bad_role", "unknown_kind":
+		return http.StatusBadRequest
+	}
+	return 0
 }

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -35,8 +34,8 @@ type noticeJSON struct {
 }
 
 type afterSalesJSON struct {
-	WindowEnds *string           `json:"window_ends"` // null until delivered
-	Tickets    []json.RawMessage `json:"tickets"`
+	WindowEnds *string       `json:"window_ends"` // null until delivered
+	Tickets    []ticketBrief `json:"tickets"`
 }
 
 // orderJSON is the 200 answer of GET /api/v1/order. Beyond API.md it adds
@@ -73,7 +72,7 @@ func (s *Server) apiOrder(w http.ResponseWriter, r *http.Request) {
 		Ref: o.Ref, Status: string(o.Status), Product: o.ProductID, Quantity: o.Quantity,
 		AmountMinor: o.AmountMinor, Currency: o.Currency, Tier: o.Tier,
 		Items:      []itemJSON{},
-		AfterSales: afterSalesJSON{Tickets: []json.RawMessage{}},
+		AfterSales: afterSalesJSON{Tickets: []ticketBrief{}},
 		Notices:    []noticeJSON{},
 	}
 	if o.Status != shop.StatusPending {
@@ -87,6 +86,14 @@ func (s *Server) apiOrder(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, n := range o.Notices {
 		out.Notices = append(out.Notices, noticeJSON{Code: n.Code, At: rfc3339(n.At)})
+	}
+	ts, err := s.shop.TicketsOf(o.Ref)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	for _, t := range ts {
+		out.AfterSales.Tickets = append(out.AfterSales.Tickets, ticketToBrief(t))
 	}
 	if o.Status == shop.StatusPending {
 		start, err := s.payments.Start(o, v.Product)
@@ -103,7 +110,14 @@ func (s *Server) apiOrder(w http.ResponseWriter, r *http.Request) {
 
 // lookupPage is GET /order: the token form.
 func (s *Server) lookupPage(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, http.StatusOK, &pages.Lookup{Base: s.base(r, s.lang(r))})
+	s.render(w, r, http.StatusOK, s.lookupData(r, s.lang(r), ""))
+}
+
+// lookupData is the token form with the opt-in token wallet's script.
+func (s *Server) lookupData(r *http.Request, lang, errText string) *pages.Lookup {
+	page := &pages.Lookup{Base: s.base(r, lang), Error: errText}
+	page.Scripts = []string{s.walletJS}
+	return page
 }
 
 // orderPage is POST /order: the order of the token in the form.
@@ -115,17 +129,31 @@ func (s *Server) orderPage(w http.ResponseWriter, r *http.Request) {
 	lang := s.lang(r)
 	token := strings.TrimSpace(r.PostForm.Get("token"))
 	if token == "" {
-		s.render(w, r, http.StatusBadRequest, &pages.Lookup{
-			Base: s.base(r, lang), Error: s.pages.T(lang, "lookup.err_empty"),
-		})
+		s.render(w, r, http.StatusBadRequest, s.lookupData(r, lang, s.pages.T(lang, "lookup.err_empty")))
 		return
 	}
-	v, err := s.shop.Retrieve(token)
+	s.showOrder(w, r, lang, token, r.PostForm.Get("reveal") == "1", flash{})
+}
+
+// showOrder opens the order of token and shows it. The keys of a product
+// with a cooling-off period stay behind a "show my keys" button (reveal)
+// until first shown, since showing them ends the offer: the order is then
+// read with Lookup, which opens no key and records nothing.
+func (s *Server) showOrder(w http.ResponseWriter, r *http.Request, lang, token string, reveal bool, f flash) {
+	v, err := s.shop.Lookup(token)
 	if err != nil {
 		s.lookupFailed(w, r, lang, err)
 		return
 	}
-	s.renderOrder(w, r, lang, token, v)
+	o := v.Order
+	hidden := !reveal && v.Product.Policy.CoolingOffMinutes > 0 && !o.Revealed && len(o.Payloads) > 0
+	if !hidden && len(o.Payloads) > 0 {
+		if v, err = s.shop.Retrieve(token); err != nil {
+			s.lookupFailed(w, r, lang, err)
+			return
+		}
+	}
+	s.renderOrderPage(w, r, lang, token, v, hidden, f)
 }
 
 // lookupFailed re-renders the lookup form telling a typo from an unknown
@@ -141,11 +169,13 @@ func (s *Server) lookupFailed(w http.ResponseWriter, r *http.Request, lang strin
 		s.writeError(w, r, err)
 		return
 	}
-	s.render(w, r, classify(err).status, &pages.Lookup{Base: s.base(r, lang), Error: s.pages.T(lang, key)})
+	s.render(w, r, classify(err).status, s.lookupData(r, lang, s.pages.T(lang, key)))
 }
 
-// renderOrder shows an order to its token holder.
-func (s *Server) renderOrder(w http.ResponseWriter, r *http.Request, lang, token string, v shop.View) {
+// renderOrderPage shows an order to its token holder, with its
+// after-sales; keysHidden offers "show my keys" instead of the keys, f is
+// the outcome of a form.
+func (s *Server) renderOrderPage(w http.ResponseWriter, r *http.Request, lang, token string, v shop.View, keysHidden bool, f flash) {
 	o := v.Order
 	page := &pages.OrderPage{
 		Base:        s.tokenBase(lang, "/order", token),
@@ -169,18 +199,24 @@ func (s *Server) renderOrder(w http.ResponseWriter, r *http.Request, lang, token
 	}
 	if !page.Pending {
 		for _, it := range v.Items {
-			page.Items = append(page.Items, pages.Item{ID: it.ID, Key: it.Key})
+			item := pages.Item{ID: it.ID, Key: it.Key, State: string(it.State)}
+			if item.State != "" {
+				item.StateText = s.pages.T(lang, "key_state."+item.State)
+			}
+			page.Items = append(page.Items, item)
 		}
 	}
-	page.Delivered = len(page.Items) > 0
+	page.Delivered = len(page.Items) > 0 || keysHidden
 	for _, n := range o.Notices {
 		key := "notice." + n.Code
 		if !s.pages.Has(key) {
 			key = "notice.other"
 		}
-		page.Notices = append(page.Notices, pages.Notice{
-			Text: s.pages.T(lang, key), At: n.At, Bad: n.Code == "refund_due" || n.Code == "recalled",
-		})
+		page.Notices = append(page.Notices, pages.Notice{Text: s.pages.T(lang, key), At: n.At, Bad: badNotice(n.Code) || n.Code == "recalled_refund_due"})
+	}
+	if err := s.orderAfterSales(page, lang, token, v, keysHidden, f); err != nil {
+		s.writeError(w, r, err)
+		return
 	}
 	if page.Pending {
 		start, err := s.payments.Start(o, v.Product)
@@ -190,6 +226,69 @@ func (s *Server) renderOrder(w http.ResponseWriter, r *http.Request, lang, token
 		}
 		page.PayURL = start.URL
 	}
+	status := http.StatusOK
+	if f.bad && f.status != 0 {
+		status = f.status
+	}
 	noStore(w)
-	s.render(w, r, http.StatusOK, page)
+	s.render(w, r, status, page)
+}
+
+// orderAfterSales fills the order page's after-sales part: tickets, the
+// thread opened with the token, the forms and the offers.
+func (s *Server) orderAfterSales(page *pages.OrderPage, lang, token string, v shop.View, keysHidden bool, f flash) error {
+	o, p := v.Order, v.Product
+	page.Token = token
+	page.KeysHidden = keysHidden
+	page.RewardCode = v.RewardCode
+	page.Flash, page.FlashBad = f.text, f.bad
+	if f.bad {
+		page.Detail, page.Message = f.detail, f.message
+	}
+	if s.shop.CoolingOffOK(o, p) {
+		page.CoolingOff, page.CoolingOffEnds = true, coolingOffEnds(o, p)
+	}
+	if !supportOpen(o) {
+		return nil
+	}
+	page.CanReport = o.Payment != nil
+	_, err := s.threadRecipients(o)
+	page.CanMessage = err == nil
+	page.Chat = page.CanMessage && s.hub != nil
+	if page.Chat {
+		page.Scripts = append(page.Scripts, s.chatJS)
+	}
+	for _, rs := range shop.Reasons() {
+		page.Reasons = append(page.Reasons, pages.Option{Value: string(rs), Label: s.pages.T(lang, "reason."+string(rs))})
+	}
+	for i, id := range o.Items {
+		page.ItemOptions = append(page.ItemOptions, pages.Option{Value: id, Label: fmt.Sprintf(s.pages.T(lang, "order.item_n"), i+1)})
+	}
+	ts, err := s.shop.TicketsOf(o.Ref)
+	if err != nil {
+		return err
+	}
+	for _, t := range ts {
+		pt := pages.Ticket{
+			ID: t.ID, Reason: s.pages.T(lang, "reason."+string(t.Reason)), Status: string(t.Status),
+			StatusText: s.pages.T(lang, "ticket_status."+string(t.Status)), CreatedAt: t.CreatedAt,
+		}
+		if t.Remedy != "" {
+			pt.Remedy = s.pages.T(lang, "remedy."+string(t.Remedy))
+			if t.AmountMinor > 0 {
+				pt.Amount = pages.Money(t.AmountMinor, o.Currency)
+			}
+		}
+		page.Tickets = append(page.Tickets, pt)
+	}
+	ms, err := s.readThread(token, o)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		page.Thread = append(page.Thread, pages.ThreadMessage{
+			From: m.From, FromText: s.pages.T(lang, threadFromKey(m.From)), Text: m.Text, At: m.At,
+		})
+	}
+	return nil
 }

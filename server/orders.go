@@ -1,6 +1,9 @@
 package server
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -16,11 +19,20 @@ import (
 )
 
 // maxProofs caps the old tokens presented for a trust tier in one order.
-const maxProofs = 32
+const maxProofs = shop.MaxProofs
+
+// orderInput is what a buyer sends to place an order.
+type orderInput struct {
+	product  string
+	qty      int
+	proofs   []string // old order tokens, for the trust tier
+	discount string   // a reward code
+}
 
 // placeOrder is the one way both the API and the checkout form create an
 // order: validate, reserve, then ask the provider how to pay.
-func (s *Server) placeOrder(productRef string, qty int, proofs []string) (shop.Placed, shop.Product, pay.Start, error) {
+func (s *Server) placeOrder(r *http.Request, in orderInput) (shop.Placed, shop.Product, pay.Start, error) {
+	productRef, qty, proofs := in.product, in.qty, in.proofs
 	if strings.TrimSpace(productRef) == "" {
 		return shop.Placed{}, shop.Product{}, pay.Start{}, &shop.InputError{Message: "product is required"}
 	}
@@ -34,7 +46,10 @@ func (s *Server) placeOrder(productRef string, qty int, proofs []string) (shop.P
 	if limit := maxPerOrder(p); qty < 1 || qty > limit {
 		return shop.Placed{}, p, pay.Start{}, &shop.InputError{Message: fmt.Sprintf("quantity must be between 1 and %d", limit)}
 	}
-	placed, err := s.shop.PlaceOrder(p.ID, qty, proofs)
+	placed, err := s.shop.Place(shop.OrderRequest{
+		Product: p.ID, Quantity: qty, Proofs: proofs,
+		Holder: s.holder(r), Discount: strings.TrimSpace(in.discount),
+	})
 	if err != nil {
 		return shop.Placed{}, p, pay.Start{}, err
 	}
@@ -65,6 +80,7 @@ func (s *Server) apiCreateOrder(w http.ResponseWriter, r *http.Request) {
 		Product  string   `json:"product"`
 		Quantity *int     `json:"quantity"`
 		Proofs   []string `json:"proofs"`
+		Discount string   `json:"discount"`
 	}
 	if err := decodeJSON(r, &req); err != nil {
 		s.writeError(w, r, err)
@@ -74,7 +90,7 @@ func (s *Server) apiCreateOrder(w http.ResponseWriter, r *http.Request) {
 	if req.Quantity != nil {
 		qty = *req.Quantity
 	}
-	placed, _, start, err := s.placeOrder(req.Product, qty, req.Proofs)
+	placed, _, start, err := s.placeOrder(r, orderInput{product: req.Product, qty: qty, proofs: req.Proofs, discount: req.Discount})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -107,7 +123,10 @@ func (s *Server) checkoutPage(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, &shop.InputError{Message: "quantity must be a whole number"})
 		return
 	}
-	placed, p, start, err := s.placeOrder(r.PostForm.Get("product"), qty, nil)
+	placed, p, start, err := s.placeOrder(r, orderInput{
+		product: r.PostForm.Get("product"), qty: qty,
+		proofs: splitProofs(r.PostForm.Get("proofs")), discount: r.PostForm.Get("discount"),
+	})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -118,7 +137,7 @@ func (s *Server) checkoutPage(w http.ResponseWriter, r *http.Request) {
 // renderToken shows the "save your token" page.
 func (s *Server) renderToken(w http.ResponseWriter, r *http.Request, lang, token string, o shop.Order, p shop.Product, start pay.Start) {
 	noStore(w)
-	s.render(w, r, http.StatusOK, &pages.TokenPage{
+	page := &pages.TokenPage{
 		Base:        s.tokenBase(lang, "/order/saved", token),
 		Token:       token,
 		Groups:      tokenGroups(token),
@@ -129,7 +148,38 @@ func (s *Server) renderToken(w http.ResponseWriter, r *http.Request, lang, token
 		ExpiresAt:   o.ExpiresAt,
 		PayURL:      start.URL,
 		PayProvider: start.Provider,
-	})
+		Tier:        o.Tier,
+	}
+	page.Scripts = []string{s.walletJS} // saves the token when the buyer turned the wallet on
+	s.render(w, r, http.StatusOK, page)
+}
+
+// splitProofs reads the proofs textarea: one old token a line (commas and
+// semicolons also separate; spaces inside a token do not).
+func splitProofs(text string) []string {
+	var out []string
+	for _, p := range strings.FieldsFunc(text, func(r rune) bool {
+		return r == '\n' || r == '\r' || r == ',' || r == ';' || r == '，' || r == '；'
+	}) {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// holder is the opaque key of this client for the cap on unpaid orders:
+// an HMAC of its address under a per-process random key. It lives in the
+// shop's memory only and is never logged; after a restart it means nothing.
+// With the rate limiter off (RateLimit 0: a load test on loopback, where
+// every client shares one address) there is no per-address cap either.
+func (s *Server) holder(r *http.Request) string {
+	if s.limiter == nil {
+		return ""
+	}
+	m := hmac.New(sha256.New, s.holderKey[:])
+	m.Write([]byte(s.clientAddr(r)))
+	return hex.EncodeToString(m.Sum(nil)[:16])
 }
 
 // tokenGroups splits a formatted token into its groups for display; an
@@ -160,13 +210,13 @@ func (s *Server) tokenPageAgain(w http.ResponseWriter, r *http.Request) {
 	}
 	token := strings.TrimSpace(r.PostForm.Get("token"))
 	lang := s.lang(r)
-	v, err := s.shop.Retrieve(token)
+	v, err := s.shop.Lookup(token)
 	if err != nil {
 		s.lookupFailed(w, r, lang, err)
 		return
 	}
 	if v.Order.Status != shop.StatusPending {
-		s.renderOrder(w, r, lang, token, v)
+		s.showOrder(w, r, lang, token, false, flash{})
 		return
 	}
 	start, err := s.payments.Start(v.Order, v.Product)

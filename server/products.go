@@ -155,5 +155,7 @@ func (s *Server) productPage(w http.ResponseWriter, r *http.Request) {
 	for _, rem := range p.Policy.Remedies {
 		page.Policy.Remedies = append(page.Policy.Remedies, s.pages.T(lang, "remedy."+string(rem)))
 	}
+	page.MaxProofs = maxProofs
+	page.Scripts = []string{s.walletJS} // fills the proofs from the opt-in token wallet
 	s.render(w, r, http.StatusOK, page)
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"veil/server/pay"
 	"veil/static"
 )
 
@@ -24,6 +25,9 @@ func (s *Server) routes() http.Handler {
 	route(http.MethodGet, "/api/v1/products", s.apiProducts)
 	route(http.MethodPost, "/api/v1/orders", s.apiCreateOrder)
 	route(http.MethodGet, "/api/v1/order", s.apiOrder)
+	route(http.MethodPost, "/api/v1/order/tickets", s.apiOpenTicket)
+	route(http.MethodGet, "/api/v1/order/tickets", s.apiTickets)
+	route(http.MethodPost, "/api/v1/order/chat", s.apiChat)
 
 	// Pages, all usable with JavaScript off. The token only ever travels in
 	// a POST body or the Authorization header.
@@ -34,11 +38,95 @@ func (s *Server) routes() http.Handler {
 	route(http.MethodPost, "/order/token.txt", s.tokenText)
 	route(http.MethodGet, "/order", s.lookupPage)
 	route(http.MethodPost, "/order", s.orderPage)
+	route(http.MethodPost, "/order/tickets", s.ticketSubmit)
+	route(http.MethodPost, "/order/thread", s.threadSubmit)
+	route(http.MethodPost, "/order/cooling-off", s.coolingOffSubmit)
+
+	// The chat's WebSocket (chat.go, msg.Hub): the upgrade is rate limited
+	// per address like a page, but not body limited (a MaxBytesReader would
+	// sit in the way of the hijacked connection); the hub bounds frames.
+	r.Handler(http.MethodGet, wsPath, s.logged(wsPath, s.rateLimited(s.chatWS)))
 
 	if s.demo {
 		route(http.MethodPost, "/api/v1/pay/demo", s.apiPayDemo)
 		route(http.MethodGet, "/pay/demo", s.payDemoPage)
 		route(http.MethodPost, "/pay/demo", s.payDemoSubmit)
+	}
+
+	// Payments (epay.go, manual.go). The gateway's notify is body limited
+	// but not rate limited per address: a gateway notifies from a few
+	// addresses, and a refused notify costs one MD5 before any store read.
+	if _, ok := s.payments.(pay.Verifier); ok {
+		notify := s.logged("/pay/epay/notify", s.bodyLimited(s.epayNotify))
+		r.Handler(http.MethodGet, "/pay/epay/notify", notify)
+		r.Handler(http.MethodPost, "/pay/epay/notify", notify)
+		route(http.MethodGet, "/pay/epay/return", s.epayReturn)
+	}
+	if _, ok := s.payments.(*pay.Manual); ok {
+		route(http.MethodGet, "/pay/manual", s.payManualPage)
+	}
+
+	// Merchant console (admin*.go; API.md "Merchant"). Every route is
+	// no-store and behind CrossOriginProtection; all but sign-in and
+	// enrolment need a staff session, and writes its CSRF token.
+	if s.staff != nil {
+		c := s.console(r)
+		c.open(http.MethodPost, "/api/v1/admin/session", s.apiAdminLogin)
+		c.staff(http.MethodDelete, "/api/v1/admin/session", s.apiAdminLogout)
+		c.staff(http.MethodGet, "/api/v1/admin/approvals", s.apiApprovals)
+		c.staff(http.MethodGet, "/api/v1/admin/approvals/:id", s.apiApproval)
+		c.staff(http.MethodPost, "/api/v1/admin/approvals/:id", s.apiDecide)
+		c.staff(http.MethodPost, "/api/v1/admin/refunds", s.apiRefund)
+		c.staff(http.MethodPost, "/api/v1/admin/replacements", s.apiNotYet)
+		c.staff(http.MethodPost, "/api/v1/admin/recalls", s.apiNotYet)
+		c.staff(http.MethodPost, "/api/v1/admin/payments/confirm", s.adminConfirmPayment)
+		c.staff(http.MethodPost, "/api/v1/admin/exports", s.apiExport)
+		c.staff(http.MethodGet, "/api/v1/admin/exports/:id", s.apiExportDownload)
+		c.staff(http.MethodPost, "/api/v1/admin/inventory/delete", s.apiDeleteKeys)
+		c.staff(http.MethodGet, "/api/v1/admin/staff", s.apiStaffList)
+		c.staff(http.MethodPost, "/api/v1/admin/staff", s.apiStaff)
+		c.staff(http.MethodPost, "/api/v1/admin/settings", s.apiSettings)
+		c.staff(http.MethodGet, "/api/v1/admin/products", s.apiAdminProducts)
+		c.staff(http.MethodPost, "/api/v1/admin/products", s.apiCreateProduct)
+		c.staff(http.MethodPut, "/api/v1/admin/products/:id", s.apiUpdateProduct)
+		c.upload(http.MethodPost, "/api/v1/admin/products/:id/keys", s.apiImportKeys)
+		c.staff(http.MethodGet, "/api/v1/admin/products/:id/keys", s.apiKeys)
+		c.staff(http.MethodGet, "/api/v1/admin/products/:id/stock", s.apiStock)
+		c.staff(http.MethodGet, "/api/v1/admin/orders", s.apiOrders)
+		c.staff(http.MethodGet, "/api/v1/admin/audit", s.apiAudit)
+		c.staff(http.MethodGet, "/api/v1/admin/audit/verify", s.apiAuditVerify)
+		c.staff(http.MethodGet, "/api/v1/admin/vault", s.apiVault)
+		c.staff(http.MethodPost, "/api/v1/admin/vault/unlock", s.apiVaultUnlock)
+		c.staff(http.MethodPost, "/api/v1/admin/vault/lock", s.apiVaultLock)
+
+		c.open(http.MethodGet, "/admin/login", s.loginPage)
+		c.open(http.MethodPost, "/admin/login", s.loginSubmit)
+		c.open(http.MethodGet, "/admin/enrol", s.enrolPage)
+		c.open(http.MethodPost, "/admin/enrol", s.enrolShow)
+		c.open(http.MethodPost, "/admin/enrol/finish", s.enrolFinish)
+		c.staff(http.MethodPost, "/admin/logout", s.logoutSubmit)
+		c.staff(http.MethodGet, "/admin", s.dashboardPage)
+		c.staff(http.MethodGet, "/admin/approvals", s.approvalsPage)
+		c.staff(http.MethodPost, "/admin/approvals/:id", s.decideSubmit)
+		c.staff(http.MethodGet, "/admin/orders", s.ordersPage)
+		c.staff(http.MethodPost, "/admin/refunds", s.refundSubmit)
+		c.staff(http.MethodGet, "/admin/products", s.productsPage)
+		c.staff(http.MethodGet, "/admin/new-product", s.newProductPage)
+		c.staff(http.MethodPost, "/admin/new-product", s.productSubmit)
+		c.staff(http.MethodGet, "/admin/products/:id/edit", s.editProductPage)
+		c.staff(http.MethodPost, "/admin/products/:id/edit", s.productSubmit)
+		c.staff(http.MethodGet, "/admin/products/:id/import", s.importPage)
+		c.upload(http.MethodPost, "/admin/products/:id/import", s.importSubmit)
+		c.staff(http.MethodGet, "/admin/products/:id/stock", s.stockPage)
+		c.staff(http.MethodPost, "/admin/exports", s.exportSubmit)
+		c.staff(http.MethodPost, "/admin/inventory/delete", s.deleteSubmit)
+		c.staff(http.MethodGet, "/admin/audit", s.auditPage)
+		c.staff(http.MethodGet, "/admin/vault", s.vaultPage)
+		c.staff(http.MethodPost, "/admin/vault/unlock", s.vaultUnlockSubmit)
+		c.staff(http.MethodPost, "/admin/vault/lock", s.vaultLockSubmit)
+		c.staff(http.MethodGet, "/admin/staff", s.staffPage)
+		c.staff(http.MethodPost, "/admin/staff", s.staffSubmit)
+		c.staff(http.MethodPost, "/admin/settings", s.settingsSubmit)
 	}
 
 	// Static assets: content-hashed, cached for a year, not rate limited

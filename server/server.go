@@ -5,6 +5,7 @@
 package server
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -12,10 +13,12 @@ import (
 	"net/http"
 	"time"
 
+	"veil/msg"
 	"veil/pages"
 	"veil/server/pay"
 	"veil/server/shop"
 	"veil/server/staff"
+	"veil/server/store"
 	"veil/static"
 )
 
@@ -32,7 +35,9 @@ type Config struct {
 	DemoPayments bool
 	Logger       *slog.Logger
 	// RateLimit is the number of requests per minute per client address on
-	// buyer routes; 0 turns the limiter off. The caller picks the default.
+	// buyer routes; 0 turns the limiter off, and with it the cap on unpaid
+	// orders one client address may hold (trust tiers). The caller picks
+	// the default.
 	RateLimit int
 	// BehindTLS adds Strict-Transport-Security.
 	BehindTLS bool
@@ -41,6 +46,20 @@ type Config struct {
 	TrustProxy bool
 	// Now is the clock for page times; nil means time.Now.
 	Now func() time.Time
+	// Threads holds the sealed support threads (ticket details, messages
+	// sent with plain forms, chat history). Nil: tickets open without a
+	// detail and the thread routes answer 503 support_unavailable.
+	Threads *msg.Threads
+	// Hub runs the one-time chat rooms, mounted at GET /chat/ws. Nil: the
+	// chat routes answer 404 chat_unavailable.
+	Hub *msg.Hub
+	// Store is the store Shop and Staff use. The console's after-sales
+	// operations that must commit together — a ticket's remedy and its
+	// approval, a policy-approved remedy or cooling-off refund and its
+	// effect — run in its transactions. Nil: remedies are refused with 503
+	// support_unavailable and cooling-off refunds wait in the approvals
+	// queue for a person.
+	Store *store.DB
 }
 
 // Server serves buyers. Build it with New; it is safe for concurrent use.
@@ -57,6 +76,14 @@ type Server struct {
 	now      func() time.Time
 	css, js  string
 	handler  http.Handler
+	threads  *msg.Threads
+	hub      *msg.Hub
+	db       *store.DB // nil unless Config.Store
+	// holderKey keys the HMAC that turns a client address into the opaque
+	// holder of shop.OrderRequest; random per process, never stored.
+	holderKey [32]byte
+	// scripts are the hashed URLs of the page scripts (chat.js, wallet.js).
+	chatJS, walletJS string
 }
 
 // maxBody caps every buyer request body, JSON or form: the largest is an
@@ -99,8 +126,14 @@ func New(cfg Config) (*Server, error) {
 		now:      cfg.Now,
 		css:      static.Path("veil.css"),
 		js:       static.Path("veil.js"),
+		threads:  cfg.Threads,
+		hub:      cfg.Hub,
+		db:       cfg.Store,
+		chatJS:   static.Path("chat.js"),
+		walletJS: static.Path("wallet.js"),
 	}
-	if s.css == "" || s.js == "" {
+	_, _ = rand.Read(s.holderKey[:]) // never fails as of Go 1.24
+	if s.css == "" || s.js == "" || s.chatJS == "" || s.walletJS == "" {
 		return nil, errors.New("server: static assets missing")
 	}
 	if cfg.RateLimit > 0 {

@@ -51,7 +51,9 @@ func TestPagesBothLanguagesNoJS(t *testing.T) {
 				{"checkout", "POST", "/checkout" + q, url.Values{"product": {"card"}, "quantity": {"1"}}, 200, []string{tr("token.title"), tr("token.once_title"), tr("token.download"), tr("common.copy"), "/pay/demo?ref=R-"}},
 				{"checkout bad qty", "POST", "/checkout" + q, url.Values{"product": {"card"}, "quantity": {"0"}}, 400, []string{tr("err.bad_request.title"), "/p/card?lang=" + lang}},
 				{"order pending", "POST", "/order" + q, url.Values{"token": {pending.Token}}, 200, []string{tr("status.pending_payment"), tr("order.keys_after_payment"), "/pay/demo?ref=" + pending.Ref}},
-				{"order delivered", "POST", "/order" + q, url.Values{"token": {delivered.Token}}, 200, []string{tr("status.delivered"), tr("order.keys"), tr("order.window_ends"), tr("common.copy")}},
+				// A cooling-off product: the keys wait behind "show my keys".
+				{"order delivered", "POST", "/order" + q, url.Values{"token": {delivered.Token}}, 200, []string{tr("status.delivered"), tr("order.keys"), tr("order.window_ends"), tr("order.show_keys"), tr("cooling.submit"), tr("report.title")}},
+				{"order revealed", "POST", "/order" + q, url.Values{"token": {delivered.Token}, "reveal": {"1"}}, 200, []string{tr("status.delivered"), tr("order.keys"), tr("common.copy")}},
 				{"order typo", "POST", "/order" + q, url.Values{"token": {typo(pending.Token)}}, 400, []string{tr("lookup.err_malformed")}},
 				{"order empty", "POST", "/order" + q, url.Values{"token": {""}}, 400, []string{tr("lookup.err_empty")}},
 				{"token page again", "POST", "/order/saved" + q, url.Values{"token": {pending.Token}}, 200, []string{tr("token.title")}},
@@ -148,7 +150,12 @@ func TestJourneyWithForms(t *testing.T) {
 		t.Fatalf("pay: %d\n%s", w.Code, w.Body)
 	}
 
+	// The product has a cooling-off period: the keys wait behind a button.
 	w = e.postForm(t, "/order?lang=en", url.Values{"token": {token}})
+	if w.Code != http.StatusOK || strings.Contains(w.Body.String(), "KEY-ONE-1111") || !strings.Contains(w.Body.String(), `name="reveal" value="1"`) {
+		t.Fatalf("order page before reveal: %d\n%s", w.Code, w.Body)
+	}
+	w = e.postForm(t, "/order?lang=en", url.Values{"token": {token}, "reveal": {"1"}})
 	if w.Code != http.StatusOK {
 		t.Fatalf("order page: %d\n%s", w.Code, w.Body)
 	}

@@ -15,6 +15,11 @@ func TestPathIsHashed(t *testing.T) {
 			t.Errorf("Path(%s) = %q", name, p)
 		}
 	}
+	for _, name := range []string{"chat.js", "wallet.js"} {
+		if p := Path(name); !regexp.MustCompile(`^/static/` + strings.TrimSuffix(name, ".js") + `\.[0-9a-f]{8}\.js$`).MatchString(p) {
+			t.Errorf("Path(%s) = %q", name, p)
+		}
+	}
 	if Path("nope.css") != "" {
 		t.Error("unknown file has a path")
 	}

@@ -88,9 +88,16 @@ type serveConfig struct {
 // serveHTTP runs the shop until SIGINT/SIGTERM (or ctx), then shuts down
 // with a deadline.
 func (a *app) serveHTTP(ctx context.Context, c serveConfig) error {
+	// The hub answers common questions automatically through the server,
+	// which needs the hub: the closure breaks the cycle.
+	var srv *server.Server
+	hub := msg.NewHub(msg.HubConfig{Threads: a.threads, Logger: a.log,
+		AutoAnswer: func(ref, text string) (string, bool) { return srv.AutoAnswer(ref, text) }})
+	defer hub.Close()
 	srv, err := server.New(server.Config{
 		Shop: a.shop, Staff: a.staff, Payments: c.payments, DemoPayments: c.demo,
 		Logger: a.log, RateLimit: c.rateLimit, BehindTLS: c.behindTLS,
+		Threads: a.threads, Hub: hub,
 	})
 	if err != nil {
 		return err
@@ -113,6 +120,7 @@ func (a *app) serveHTTP(ctx context.Context, c serveConfig) error {
 	jobs, cancelJobs := context.WithCancel(context.Background())
 	jobsDone := make(chan struct{})
 	go func() { a.shop.Run(jobs); close(jobsDone) }()
+	go srv.RunPayments(jobs)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	a.log.Info("veil: listening", "addr", ln.Addr().String(), "locked", a.shop.Locked())
@@ -126,6 +134,7 @@ func (a *app) serveHTTP(ctx context.Context, c serveConfig) error {
 		sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		err = hs.Shutdown(sctx)
 		cancel()
+		hub.Close() // Shutdown does not track hijacked WebSockets
 	}
 	cancelJobs()
 	<-jobsDone

@@ -17,7 +17,8 @@ const usage = `usage:
   veil demo    [--addr 127.0.0.1:8080] [--data DIR]
   veil init    --data DIR --owner NAME --password-file FILE --passphrase-file FILE [--json]
   veil serve   --data DIR [--addr ADDR] [--passphrase-file FILE] [--payments demo|epay|manual]
-               [--epay-pid ID --epay-key-file FILE --epay-gateway URL] [--rate-limit N]
+               [--epay-pid ID --epay-key-file FILE --epay-gateway URL] [--epay-type TYPE]
+               [--public-url URL] [--manual-instructions-file FILE] [--rate-limit N] [--behind-tls]
   veil backup  --data DIR --out FILE      (age-encrypted; restore needs the backup identity)
   veil restore --in FILE --data DIR --identity-file FILE
   veil audit verify --data DIR

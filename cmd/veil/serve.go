@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"io"
+	"net/url"
+	"strings"
 
 	"veil/server/pay"
 )
@@ -11,15 +13,30 @@ import (
 // routes: generous for people, tight for scrapers and token guessers.
 const defaultRateLimit = 120
 
+// paymentFlags configure the payment provider of serve.
+type paymentFlags struct {
+	provider     string // demo, epay or manual
+	epayPID      string
+	epayKeyFile  string
+	epayGateway  string
+	epayType     string
+	publicURL    string // the shop's address as buyers and the gateway reach it
+	instructions string // file with the manual provider's instructions
+}
+
 func cmdServe(args []string, _, stderr io.Writer) error {
 	fs := newFlags("serve")
 	data := fs.String("data", "", "data directory")
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	passFile := fs.String("passphrase-file", "", "file holding the vault passphrase (unlocks at start)")
-	payments := fs.String("payments", "demo", "payment provider: demo, epay or manual")
-	fs.String("epay-pid", "", "易支付 merchant id")
-	fs.String("epay-key-file", "", "file holding the 易支付 merchant key")
-	fs.String("epay-gateway", "", "易支付 gateway submit URL")
+	var pf paymentFlags
+	fs.StringVar(&pf.provider, "payments", "demo", "payment provider: demo, epay or manual")
+	fs.StringVar(&pf.epayPID, "epay-pid", "", "易支付 merchant id")
+	fs.StringVar(&pf.epayKeyFile, "epay-key-file", "", "file holding the 易支付 merchant key")
+	fs.StringVar(&pf.epayGateway, "epay-gateway", "", "易支付 gateway submit URL, e.g. https://pay.example/submit.php")
+	fs.StringVar(&pf.epayType, "epay-type", "alipay", "易支付 payment type asked of the gateway (alipay, wxpay, …; empty lets the buyer choose there)")
+	fs.StringVar(&pf.publicURL, "public-url", "", "the shop's public base URL, e.g. https://shop.example (epay: notify and return URLs)")
+	fs.StringVar(&pf.instructions, "manual-instructions-file", "", "file with the payment instructions buyers see (manual payments)")
 	rate := fs.Int("rate-limit", defaultRateLimit, "requests per minute per client address on buyer routes (0 = off)")
 	behindTLS := fs.Bool("behind-tls", false, "the shop is served over TLS by a proxy (Secure cookies, HSTS)")
 	if err := parse(fs, args); err != nil {
@@ -28,14 +45,9 @@ func cmdServe(args []string, _, stderr io.Writer) error {
 	if *rate < 0 {
 		return usagef("--rate-limit must be 0 or more")
 	}
-	var provider pay.Provider
-	switch *payments {
-	case "demo":
-		provider = pay.Demo{}
-	case "epay", "manual":
-		return usagef("--payments %s is not supported by this build yet; use demo", *payments)
-	default:
-		return usagef("--payments must be demo, epay or manual")
+	provider, err := pf.build()
+	if err != nil {
+		return err
 	}
 	var passphrase string
 	if *passFile != "" {
@@ -61,6 +73,49 @@ func cmdServe(args []string, _, stderr io.Writer) error {
 		log.Warn("veil: vault locked: deliveries queue until a merchant unlocks it")
 	}
 	return a.serveHTTP(context.Background(), serveConfig{
-		addr: *addr, payments: provider, demo: *payments == "demo", rateLimit: *rate, behindTLS: *behindTLS,
+		addr: *addr, payments: provider, demo: pf.provider == "demo", rateLimit: *rate, behindTLS: *behindTLS,
 	})
+}
+
+// build checks the combination of payment flags and makes the provider.
+func (pf paymentFlags) build() (pay.Provider, error) {
+	switch pf.provider {
+	case "demo":
+		return pay.Demo{}, nil
+	case "epay":
+		if pf.epayPID == "" || pf.epayKeyFile == "" || pf.epayGateway == "" || pf.publicURL == "" {
+			return nil, usagef("--payments epay needs --epay-pid, --epay-key-file, --epay-gateway and --public-url")
+		}
+		base, err := url.Parse(pf.publicURL)
+		if err != nil || (base.Scheme != "https" && base.Scheme != "http") || base.Host == "" || base.RawQuery != "" {
+			return nil, usagef("--public-url must be an absolute http(s) URL such as https://shop.example")
+		}
+		key, err := readSecretFile("epay-key-file", pf.epayKeyFile)
+		if err != nil {
+			return nil, err
+		}
+		root := strings.TrimRight(pf.publicURL, "/")
+		p, err := pay.NewEpay(pay.EpayConfig{
+			PID: pf.epayPID, Key: key, Gateway: pf.epayGateway, Type: pf.epayType,
+			NotifyURL: root + "/pay/epay/notify", ReturnURL: root + "/pay/epay/return",
+		})
+		if err != nil {
+			return nil, usagef("%v", err)
+		}
+		return p, nil
+	case "manual":
+		if pf.instructions == "" {
+			return nil, usagef("--payments manual needs --manual-instructions-file")
+		}
+		text, err := readSecretFile("manual-instructions-file", pf.instructions)
+		if err != nil {
+			return nil, err
+		}
+		p, err := pay.NewManual(text)
+		if err != nil {
+			return nil, usagef("%v", err)
+		}
+		return p, nil
+	}
+	return nil, usagef("--payments must be demo, epay or manual")
 }

@@ -91,6 +91,21 @@ func (s *Shop) purgeTx(tx *store.Txn, ref string) error {
 			}
 		}
 	}
+	// Payment records, owed and held markers go with the order.
+	for _, prefix := range []string{pPayRec + ref + "/", pOwed + ref + "/"} {
+		var ks []string
+		if err := tx.Iterate(prefix, "", true, func(k string, _ []byte) error { ks = append(ks, k); return nil }); err != nil {
+			return err
+		}
+		for _, k := range ks {
+			if err := tx.Delete(k); err != nil {
+				return err
+			}
+		}
+	}
+	if err := tx.Delete(pHeld + ref); err != nil {
+		return err
+	}
 	var tickets []string
 	if err := s.ticketsOf(tx, ref, func(t Ticket) { tickets = append(tickets, t.ID) }); err != nil {
 		return err

@@ -1,0 +1,565 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"veil/crypto"
+	"veil/server/staff"
+	"veil/server/store"
+)
+
+// Sensitive operations (API.md "Merchant"): each becomes an approval. With
+// a valid "totp" from someone who may approve it alone, it executes at
+// once (200); otherwise it waits in the queue (202 {"approval_id"}).
+
+// Approval params, as stored with the approval and shown to staff: names,
+// refs, amounts, never a secret.
+type refundParams struct {
+	Ref         string `json:"ref"`
+	Product     string `json:"product"`
+	AmountMinor int64  `json:"amount_minor"` // 0 = all that is left
+	Currency    string `json:"currency"`
+	Reason      string `json:"reason"`
+}
+
+type exportParams struct {
+	Product   string `json:"product"`
+	Batch     string `json:"batch,omitempty"`
+	Recipient string `json:"recipient"` // an age public key
+	ExportID  string `json:"export_id"`
+}
+
+type deleteParams struct {
+	Product string `json:"product"`
+	Batch   string `json:"batch,omitempty"`
+}
+
+type settingsParams struct {
+	TwoPerson map[staff.Kind]bool `json:"two_person"`
+}
+
+// registerConsoleExecutors plugs in the kinds the console proposes. Each
+// runs inside the approving transaction and acts only through it; a domain
+// refusal (not refundable, bad input) fails the approval for good, while a
+// locked vault or a store error leaves it pending for a retry.
+func (s *Server) registerConsoleExecutors() {
+	refund := func(tx *store.Txn, a staff.Approval) (string, error) {
+		var p refundParams
+		if err := json.Unmarshal(a.Params, &p); err != nil {
+			return "", fmt.Errorf("%w: params: %v", staff.ErrExecFailed, err)
+		}
+		o, err := s.shop.RefundTx(tx, p.Ref, p.AmountMinor)
+		if err != nil {
+			return "", permanent(err)
+		}
+		return fmt.Sprintf("%s is %s; refunded %d of %d %s", o.Ref, o.Status, o.Refunded(), o.AmountMinor, o.Currency), nil
+	}
+	s.staff.RegisterExecutor(staff.KindRefund, staff.RoleOwner, refund)
+	s.staff.RegisterExecutor(staff.KindPartialRefund, staff.RoleOwner, refund)
+	s.staff.RegisterExecutor(staff.KindExport, staff.RoleOwner, func(tx *store.Txn, a staff.Approval) (string, error) {
+		var p exportParams
+		if err := json.Unmarshal(a.Params, &p); err != nil {
+			return "", fmt.Errorf("%w: params: %v", staff.ErrExecFailed, err)
+		}
+		n, err := s.shop.ExportTx(tx, p.Product, p.Batch, p.Recipient, p.ExportID)
+		if err != nil {
+			return "", permanent(err)
+		}
+		return fmt.Sprintf("exported %d keys of %s as %s", n, p.Product, p.ExportID), nil
+	})
+	s.staff.RegisterExecutor(staff.KindInventoryDelete, staff.RoleOwner, func(tx *store.Txn, a staff.Approval) (string, error) {
+		var p deleteParams
+		if err := json.Unmarshal(a.Params, &p); err != nil {
+			return "", fmt.Errorf("%w: params: %v", staff.ErrExecFailed, err)
+		}
+		n, err := s.shop.DeleteKeysTx(tx, p.Product, p.Batch)
+		if err != nil {
+			return "", permanent(err)
+		}
+		return fmt.Sprintf("deleted %d unsold keys of %s", n, p.Product), nil
+	})
+	s.staff.RegisterExecutor(staff.KindSettings, staff.RoleOwner, func(tx *store.Txn, a staff.Approval) (string, error) {
+		var p settingsParams
+		if err := json.Unmarshal(a.Params, &p); err != nil {
+			return "", fmt.Errorf("%w: params: %v", staff.ErrExecFailed, err)
+		}
+		kinds := make([]staff.Kind, 0, len(p.TwoPerson))
+		for k := range p.TwoPerson {
+			kinds = append(kinds, k)
+		}
+		slices.Sort(kinds)
+		for _, k := range kinds {
+			if err := s.staff.SetTwoPersonTx(tx, a.DecidedBy, k, p.TwoPerson[k]); err != nil {
+				return "", permanent(err)
+			}
+		}
+		return "two-person rule: " + twoPersonSummary(p.TwoPerson), nil
+	})
+}
+
+// permanent marks refusals no retry can fix (the client-error kind: not
+// refundable, bad input, unknown product) so the approval fails for good;
+// a locked vault (503) or a store error stays retryable.
+func permanent(err error) error {
+	if p := classify(err); p.status >= 400 && p.status < 500 {
+		return fmt.Errorf("%w: %w", staff.ErrExecFailed, err)
+	}
+	return err
+}
+
+// afterApproval runs once an approval has executed and committed: the
+// stock pools of a product whose keys moved inside the transaction are
+// rebuilt from the store.
+func (s *Server) afterApproval(a staff.Approval) {
+	s.AfterDecision(a) // a rejected held payment is owed back
+	if a.Status != staff.StatusApproved {
+		return
+	}
+	var p struct {
+		Product string `json:"product"`
+	}
+	if json.Unmarshal(a.Params, &p) != nil || p.Product == "" {
+		return
+	}
+	if err := s.shop.Reconcile(p.Product); err != nil {
+		s.log.Error("reconcile after approval", "approval", a.ID, "kind", string(a.Kind), "product", p.Product, "err", err)
+	}
+}
+
+// proposeOp creates the approval for a sensitive operation and executes it
+// at once when totp is given and the caller may approve it alone.
+func (s *Server) proposeOp(sess staff.Session, kind staff.Kind, ref, summary string, params any, totp string) (staff.Approval, error) {
+	a, err := s.staff.ProposeAndExecute(sess.User, kind, ref, summary, params, totp)
+	if err != nil {
+		return a, err
+	}
+	s.log.Info("approval "+string(a.Status), "approval", a.ID, "kind", string(kind), "ref", ref, "staff", sess.User)
+	s.afterApproval(a)
+	return a, nil
+}
+
+// opAnswer is the answer of a sensitive operation.
+type opAnswer struct {
+	ApprovalID string `json:"approval_id"`
+	Status     string `json:"status"`
+	Result     string `json:"result,omitempty"`
+	Download   string `json:"download,omitempty"` // an executed export's one-time URL
+}
+
+func opAnswerOf(a staff.Approval) (int, opAnswer) {
+	ans := opAnswer{ApprovalID: a.ID, Status: string(a.Status), Result: a.Result}
+	if a.Status == staff.StatusPending {
+		return http.StatusAccepted, ans
+	}
+	ans.Download = exportDownload(a)
+	return http.StatusOK, ans
+}
+
+// exportDownload is the download URL of an approved export, "" otherwise.
+func exportDownload(a staff.Approval) string {
+	if a.Kind != staff.KindExport || a.Status != staff.StatusApproved {
+		return ""
+	}
+	var p exportParams
+	if json.Unmarshal(a.Params, &p) != nil || p.ExportID == "" {
+		return ""
+	}
+	return "/api/v1/admin/exports/" + p.ExportID
+}
+
+func (s *Server) writeOp(w http.ResponseWriter, a staff.Approval) {
+	status, ans := opAnswerOf(a)
+	writeJSON(w, status, ans)
+}
+
+// opRedirect answers a console form that proposed an operation: to the
+// queue when it waits, back to the page it came from when it ran.
+func (s *Server) opRedirect(w http.ResponseWriter, r *http.Request, a staff.Approval, back string) {
+	switch {
+	case a.Status == staff.StatusPending:
+		s.redirectNotice(w, r, "/admin/approvals", "queued")
+	case a.Kind == staff.KindExport:
+		s.redirectNotice(w, r, "/admin/approvals", "export_ready")
+	default:
+		s.redirectNotice(w, r, back, "done")
+	}
+}
+
+func checkText(field, v string, maxRunes int, required bool) (string, error) {
+	v = strings.TrimSpace(v)
+	if required && v == "" {
+		return v, badRequest("%s is required", field)
+	}
+	if !utf8.ValidString(v) || utf8.RuneCountInString(v) > maxRunes {
+		return v, badRequest("%s: at most %d characters", field, maxRunes)
+	}
+	return v, nil
+}
+
+// refundRequest is POST /api/v1/admin/refunds.
+type refundRequest struct {
+	Ref         string `json:"ref"`
+	AmountMinor int64  `json:"amount_minor"`
+	Reason      string `json:"reason"`
+	TOTP        string `json:"totp"`
+}
+
+func (s *Server) proposeRefund(sess staff.Session, req refundRequest) (staff.Approval, error) {
+	ref := strings.TrimSpace(req.Ref)
+	reason, err := checkText("reason", req.Reason, 200, true)
+	if err != nil {
+		return staff.Approval{}, err
+	}
+	if ref == "" {
+		return staff.Approval{}, badRequest("ref is required")
+	}
+	if req.AmountMinor < 0 {
+		return staff.Approval{}, badRequest("amount_minor: 0 (all) or more")
+	}
+	o, err := s.shop.OrderByRef(ref)
+	if err != nil {
+		return staff.Approval{}, err
+	}
+	kind, what := staff.KindRefund, "all that is left"
+	if req.AmountMinor > 0 {
+		kind, what = staff.KindPartialRefund, fmt.Sprintf("%d %s", req.AmountMinor, o.Currency)
+	}
+	p := refundParams{Ref: o.Ref, Product: o.ProductID, AmountMinor: req.AmountMinor, Currency: o.Currency, Reason: reason}
+	return s.proposeOp(sess, kind, o.Ref, fmt.Sprintf("refund %s of %s: %s", what, o.Ref, reason), p, req.TOTP)
+}
+
+func (s *Server) apiRefund(w http.ResponseWriter, r *http.Request, sess staff.Session) {
+	var req refundRequest
+	if err := decodeJSON(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	a, err := s.proposeRefund(sess, req)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeOp(w, a)
+}
+
+// refundSubmit is POST /admin/refunds (ref, amount in major units, reason,
+// totp).
+func (s *Server) refundSubmit(w http.ResponseWriter, r *http.Request, sess staff.Session) {
+	f := r.PostForm
+	req := refundRequest{Ref: f.Get("ref"), Reason: f.Get("reason"), TOTP: f.Get("totp")}
+	if amt := strings.TrimSpace(f.Get("amount")); amt != "" {
+		o, err := s.shop.OrderByRef(strings.TrimSpace(req.Ref))
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if req.AmountMinor, err = parseMoney(amt, o.Currency); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	a, err := s.proposeRefund(sess, req)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.opRedirect(w, r, a, "/admin/orders")
+}
+
+// apiNotYet answers /replacements and /recalls until the after-sales HTTP
+// layer registers them: 501 not_implemented.
+func (s *Server) apiNotYet(w http.ResponseWriter, r *http.Request, _ staff.Session) {
+	s.writeError(w, r, errNotImplemented)
+}
+
+// exportRequest is POST /api/v1/admin/exports.
+type exportRequest struct {
+	Product   string `json:"product"`
+	Batch     string `json:"batch"`
+	Recipient string `json:"recipient"`
+	TOTP      string `json:"totp"`
+}
+
+func (s *Server) proposeExport(sess staff.Session, req exportRequest) (staff.Approval, error) {
+	prod, err := s.shop.Product(strings.TrimSpace(req.Product))
+	if err != nil {
+		return staff.Approval{}, err
+	}
+	batch, err := s.checkBatch(prod.ID, req.Batch)
+	if err != nil {
+		return staff.Approval{}, err
+	}
+	rcpt := strings.TrimSpace(req.Recipient)
+	if len(rcpt) > 4096 {
+		return staff.Approval{}, badRequest("recipient too long")
+	}
+	if _, err := crypto.ParseRecipient(rcpt); err != nil {
+		return staff.Approval{}, badRequest("recipient: not an age recipient (age1…)")
+	}
+	p := exportParams{Product: prod.ID, Batch: batch, Recipient: rcpt, ExportID: crypto.RandomID("x", 12)}
+	return s.proposeOp(sess, staff.KindExport, prod.ID, fmt.Sprintf("export unsold keys of %s (%s)", prod.Slug, batchLabel(batch)), p, req.TOTP)
+}
+
+func batchLabel(b string) string {
+	if b == "" {
+		return "all batches"
+	}
+	return "batch " + b
+}
+
+// checkBatch returns batch when it is one of the product's ("" = all).
+func (s *Server) checkBatch(productID, batch string) (string, error) {
+	batch = strings.TrimSpace(batch)
+	if batch == "" {
+		return "", nil
+	}
+	bs, err := s.shop.Batches(productID)
+	if err != nil {
+		return "", err
+	}
+	for _, b := range bs {
+		if b.ID == batch {
+			return batch, nil
+		}
+	}
+	return "", badRequest("batch: not a batch of this product")
+}
+
+func (s *Server) apiExport(w http.ResponseWriter, r *http.Request, sess staff.Session) {
+	var req exportRequest
+	if err := decodeJSON(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	a, err := s.proposeExport(sess, req)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeOp(w, a)
+}
+
+func (s *Server) exportSubmit(w http.ResponseWriter, r *http.Request, sess staff.Session) {
+	f := r.PostForm
+	a, err := s.proposeExport(sess, exportRequest{Product: f.Get("product"), Batch: f.Get("batch"), Recipient: f.Get("recipient"), TOTP: f.Get("totp")})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.opRedirect(w, r, a, "/admin/products")
+}
+
+// apiExportDownload is GET /api/v1/admin/exports/:id: the export's age
+// file, once; owners only, like the export itself.
+func (s *Server) apiExportDownload(w http.ResponseWriter, r *http.Request, sess staff.Session) {
+	if err := requireOwner(sess); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	id := param(r, "id")
+	if id == "" || len(id) > 64 || strings.Trim(id, "0123456789abcdefghjkmnpqrstvwxyz") != "" {
+		s.writeError(w, r, errNoExport)
+		return
+	}
+	b, err := s.shop.TakeExport(id)
+	if err != nil {
+		if isNotFound(err) {
+			err = errNoExport
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	s.record(sess, "export.download", id, fmt.Sprintf("%d bytes", len(b)))
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", `attachment; filename="veil-export-`+id+`.age"`)
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+}
+
+// deleteRequest is POST /api/v1/admin/inventory/delete.
+type deleteRequest struct {
+	Product string `json:"product"`
+	Batch   string `json:"batch"`
+	TOTP    string `json:"totp"`
+}
+
+func (s *Server) proposeDelete(sess staff.Session, req deleteRequest) (staff.Approval, error) {
+	prod, err := s.shop.Product(strings.TrimSpace(req.Product))
+	if err != nil {
+		return staff.Approval{}, err
+	}
+	batch, err := s.checkBatch(prod.ID, req.Batch)
+	if err != nil {
+		return staff.Approval{}, err
+	}
+	p := deleteParams{Product: prod.ID, Batch: batch}
+	return s.proposeOp(sess, staff.KindInventoryDelete, prod.ID, fmt.Sprintf("delete unsold keys of %s (%s)", prod.Slug, batchLabel(batch)), p, req.TOTP)
+}
+
+func (s *Server) apiDeleteKeys(w http.ResponseWriter, r *http.Request, sess staff.Session) {
+	var req deleteRequest
+	if err := decodeJSON(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	a, err := s.proposeDelete(sess, req)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeOp(w, a)
+}
+
+func (s *Server) deleteSubmit(w http.ResponseWriter, r *http.Request, sess staff.Session) {
+	f := r.PostForm
+	a, err := s.proposeDelete(sess, deleteRequest{Product: f.Get("product"), Batch: f.Get("batch"), TOTP: f.Get("totp")})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.opRedirect(w, r, a, "/admin/products")
+}
+
+// staffRequest is POST /api/v1/admin/staff.
+type staffRequest struct {
+	Action   string `json:"action"` // add, remove, role
+	Name     string `json:"name"`
+	Password string `json:"password"`
+	Role     string `json:"role"`
+	TOTP     string `json:"totp"`
+}
+
+func (s *Server) proposeStaff(r *http.Request, sess staff.Session, req staffRequest) (staff.Approval, error) {
+	name := strings.ToLower(strings.TrimSpace(req.Name))
+	role := staff.Role(req.Role)
+	switch req.Action {
+	case "add":
+		a, err := s.staff.ProposeAddUser(staff.StaffActor(sess.User), name, req.Password, role)
+		if err != nil || strings.TrimSpace(req.TOTP) == "" || !s.mayApproveAlone(sess, staff.KindStaffAdd) {
+			return a, err
+		}
+		// The password hash waits outside the params (see staff), so this
+		// kind cannot go through ProposeAndExecute: approve the fresh
+		// proposal with the same code instead.
+		d, err := s.staff.Decide(r.Context(), a.ID, sess.User, staff.Approve, req.TOTP)
+		if err != nil {
+			return d, err
+		}
+		s.afterApproval(d)
+		return d, nil
+	case "remove":
+		return s.proposeOp(sess, staff.KindStaffRemove, name, "remove staff member "+name,
+			staff.StaffRemoveParams{Name: name}, req.TOTP)
+	case "role":
+		return s.proposeOp(sess, staff.KindStaffRole, name, fmt.Sprintf("make %s %s", name, role),
+			staff.StaffRoleParams{Name: name, Role: role}, req.TOTP)
+	}
+	return staff.Approval{}, badRequest("action: add, remove or role")
+}
+
+// mayApproveAlone reports whether sess may approve its own proposal of kind.
+func (s *Server) mayApproveAlone(sess staff.Session, kind staff.Kind) bool {
+	if !s.staff.CanDecide(sess.Role, kind) {
+		return false
+	}
+	on, err := s.staff.TwoPerson(kind)
+	return err == nil && !on
+}
+
+func (s *Server) apiStaff(w http.ResponseWriter, r *http.Request, sess staff.Session) {
+	var req staffRequest
+	if err := decodeJSON(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	a, err := s.proposeStaff(r, sess, req)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeOp(w, a)
+}
+
+func (s *Server) staffSubmit(w http.ResponseWriter, r *http.Request, sess staff.Session) {
+	f := r.PostForm
+	a, err := s.proposeStaff(r, sess, staffRequest{Action: f.Get("action"), Name: f.Get("name"),
+		Password: f.Get("password"), Role: f.Get("role"), TOTP: f.Get("totp")})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.opRedirect(w, r, a, "/admin/staff")
+}
+
+// settingsRequest is POST /api/v1/admin/settings.
+type settingsRequest struct {
+	TwoPerson map[string]bool `json:"two_person"`
+	TOTP      string          `json:"totp"`
+}
+
+func (s *Server) proposeSettings(sess staff.Session, req settingsRequest) (staff.Approval, error) {
+	if len(req.TwoPerson) == 0 {
+		return staff.Approval{}, badRequest("two_person: at least one kind")
+	}
+	p := settingsParams{TwoPerson: map[staff.Kind]bool{}}
+	for k, on := range req.TwoPerson {
+		if !slices.Contains(staff.Kinds(), staff.Kind(k)) {
+			return staff.Approval{}, badRequest("two_person: unknown kind %q", k)
+		}
+		p.TwoPerson[staff.Kind(k)] = on
+	}
+	return s.proposeOp(sess, staff.KindSettings, "two_person", "two-person rule: "+twoPersonSummary(p.TwoPerson), p, req.TOTP)
+}
+
+func twoPersonSummary(m map[staff.Kind]bool) string {
+	kinds := make([]string, 0, len(m))
+	for k, on := range m {
+		state := "off"
+		if on {
+			state = "on"
+		}
+		kinds = append(kinds, string(k)+"="+state)
+	}
+	slices.Sort(kinds)
+	return strings.Join(kinds, ", ")
+}
+
+func (s *Server) apiSettings(w http.ResponseWriter, r *http.Request, sess staff.Session) {
+	var req settingsRequest
+	if err := decodeJSON(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	a, err := s.proposeSettings(sess, req)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeOp(w, a)
+}
+
+// settingsSubmit is POST /admin/settings: every kind's checkbox, so an
+// unchecked one turns the rule off.
+func (s *Server) settingsSubmit(w http.ResponseWriter, r *http.Request, sess staff.Session) {
+	req := settingsRequest{TwoPerson: map[string]bool{}, TOTP: r.PostForm.Get("totp")}
+	for _, k := range staff.Kinds() {
+		req.TwoPerson[string(k)] = false
+	}
+	for _, k := range r.PostForm["two_person"] {
+		req.TwoPerson[k] = true
+	}
+	a, err := s.proposeSettings(sess, req)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.opRedirect(w, r, a, "/admin/staff")
+}
+
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }

@@ -1,0 +1,131 @@
+package server
+
+import (
+	"net/http"
+
+	"veil/pages"
+	"veil/server/staff"
+)
+
+// Console actions that are not approvals (vault lock and unlock, catalog
+// edits, imports, export downloads) are audited through the staff
+// service's Record, when it has one.
+
+// auditRecorder appends one audit entry for a direct console action in its
+// own transaction. Audit entries name staff, refs and ids only.
+type auditRecorder interface {
+	Record(actor, action, ref, detail string) error
+}
+
+// record audits a direct console action. A failure is logged, not shown:
+// the action itself has happened.
+func (s *Server) record(sess staff.Session, action, ref, detail string) {
+	rec, ok := any(s.staff).(auditRecorder)
+	if !ok {
+		s.log.Warn("console action not audited: staff.Service has no Record", "action", action, "staff", sess.User)
+		return
+	}
+	if err := rec.Record(staff.StaffActor(sess.User), action, ref, detail); err != nil {
+		s.log.Error("audit append failed", "action", action, "staff", sess.User, "err", err)
+	}
+}
+
+// unlockVault checks the TOTP code first (so a passphrase cannot be guessed
+// without a fresh code each time, and guesses count toward the lockout
+// only through wrong codes), then opens the vault; the shop flushes the
+// deliveries that queued while it was locked. Owners only.
+func (s *Server) unlockVault(sess staff.Session, passphrase, totp string) error {
+	if err := requireOwner(sess); err != nil {
+		return err
+	}
+	if passphrase == "" || len(passphrase) > 1024 {
+		return badRequest("passphrase: 1 to 1024 bytes")
+	}
+	if err := s.staff.CheckTOTP(sess.User, totp); err != nil {
+		return err
+	}
+	if err := s.shop.Unlock(passphrase); err != nil {
+		s.record(sess, "vault.unlock_failed", "vault", classify(err).code)
+		return err
+	}
+	s.record(sess, "vault.unlock", "vault", "")
+	s.log.Info("vault unlocked", "staff", sess.User)
+	return nil
+}
+
+// lockVault forgets the vault's keys; any staff member may, with a code.
+func (s *Server) lockVault(sess staff.Session, totp string) error {
+	if err := s.staff.CheckTOTP(sess.User, totp); err != nil {
+		return err
+	}
+	s.shop.Lock()
+	s.record(sess, "vault.lock", "vault", "")
+	s.log.Info("vault locked", "staff", sess.User)
+	return nil
+}
+
+type vaultState struct {
+	Locked bool `json:"locked"`
+}
+
+// apiVaultUnlock is POST /api/v1/admin/vault/unlock {"passphrase","totp"}.
+func (s *Server) apiVaultUnlock(w http.ResponseWriter, r *http.Request, sess staff.Session) {
+	var req struct {
+		Passphrase string `json:"passphrase"`
+		TOTP       string `json:"totp"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.unlockVault(sess, req.Passphrase, req.TOTP); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, vaultState{Locked: s.shop.Locked()})
+}
+
+// apiVaultLock is POST /api/v1/admin/vault/lock {"totp"}.
+func (s *Server) apiVaultLock(w http.ResponseWriter, r *http.Request, sess staff.Session) {
+	var req struct {
+		TOTP string `json:"totp"`
+	}
+	if err := decodeJSON(r, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.lockVault(sess, req.TOTP); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, vaultState{Locked: s.shop.Locked()})
+}
+
+// apiVault is GET /api/v1/admin/vault.
+func (s *Server) apiVault(w http.ResponseWriter, r *http.Request, _ staff.Session) {
+	writeJSON(w, http.StatusOK, vaultState{Locked: s.shop.Locked()})
+}
+
+// vaultPage is GET /admin/vault.
+func (s *Server) vaultPage(w http.ResponseWriter, r *http.Request, sess staff.Session) {
+	s.render(w, r, http.StatusOK, &pages.AdminVault{
+		AdminBase:   s.adminBase(r, &sess, "vault", ""),
+		Initialized: s.shop.Initialized(),
+	})
+}
+
+func (s *Server) vaultUnlockSubmit(w http.ResponseWriter, r *http.Request, sess staff.Session) {
+	if err := s.unlockVault(sess, r.PostForm.Get("passphrase"), r.PostForm.Get("totp")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.redirectNotice(w, r, "/admin/vault", "unlocked")
+}
+
+func (s *Server) vaultLockSubmit(w http.ResponseWriter, r *http.Request, sess staff.Session) {
+	if err := s.lockVault(sess, r.PostForm.Get("totp")); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.redirectNotice(w, r, "/admin/vault", "locked")
+}

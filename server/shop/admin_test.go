@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"veil/crypto"
 	"veil/server/store"
@@ -141,11 +142,15 @@ func TestKeysMaskedAndOrdersListed(t *testing.T) {
 	}
 	var refs []string
 	for range 3 {
+		e.clock.Add(time.Second)
 		refs = append(refs, e.buy(p.ID, 1).Order.Ref)
 	}
 	os, next, err := e.shop.Orders(OrderFilter{}, "", 2)
 	if err != nil || len(os) != 2 || next == "" {
 		t.Fatalf("orders: %d %q %v", len(os), next, err)
+	}
+	if os[0].Ref != refs[2] || os[1].Ref != refs[1] {
+		t.Fatalf("not newest first: %s %s, want %s %s", os[0].Ref, os[1].Ref, refs[2], refs[1])
 	}
 	os2, _, _ := e.shop.Orders(OrderFilter{}, next, 10)
 	if len(os)+len(os2) != 4 {

@@ -2,9 +2,11 @@ package crypto
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +25,9 @@ type Vault struct {
 	// FingerprintKey keys [Vault.Fingerprint]. Kept secret so a dump of the
 	// fingerprints cannot be checked against guessed licence keys.
 	FingerprintKey [32]byte
+	// NoticeKey signs the merchant's public notices ([SignNotice]). Vaults
+	// sealed before notices existed open with it nil; the caller adds one.
+	NoticeKey ed25519.PrivateKey
 }
 
 // VaultPublic is the public half of a [Vault]: the age recipients, safe to
@@ -31,6 +36,9 @@ type VaultPublic struct {
 	Inventory string `json:"inventory"`
 	Support   string `json:"support"`
 	Backup    string `json:"backup"`
+	// Notice is the notice-signing public key, base64 (empty for a vault
+	// sealed before notices existed, until its next unlock adds one).
+	Notice string `json:"notice,omitempty"`
 }
 
 // ErrWrongPassphrase is returned by [OpenVault] when the passphrase does not
@@ -58,12 +66,13 @@ type vaultJSON struct {
 	Support        string `json:"support"`
 	Backup         string `json:"backup"`
 	FingerprintKey []byte `json:"fingerprint_key"`
+	NoticeSeed     []byte `json:"notice_seed,omitempty"`
 }
 
 // NewVault returns a vault with fresh identities of the given kind and a
 // fresh fingerprint key.
-func NewVault(kind Kind) (*Vault, error) {
-	v := new(Vault)
+func NewVault(kind Kind) (v *Vault, err error) {
+	v = new(Vault)
 	for _, p := range []**Identity{&v.Inventory, &v.Support, &v.Backup} {
 		id, err := NewIdentity(kind)
 		if err != nil {
@@ -72,6 +81,9 @@ func NewVault(kind Kind) (*Vault, error) {
 		*p = id
 	}
 	if _, err := rand.Read(v.FingerprintKey[:]); err != nil {
+		return nil, fmt.Errorf("crypto: new vault: %w", err)
+	}
+	if _, v.NoticeKey, err = ed25519.GenerateKey(rand.Reader); err != nil {
 		return nil, fmt.Errorf("crypto: new vault: %w", err)
 	}
 	return v, nil
@@ -105,6 +117,7 @@ func (v *Vault) SealWorkFactor(passphrase string, logN int) ([]byte, error) {
 		Support:        v.Support.String(),
 		Backup:         v.Backup.String(),
 		FingerprintKey: v.FingerprintKey[:],
+		NoticeSeed:     noticeSeed(v.NoticeKey),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("crypto: seal vault: %w", err)
@@ -156,16 +169,24 @@ func OpenVault(sealed []byte, passphrase string) (*Vault, error) {
 		}
 	}
 	copy(v.FingerprintKey[:], j.FingerprintKey)
+	if len(j.NoticeSeed) == ed25519.SeedSize {
+		v.NoticeKey = ed25519.NewKeyFromSeed(j.NoticeSeed)
+		clear(j.NoticeSeed)
+	}
 	return v, nil
 }
 
 // Public returns the vault's recipients.
 func (v *Vault) Public() VaultPublic {
-	return VaultPublic{
+	p := VaultPublic{
 		Inventory: v.Inventory.Recipient(),
 		Support:   v.Support.Recipient(),
 		Backup:    v.Backup.Recipient(),
 	}
+	if v.NoticeKey != nil {
+		p.Notice = base64.StdEncoding.EncodeToString(v.NoticeKey.Public().(ed25519.PublicKey))
+	}
+	return p
 }
 
 // Fingerprint returns HMAC-SHA256(FingerprintKey, normalizedKey): a stable,

@@ -215,6 +215,11 @@ func (s *Shop) Unlock(passphrase string) error {
 	if err != nil {
 		return fmt.Errorf("shop: open vault: %w", err)
 	}
+	if v.NoticeKey == nil {
+		if err := s.addNoticeKey(v, passphrase); err != nil {
+			return fmt.Errorf("shop: add notice key: %w", err)
+		}
+	}
 	return s.setVault(v)
 }
 

@@ -23,6 +23,8 @@ const usage = `usage:
   veil restore --in FILE --data DIR --identity-file FILE
   veil audit verify --data DIR
   veil purge   --data DIR [--dry-run]
+  veil notice  --data DIR --passphrase-file FILE --text-file FILE
+  veil verify-notice --in FILE|- [--fingerprint "ab12 cd34 …"]
   veil bench   [--concurrency 1,16,64] [--purchases N] [--import N] [--rss-keys N]
 
 Every flag has an env twin: --data is VEIL_DATA, --epay-key-file is VEIL_EPAY_KEY_FILE.
@@ -77,6 +79,10 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		return cmdBackup(args[1:], stdout)
 	case "restore":
 		return cmdRestore(args[1:], stdout)
+	case "notice":
+		return cmdNotice(args[1:], stdout)
+	case "verify-notice":
+		return cmdVerifyNotice(args[1:], os.Stdin, stdout)
 	case "purge":
 		return cmdPurge(args[1:], stdout, stderr)
 	case "bench":

@@ -1,5 +1,5 @@
 # veil — make run | test | bench | lint
-.PHONY: run test bench lint fuzz load
+.PHONY: run test bench lint fuzz crash
 
 run:
 	go run ./cmd/veil demo
@@ -17,4 +17,13 @@ lint:
 	staticcheck ./...
 
 fuzz:
-	go test -run '^$$' -fuzz FuzzParseToken -fuzztime 30s ./crypto/
+	go test -run '^$$' -fuzz '^FuzzParseToken$$' -fuzztime 30s ./crypto
+	go test -run '^$$' -fuzz '^FuzzNormalizeKey$$' -fuzztime 30s ./crypto
+	go test -run '^$$' -fuzz '^FuzzImportKeys$$' -fuzztime 30s ./server/shop
+	go test -run '^$$' -fuzz '^FuzzFrame$$' -fuzztime 30s ./msg
+	go test -run '^$$' -fuzz '^FuzzOrderBody$$' -fuzztime 30s ./server
+	go test -run '^$$' -fuzz '^FuzzEpayNotify$$' -fuzztime 30s ./server/pay
+
+# The long crash test: 60 kill -9 cycles of the real binary.
+crash:
+	VEIL_CRASH_CYCLES=60 go test -run TestCrashSafety -timeout 30m ./cmd/veil

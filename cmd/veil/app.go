@@ -81,6 +81,9 @@ type serveConfig struct {
 	demo      bool
 	rateLimit int
 	behindTLS bool
+	// trustProxy takes the client address from X-Forwarded-For (the entry
+	// our proxy appended) for the rate limiter and the unpaid-order cap.
+	trustProxy bool
 	// ready, if set, is called with the bound address once listening.
 	ready func(addr string)
 }
@@ -96,7 +99,7 @@ func (a *app) serveHTTP(ctx context.Context, c serveConfig) error {
 	defer hub.Close()
 	srv, err := server.New(server.Config{
 		Shop: a.shop, Staff: a.staff, Payments: c.payments, DemoPayments: c.demo,
-		Logger: a.log, RateLimit: c.rateLimit, BehindTLS: c.behindTLS,
+		Logger: a.log, RateLimit: c.rateLimit, BehindTLS: c.behindTLS, TrustProxy: c.trustProxy,
 		Threads: a.threads, Hub: hub,
 	})
 	if err != nil {

@@ -18,7 +18,7 @@ const usage = `usage:
   veil init    --data DIR --owner NAME --password-file FILE --passphrase-file FILE [--json]
   veil serve   --data DIR [--addr ADDR] [--passphrase-file FILE] [--payments demo|epay|manual]
                [--epay-pid ID --epay-key-file FILE --epay-gateway URL] [--epay-type TYPE]
-               [--public-url URL] [--manual-instructions-file FILE] [--rate-limit N] [--behind-tls]
+               [--public-url URL] [--manual-instructions-file FILE] [--rate-limit N] [--behind-tls] [--trust-proxy]
   veil backup  --data DIR --out FILE      (age-encrypted; restore needs the backup identity)
   veil restore --in FILE --data DIR --identity-file FILE
   veil audit verify --data DIR

@@ -39,6 +39,7 @@ func cmdServe(args []string, _, stderr io.Writer) error {
 	fs.StringVar(&pf.instructions, "manual-instructions-file", "", "file with the payment instructions buyers see (manual payments)")
 	rate := fs.Int("rate-limit", defaultRateLimit, "requests per minute per client address on buyer routes (0 = off)")
 	behindTLS := fs.Bool("behind-tls", false, "the shop is served over TLS by a proxy (Secure cookies, HSTS)")
+	trustProxy := fs.Bool("trust-proxy", false, "take the client address from the proxy's X-Forwarded-For (only behind a proxy you run)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -73,7 +74,7 @@ func cmdServe(args []string, _, stderr io.Writer) error {
 		log.Warn("veil: vault locked: deliveries queue until a merchant unlocks it")
 	}
 	return a.serveHTTP(context.Background(), serveConfig{
-		addr: *addr, payments: provider, demo: pf.provider == "demo", rateLimit: *rate, behindTLS: *behindTLS,
+		addr: *addr, payments: provider, demo: pf.provider == "demo", rateLimit: *rate, behindTLS: *behindTLS, trustProxy: *trustProxy,
 	})
 }
 

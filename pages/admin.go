@@ -16,6 +16,7 @@ var adminPageNames = []string{
 	"admin_login", "admin_enrol", "admin_dashboard", "admin_approvals", "admin_orders",
 	"admin_products", "admin_product_form", "admin_import", "admin_stock", "admin_audit",
 	"admin_vault", "admin_staff",
+	"admin_tickets", "admin_ticket", "admin_rooms", "admin_chat", "admin_tiers", "admin_patterns",
 }
 
 // AdminBase is what every console page has besides Base: who is signed in,
@@ -301,6 +302,7 @@ type AdminStock struct {
 	ImportURL   string
 	ExportURL   string
 	DeleteURL   string
+	RecallURL   string // POST a batch recall (admin_remedies.go)
 	AllKeysURL  string
 }
 

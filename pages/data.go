@@ -22,6 +22,9 @@ type Base struct {
 	// Scripts are extra hashed script URLs this page loads (chat.js,
 	// wallet.js); each enhances a page that works without it.
 	Scripts []string
+	// NoticeKey is the fingerprint of the shop's notice-signing key, shown
+	// in every footer so buyers can check a signed notice.
+	NoticeKey string
 
 	tr map[string]string
 }
@@ -193,6 +196,14 @@ type PayDemo struct {
 }
 
 func (*PayDemo) page() string { return "paydemo" }
+
+// Notices lists the merchant's signed notices.
+type Notices struct {
+	Base
+	Items []string // signed blocks, newest first
+}
+
+func (*Notices) page() string { return "notices" }
 
 // Lookup is the form asking for an order token.
 type Lookup struct {

@@ -35,10 +35,9 @@ const (
 )
 
 var (
-	errCSRF           = &httpError{http.StatusForbidden, "csrf", "missing or wrong CSRF token: send X-CSRF-Token"}
-	errCrossOrigin    = &httpError{http.StatusForbidden, "cross_origin", "cross-origin request refused"}
-	errNotImplemented = &httpError{http.StatusNotImplemented, "not_implemented", "not available yet"}
-	errNoExport       = &httpError{http.StatusNotFound, "not_found", "no such export, or it was downloaded already"}
+	errCSRF        = &httpError{http.StatusForbidden, "csrf", "missing or wrong CSRF token: send X-CSRF-Token"}
+	errCrossOrigin = &httpError{http.StatusForbidden, "cross_origin", "cross-origin request refused"}
+	errNoExport    = &httpError{http.StatusNotFound, "not_found", "no such export, or it was downloaded already"}
 )
 
 // adminHandler is a console handler with its staff session.

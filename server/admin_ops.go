@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"veil/crypto"
+	"veil/server/shop"
 	"veil/server/staff"
 	"veil/server/store"
 )
@@ -26,6 +27,7 @@ type refundParams struct {
 	AmountMinor int64  `json:"amount_minor"` // 0 = all that is left
 	Currency    string `json:"currency"`
 	Reason      string `json:"reason"`
+	Ticket      string `json:"ticket,omitempty"` // resolved with the refund
 }
 
 type exportParams struct {
@@ -42,6 +44,8 @@ type deleteParams struct {
 
 type settingsParams struct {
 	TwoPerson map[staff.Kind]bool `json:"two_person"`
+	// Tiers, when set, replaces the trust tier rules (admin_trust.go).
+	Tiers *shop.TierRules `json:"tiers,omitempty"`
 }
 
 // registerConsoleExecutors plugs in the kinds the console proposes. Each
@@ -56,6 +60,9 @@ func (s *Server) registerConsoleExecutors() {
 		}
 		o, err := s.shop.RefundTx(tx, p.Ref, p.AmountMinor)
 		if err != nil {
+			return "", permanent(err)
+		}
+		if err := s.shop.ResolveTicketTx(tx, p.Ticket, shop.TicketResolved); err != nil {
 			return "", permanent(err)
 		}
 		return fmt.Sprintf("%s is %s; refunded %d of %d %s", o.Ref, o.Status, o.Refunded(), o.AmountMinor, o.Currency), nil
@@ -99,6 +106,15 @@ func (s *Server) registerConsoleExecutors() {
 				return "", permanent(err)
 			}
 		}
+		if p.Tiers != nil {
+			if err := s.shop.SetTierRulesTx(tx, *p.Tiers); err != nil {
+				return "", permanent(err)
+			}
+			if len(p.TwoPerson) == 0 {
+				return "trust tier rules changed", nil
+			}
+			return "trust tier rules changed; two-person rule: " + twoPersonSummary(p.TwoPerson), nil
+		}
 		return "two-person rule: " + twoPersonSummary(p.TwoPerson), nil
 	})
 }
@@ -117,7 +133,8 @@ func permanent(err error) error {
 // stock pools of a product whose keys moved inside the transaction are
 // rebuilt from the store.
 func (s *Server) afterApproval(a staff.Approval) {
-	s.AfterDecision(a) // a rejected held payment is owed back
+	s.AfterDecision(a)       // a rejected held payment is owed back
+	s.afterRemedyDecision(a) // a rejected remedy leaves its ticket answerable
 	if a.Status != staff.StatusApproved {
 		return
 	}
@@ -270,12 +287,6 @@ func (s *Server) refundSubmit(w http.ResponseWriter, r *http.Request, sess staff
 		return
 	}
 	s.opRedirect(w, r, a, "/admin/orders")
-}
-
-// apiNotYet answers /replacements and /recalls until the after-sales HTTP
-// layer registers them: 501 not_implemented.
-func (s *Server) apiNotYet(w http.ResponseWriter, r *http.Request, _ staff.Session) {
-	s.writeError(w, r, errNotImplemented)
 }
 
 // exportRequest is POST /api/v1/admin/exports.
@@ -500,12 +511,13 @@ func (s *Server) staffSubmit(w http.ResponseWriter, r *http.Request, sess staff.
 // settingsRequest is POST /api/v1/admin/settings.
 type settingsRequest struct {
 	TwoPerson map[string]bool `json:"two_person"`
+	Tiers     *shop.TierRules `json:"tiers"`
 	TOTP      string          `json:"totp"`
 }
 
 func (s *Server) proposeSettings(sess staff.Session, req settingsRequest) (staff.Approval, error) {
-	if len(req.TwoPerson) == 0 {
-		return staff.Approval{}, badRequest("two_person: at least one kind")
+	if len(req.TwoPerson) == 0 && req.Tiers == nil {
+		return staff.Approval{}, badRequest("two_person: at least one kind (or tiers)")
 	}
 	p := settingsParams{TwoPerson: map[staff.Kind]bool{}}
 	for k, on := range req.TwoPerson {
@@ -513,6 +525,15 @@ func (s *Server) proposeSettings(sess staff.Session, req settingsRequest) (staff
 			return staff.Approval{}, badRequest("two_person: unknown kind %q", k)
 		}
 		p.TwoPerson[staff.Kind(k)] = on
+	}
+	if req.Tiers != nil {
+		if err := checkTierRules(*req.Tiers); err != nil {
+			return staff.Approval{}, err
+		}
+		p.Tiers = req.Tiers
+		if len(p.TwoPerson) == 0 {
+			return s.proposeOp(sess, staff.KindSettings, "tiers", "trust tier rules: "+tierSummary(*req.Tiers), p, req.TOTP)
+		}
 	}
 	return s.proposeOp(sess, staff.KindSettings, "two_person", "two-person rule: "+twoPersonSummary(p.TwoPerson), p, req.TOTP)
 }

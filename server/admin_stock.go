@@ -118,6 +118,7 @@ func (s *Server) stockPage(w http.ResponseWriter, r *http.Request, sess staff.Se
 	}
 	page.ImportURL = page.URL("/admin/products/" + url.PathEscape(p.ID) + "/import")
 	page.ExportURL = page.URL("/admin/exports")
+	page.RecallURL = page.URL("/admin/recalls")
 	page.DeleteURL = page.URL("/admin/inventory/delete")
 	page.AllKeysURL = page.URL(here)
 	for _, b := range st {

@@ -322,12 +322,12 @@ func TestConsoleExport(t *testing.T) {
 	wantErrorJSON(t, e.api(olga, "POST", "/api/v1/admin/exports", `{"product":"`+p.ID+`","recipient":"age1nope"}`), http.StatusBadRequest, "bad_request")
 }
 
-// Replacements and recalls wait for the after-sales HTTP layer.
+// Replacements and recalls (admin_remedies.go) refuse an empty request.
 func TestConsoleNotYet(t *testing.T) {
 	e := newConsoleEnv(t)
 	olga := e.login("olga")
 	for _, path := range []string{"/api/v1/admin/replacements", "/api/v1/admin/recalls"} {
-		wantErrorJSON(t, e.api(olga, "POST", path, `{}`), http.StatusNotImplemented, "not_implemented")
+		wantErrorJSON(t, e.api(olga, "POST", path, `{}`), http.StatusBadRequest, "bad_request")
 	}
 }
 

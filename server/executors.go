@@ -5,6 +5,7 @@ package server
 // so approving and doing are one commit.
 func (s *Server) registerExecutors() {
 	// Each feature adds its kinds here (payments, console, after-sales).
-	s.registerPaymentExecutors() // payment_confirm (manual.go)
-	s.registerConsoleExecutors() // refunds, exports, deletions, settings (admin_ops.go)
+	s.registerPaymentExecutors()    // payment_confirm (manual.go)
+	s.registerConsoleExecutors()    // refunds, exports, deletions, settings (admin_ops.go)
+	s.registerAfterSalesExecutors() // replacements, recalls (admin_remedies.go)
 }

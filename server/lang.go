@@ -115,5 +115,6 @@ func (s *Server) newBase(lang string) pages.Base {
 	b := s.pages.Base(lang)
 	b.Now = s.now()
 	b.CSS, b.JS = s.css, s.js
+	b.NoticeKey = s.shop.NoticeFingerprint()
 	return b
 }

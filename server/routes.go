@@ -41,6 +41,7 @@ func (s *Server) routes() http.Handler {
 	route(http.MethodPost, "/order/tickets", s.ticketSubmit)
 	route(http.MethodPost, "/order/thread", s.threadSubmit)
 	route(http.MethodPost, "/order/cooling-off", s.coolingOffSubmit)
+	route(http.MethodGet, "/notices", s.noticesPage)
 
 	// The chat's WebSocket (chat.go, msg.Hub): the upgrade is rate limited
 	// per address like a page, but not body limited (a MaxBytesReader would
@@ -77,8 +78,8 @@ func (s *Server) routes() http.Handler {
 		c.staff(http.MethodGet, "/api/v1/admin/approvals/:id", s.apiApproval)
 		c.staff(http.MethodPost, "/api/v1/admin/approvals/:id", s.apiDecide)
 		c.staff(http.MethodPost, "/api/v1/admin/refunds", s.apiRefund)
-		c.staff(http.MethodPost, "/api/v1/admin/replacements", s.apiNotYet)
-		c.staff(http.MethodPost, "/api/v1/admin/recalls", s.apiNotYet)
+		c.staff(http.MethodPost, "/api/v1/admin/replacements", s.apiReplacement)
+		c.staff(http.MethodPost, "/api/v1/admin/recalls", s.apiRecall)
 		c.staff(http.MethodPost, "/api/v1/admin/payments/confirm", s.adminConfirmPayment)
 		c.staff(http.MethodPost, "/api/v1/admin/exports", s.apiExport)
 		c.staff(http.MethodGet, "/api/v1/admin/exports/:id", s.apiExportDownload)
@@ -86,6 +87,7 @@ func (s *Server) routes() http.Handler {
 		c.staff(http.MethodGet, "/api/v1/admin/staff", s.apiStaffList)
 		c.staff(http.MethodPost, "/api/v1/admin/staff", s.apiStaff)
 		c.staff(http.MethodPost, "/api/v1/admin/settings", s.apiSettings)
+		c.staff(http.MethodPost, "/api/v1/admin/notices", s.apiPublishNotice)
 		c.staff(http.MethodGet, "/api/v1/admin/products", s.apiAdminProducts)
 		c.staff(http.MethodPost, "/api/v1/admin/products", s.apiCreateProduct)
 		c.staff(http.MethodPut, "/api/v1/admin/products/:id", s.apiUpdateProduct)
@@ -98,6 +100,19 @@ func (s *Server) routes() http.Handler {
 		c.staff(http.MethodGet, "/api/v1/admin/vault", s.apiVault)
 		c.staff(http.MethodPost, "/api/v1/admin/vault/unlock", s.apiVaultUnlock)
 		c.staff(http.MethodPost, "/api/v1/admin/vault/lock", s.apiVaultLock)
+		// After-sales (admin_tickets.go, admin_remedies.go, admin_rooms.go,
+		// admin_trust.go).
+		c.staff(http.MethodGet, "/api/v1/admin/tickets", s.apiAdminTickets)
+		c.staff(http.MethodGet, "/api/v1/admin/tickets/:id", s.apiAdminTicket)
+		c.staff(http.MethodPost, "/api/v1/admin/tickets/:id/answer", s.apiTicketAnswer)
+		c.staff(http.MethodPost, "/api/v1/admin/tickets/:id/handover", s.apiTicketHandover)
+		c.staff(http.MethodPost, "/api/v1/admin/tickets/:id/reject", s.apiTicketReject)
+		c.staff(http.MethodPost, "/api/v1/admin/tickets/:id/propose", s.apiTicketPropose)
+		c.staff(http.MethodPost, "/api/v1/admin/orders/:ref/abuse", s.apiAbuse)
+		c.staff(http.MethodGet, "/api/v1/admin/rooms", s.apiRooms)
+		c.staff(http.MethodPost, "/api/v1/admin/rooms/:id/join", s.apiRoomJoin)
+		c.staff(http.MethodGet, "/api/v1/admin/tiers", s.apiTiers)
+		c.staff(http.MethodGet, "/api/v1/admin/patterns", s.apiPatterns)
 
 		c.open(http.MethodGet, "/admin/login", s.loginPage)
 		c.open(http.MethodPost, "/admin/login", s.loginSubmit)
@@ -127,6 +142,16 @@ func (s *Server) routes() http.Handler {
 		c.staff(http.MethodGet, "/admin/staff", s.staffPage)
 		c.staff(http.MethodPost, "/admin/staff", s.staffSubmit)
 		c.staff(http.MethodPost, "/admin/settings", s.settingsSubmit)
+		c.staff(http.MethodGet, "/admin/tickets", s.ticketsPage)
+		c.staff(http.MethodGet, "/admin/tickets/:id", s.ticketPage)
+		c.staff(http.MethodPost, "/admin/tickets/:id/:action", s.adminTicketSubmit)
+		c.staff(http.MethodPost, "/admin/orders/:ref/abuse", s.abuseSubmit)
+		c.staff(http.MethodPost, "/admin/recalls", s.recallSubmit)
+		c.staff(http.MethodGet, "/admin/rooms", s.roomsPage)
+		c.staff(http.MethodPost, "/admin/rooms/:id/join", s.roomJoinSubmit)
+		c.staff(http.MethodGet, "/admin/tiers", s.tiersPage)
+		c.staff(http.MethodPost, "/admin/tiers", s.tiersSubmit)
+		c.staff(http.MethodGet, "/admin/patterns", s.patternsPage)
 	}
 
 	// Static assets: content-hashed, cached for a year, not rate limited

@@ -100,7 +100,7 @@ func (a *app) serveHTTP(ctx context.Context, c serveConfig) error {
 	srv, err := server.New(server.Config{
 		Shop: a.shop, Staff: a.staff, Payments: c.payments, DemoPayments: c.demo,
 		Logger: a.log, RateLimit: c.rateLimit, BehindTLS: c.behindTLS, TrustProxy: c.trustProxy,
-		Threads: a.threads, Hub: hub,
+		Threads: a.threads, Hub: hub, Store: a.db,
 	})
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -151,8 +152,10 @@ func cmdBench(args []string, stdout, _ io.Writer) error {
 			}
 			left -= k
 		}
-		runtime.GC()
-		fmt.Fprintf(stdout, "\nRSS with %d keys in stock: %s\n", *rssKeys, rss())
+		debug.FreeOSMemory() // return the imports' garbage before reading RSS
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		fmt.Fprintf(stdout, "\nRSS with %d keys in stock: %s (Go heap in use %d MiB)\n", *rssKeys, rss(), ms.HeapInuse>>20)
 	}
 	return nil
 }

@@ -67,14 +67,15 @@ func newSupportEnv(t *testing.T, rateLimit int) *supportEnv {
 	clock := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	sh, err := shop.New(db, shop.Config{VaultWorkFactor: 10, Now: clock.Now, Logger: log})
+	threads := msg.NewThreads(db, nil)
+	// As cmd wires it: a purged order takes its thread along.
+	sh, err := shop.New(db, shop.Config{VaultWorkFactor: 10, Now: clock.Now, Logger: log, OnPurge: threads.Delete})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := sh.InitVault("test passphrase"); err != nil {
 		t.Fatal(err)
 	}
-	threads := msg.NewThreads(db, nil)
 	var srv *Server
 	hub := msg.NewHub(msg.HubConfig{
 		Threads: threads, Logger: log,

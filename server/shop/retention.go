@@ -68,6 +68,11 @@ func (s *Shop) Purge(dryRun bool, progress func(done, total int)) (PurgeResult, 
 		}
 	}
 	if res.Purged > 0 {
+		// Deleted records stay in old files until compaction: make the
+		// purge final on disk.
+		if err := s.db.Compact(); err != nil {
+			return res, fmt.Errorf("shop: purge: %w", err)
+		}
 		s.log.Info("shop: purge", "orders", res.Purged)
 	}
 	return res, nil

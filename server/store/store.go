@@ -143,6 +143,13 @@ func (db *DB) RunGC() {
 func (db *DB) Update(fn func(*Txn) error) error {
 	for attempt := 0; ; attempt++ {
 		err := db.bdb.Update(func(bt *badger.Txn) error { return fn(&Txn{bt}) })
+		if errors.Is(err, badger.ErrBlockedWrites) {
+			// Compact holds writes for a moment; wait it out.
+			time.Sleep(10 * time.Millisecond)
+			if attempt < 1000 {
+				continue
+			}
+		}
 		if !errors.Is(err, badger.ErrConflict) {
 			return err
 		}
@@ -162,6 +169,12 @@ func (db *DB) Update(fn func(*Txn) error) error {
 func (db *DB) UpdateUnder(mu sync.Locker, fn func(*Txn) error) error {
 	for attempt := 0; ; attempt++ {
 		err := db.commitUnder(mu, fn)
+		if errors.Is(err, badger.ErrBlockedWrites) {
+			time.Sleep(10 * time.Millisecond)
+			if attempt < 1000 {
+				continue
+			}
+		}
 		if !errors.Is(err, badger.ErrConflict) {
 			return err
 		}
@@ -380,4 +393,26 @@ func (db *DB) Empty() (bool, error) {
 		return nil
 	})
 	return empty, err
+}
+
+// Compact makes deletions final on disk: it flushes the memtables (whose
+// write-ahead files still hold every write since the last flush) and
+// compacts the tree into one level, which drops deleted and overwritten
+// versions. The purge runs it so that a purged order's plain fields (its
+// times, amount, references) do not linger in old files. Writes wait while it
+// runs (Update retries them).
+func (db *DB) Compact() error {
+	// DropPrefix is Badger's way to flush every memtable; it needs a prefix
+	// that exists, so write one and drop it.
+	barrier := vkey("compact-barrier")
+	if err := db.bdb.Update(func(t *badger.Txn) error { return t.Set(barrier, []byte{1}) }); err != nil {
+		return fmt.Errorf("store: compact: %w", err)
+	}
+	if err := db.bdb.DropPrefix(barrier); err != nil {
+		return fmt.Errorf("store: compact: flush: %w", err)
+	}
+	if err := db.bdb.Flatten(1); err != nil {
+		return fmt.Errorf("store: compact: flatten: %w", err)
+	}
+	return nil
 }

@@ -78,7 +78,12 @@ func TestTierThresholds(t *testing.T) {
 	}
 	// A typo in a proof is the buyer's to fix.
 	var ie *InputError
-	if _, err := e.shop.EvaluateProofs([]string{toks[1][:len(toks[1])-1] + "Z"}); !errors.As(err, &ie) {
+	last := toks[1][len(toks[1])-1]
+	swap := "Z"
+	if last == 'Z' {
+		swap = "Y" // always a different check character
+	}
+	if _, err := e.shop.EvaluateProofs([]string{toks[1][:len(toks[1])-1] + swap}); !errors.As(err, &ie) {
 		t.Fatalf("typo: %v", err)
 	}
 }

@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"veil/crypto"
 	"veil/server/pay"
 	"veil/server/shop"
@@ -28,7 +30,7 @@ import (
 // deliver + retrieve, each acknowledged only after fsync) at several
 // concurrencies, and the crypto-only bound: the same crypto work done
 // in-process, in the same run.
-func cmdBench(args []string, stdout, _ io.Writer) error {
+func cmdBench(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench")
 	levels := fs.String("concurrency", "1,16,64", "comma-separated concurrency levels")
 	n := fs.Int("purchases", 400, "purchases per level")
@@ -58,7 +60,8 @@ func cmdBench(args []string, stdout, _ io.Writer) error {
 		}
 		defer os.RemoveAll(dir)
 	}
-	a, err := openApp(dir, slog.New(slog.DiscardHandler))
+	// A throwaway shop: its vault does not need a slow passphrase hash.
+	a, err := openAppWith(dir, slog.New(slog.DiscardHandler), shop.Config{VaultWorkFactor: 10})
 	if err != nil {
 		return err
 	}
@@ -123,8 +126,10 @@ func cmdBench(args []string, stdout, _ io.Writer) error {
 		defer pprof.StopCPUProfile()
 	}
 	fmt.Fprintf(stdout, "%-12s %10s %10s %10s %10s %12s %8s\n", "concurrency", "purchases", "per sec", "p50", "p99", "crypto bound", "ratio")
+	var tokens []string
 	for _, c := range conc {
-		lat, elapsed, err := runPurchases(client, base, p.Slug, *n, c)
+		lat, elapsed, toks, err := runPurchases(client, base, p.Slug, *n, c, stderr)
+		tokens = append(tokens, toks...)
 		if *cpuProfile != "" {
 			pprof.StopCPUProfile() // the purchases only, not the crypto bound
 		}
@@ -135,6 +140,18 @@ func cmdBench(args []string, stdout, _ io.Writer) error {
 		rate := float64(*n) / elapsed.Seconds()
 		fmt.Fprintf(stdout, "%-12d %10d %10.0f %10s %10s %10.0f/s %7.1f%%\n", c, *n, rate,
 			pct(lat, 50), pct(lat, 99), bound, 100*rate/bound)
+	}
+	if len(tokens) > 0 {
+		rate, lat, err := runRetrievals(client, base, tokens, 16, 4*len(tokens))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "\nretrievals (repeat, concurrency 16): %.0f/s, p50 %s, p99 %s\n", rate, pct(lat, 50), pct(lat, 99))
+		lat, err = chatRelay(client, base, tokens[0], 100)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "chat relay (send → sealed into the thread → echoed), %d messages: p50 %s, p99 %s\n", len(lat), pct(lat, 50), pct(lat, 99))
 	}
 	if err := stopServer(); err != nil {
 		return err
@@ -176,7 +193,64 @@ func keyReader(n int, prefix string) io.Reader {
 	return &b
 }
 
-func runPurchases(c *http.Client, base, slug string, n, conc int) ([]time.Duration, time.Duration, error) {
+func runPurchases(c *http.Client, base, slug string, n, conc int, progress io.Writer) ([]time.Duration, time.Duration, []string, error) {
+	lat := make([]time.Duration, n)
+	toks := make([]string, n)
+	var next, done atomic.Int64
+	var firstErr error
+	var once sync.Once
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	go showProgress(progress, fmt.Sprintf("concurrency %d", conc), &done, n, stop)
+	start := time.Now()
+	for range conc {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				t0 := time.Now()
+				tok, err := purchase(c, base, slug)
+				if err != nil {
+					once.Do(func() { firstErr = err })
+					return
+				}
+				lat[i], toks[i] = time.Since(t0), tok
+				done.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(stop)
+	return lat, elapsed, toks, firstErr
+}
+
+// showProgress draws a one-line progress bar on w until stop closes.
+func showProgress(w io.Writer, label string, done *atomic.Int64, total int, stop chan struct{}) {
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	draw := func() {
+		d := int(done.Load())
+		bar := strings.Repeat("█", d*30/max(total, 1)) + strings.Repeat("·", 30-d*30/max(total, 1))
+		fmt.Fprintf(w, "\r%-16s %s %d/%d", label, bar, d, total)
+	}
+	for {
+		select {
+		case <-stop:
+			draw()
+			fmt.Fprint(w, "\r\033[K")
+			return
+		case <-t.C:
+			draw()
+		}
+	}
+}
+
+// runRetrievals opens delivered orders again and again (the re-sealed,
+// symmetric path) and returns retrievals per second.
+func runRetrievals(c *http.Client, base string, tokens []string, conc, n int) (float64, []time.Duration, error) {
 	lat := make([]time.Duration, n)
 	var next atomic.Int64
 	var firstErr error
@@ -191,7 +265,7 @@ func runPurchases(c *http.Client, base, slug string, n, conc int) ([]time.Durati
 					return
 				}
 				t0 := time.Now()
-				if err := purchase(c, base, slug); err != nil {
+				if err := call(c, "GET", base+"/api/v1/order", tokens[i%len(tokens)], nil, http.StatusOK, nil); err != nil {
 					once.Do(func() { firstErr = err })
 					return
 				}
@@ -200,31 +274,108 @@ func runPurchases(c *http.Client, base, slug string, n, conc int) ([]time.Durati
 		})
 	}
 	wg.Wait()
-	return lat, time.Since(start), firstErr
+	return float64(n) / time.Since(start).Seconds(), lat, firstErr
 }
 
-func purchase(c *http.Client, base, slug string) error {
+// chatRelay opens a one-time room for the order and measures, message by
+// message, the time from sending to receiving the room's echo: the server
+// seals each message into the thread (a durable commit) before relaying it.
+func chatRelay(c *http.Client, base, token string, n int) ([]time.Duration, error) {
+	var room struct {
+		Secret string `json:"join_secret"`
+		Path   string `json:"ws_path"`
+	}
+	if err := call(c, "POST", base+"/api/v1/order/chat", token, map[string]any{}, http.StatusCreated, &room); err != nil {
+		return nil, err
+	}
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(base, "http")+room.Path, http.Header{"Origin": {base}})
+	if err != nil {
+		return nil, err
+	}
+	defer ws.Close()
+	type frame struct{ Type, Text, From string }
+	read := func(typ string) (frame, error) {
+		_ = ws.SetReadDeadline(time.Now().Add(30 * time.Second))
+		for {
+			var f frame
+			if err := ws.ReadJSON(&f); err != nil {
+				return f, err
+			}
+			if f.Type == typ || f.Type == "error" || f.Type == "closed" {
+				return f, nil
+			}
+		}
+	}
+	if err := ws.WriteJSON(map[string]string{"type": "join", "secret": room.Secret}); err != nil {
+		return nil, err
+	}
+	if f, err := read("joined"); err != nil || f.Type != "joined" {
+		return nil, fmt.Errorf("bench: chat join: %v %+v", err, f)
+	}
+	lat := make([]time.Duration, 0, n)
+	for i := range n {
+		text := fmt.Sprintf("bench message %d", i)
+		t0 := time.Now()
+		if err := ws.WriteJSON(map[string]string{"type": "msg", "text": text}); err != nil {
+			return nil, err
+		}
+		for {
+			f, err := read("msg")
+			if err != nil || f.Type != "msg" {
+				return nil, fmt.Errorf("bench: chat: %v %+v", err, f)
+			}
+			if f.Text == text {
+				break
+			}
+		}
+		lat = append(lat, time.Since(t0))
+		if i%25 == 24 {
+			// Stay under the room's rate limit (30 a minute) by opening
+			// a fresh room now and then.
+			_ = ws.WriteJSON(map[string]string{"type": "end"})
+			ws.Close()
+			var r2 struct {
+				Secret string `json:"join_secret"`
+			}
+			if err := call(c, "POST", base+"/api/v1/order/chat", token, map[string]any{}, http.StatusCreated, &r2); err != nil {
+				return lat, nil // the order's rooms for the day are used up: report what we have
+			}
+			if ws, _, err = websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(base, "http")+room.Path, http.Header{"Origin": {base}}); err != nil {
+				return nil, err
+			}
+			if err := ws.WriteJSON(map[string]string{"type": "join", "secret": r2.Secret}); err != nil {
+				return nil, err
+			}
+			if f, err := read("joined"); err != nil || f.Type != "joined" {
+				return nil, fmt.Errorf("bench: chat rejoin: %v %+v", err, f)
+			}
+		}
+	}
+	return lat, nil
+}
+
+func purchase(c *http.Client, base, slug string) (string, error) {
 	var placed struct {
 		Token string `json:"token"`
 		Ref   string `json:"ref"`
 	}
 	if err := call(c, "POST", base+"/api/v1/orders", "", map[string]any{"product": slug, "quantity": 1}, http.StatusCreated, &placed); err != nil {
-		return err
+		return "", err
 	}
 	if err := call(c, "POST", base+"/api/v1/pay/demo", "", map[string]any{"ref": placed.Ref}, http.StatusOK, nil); err != nil {
-		return err
+		return "", err
 	}
 	var got struct {
 		Status string                 `json:"status"`
 		Items  []struct{ Key string } `json:"items"`
 	}
 	if err := call(c, "GET", base+"/api/v1/order", placed.Token, nil, http.StatusOK, &got); err != nil {
-		return err
+		return "", err
 	}
 	if got.Status != "delivered" || len(got.Items) != 1 {
-		return fmt.Errorf("bench: order %s is %s with %d keys", placed.Ref, got.Status, len(got.Items))
+		return "", fmt.Errorf("bench: order %s is %s with %d keys", placed.Ref, got.Status, len(got.Items))
 	}
-	return nil
+	return placed.Token, nil
 }
 
 func call(c *http.Client, method, url, bearer string, body any, want int, out any) error {

@@ -251,20 +251,6 @@ func (s *Server) proposeRefund(sess staff.Session, req refundRequest) (staff.App
 	return s.proposeOp(sess, kind, o.Ref, fmt.Sprintf("refund %s of %s: %s", what, o.Ref, reason), p, req.TOTP)
 }
 
-func (s *Server) apiRefund(w http.ResponseWriter, r *http.Request, sess staff.Session) {
-	var req refundRequest
-	if err := decodeJSON(r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	a, err := s.proposeRefund(sess, req)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.writeOp(w, a)
-}
-
 // refundSubmit is POST /admin/refunds (ref, amount in major units, reason,
 // totp).
 func (s *Server) refundSubmit(w http.ResponseWriter, r *http.Request, sess staff.Session) {
@@ -342,20 +328,6 @@ func (s *Server) checkBatch(productID, batch string) (string, error) {
 	return "", badRequest("batch: not a batch of this product")
 }
 
-func (s *Server) apiExport(w http.ResponseWriter, r *http.Request, sess staff.Session) {
-	var req exportRequest
-	if err := decodeJSON(r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	a, err := s.proposeExport(sess, req)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.writeOp(w, a)
-}
-
 func (s *Server) exportSubmit(w http.ResponseWriter, r *http.Request, sess staff.Session) {
 	f := r.PostForm
 	a, err := s.proposeExport(sess, exportRequest{Product: f.Get("product"), Batch: f.Get("batch"), Recipient: f.Get("recipient"), TOTP: f.Get("totp")})
@@ -411,20 +383,6 @@ func (s *Server) proposeDelete(sess staff.Session, req deleteRequest) (staff.App
 	}
 	p := deleteParams{Product: prod.ID, Batch: batch}
 	return s.proposeOp(sess, staff.KindInventoryDelete, prod.ID, fmt.Sprintf("delete unsold keys of %s (%s)", prod.Slug, batchLabel(batch)), p, req.TOTP)
-}
-
-func (s *Server) apiDeleteKeys(w http.ResponseWriter, r *http.Request, sess staff.Session) {
-	var req deleteRequest
-	if err := decodeJSON(r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	a, err := s.proposeDelete(sess, req)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.writeOp(w, a)
 }
 
 func (s *Server) deleteSubmit(w http.ResponseWriter, r *http.Request, sess staff.Session) {
@@ -483,20 +441,6 @@ func (s *Server) mayApproveAlone(sess staff.Session, kind staff.Kind) bool {
 	return err == nil && !on
 }
 
-func (s *Server) apiStaff(w http.ResponseWriter, r *http.Request, sess staff.Session) {
-	var req staffRequest
-	if err := decodeJSON(r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	a, err := s.proposeStaff(r, sess, req)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.writeOp(w, a)
-}
-
 func (s *Server) staffSubmit(w http.ResponseWriter, r *http.Request, sess staff.Session) {
 	f := r.PostForm
 	a, err := s.proposeStaff(r, sess, staffRequest{Action: f.Get("action"), Name: f.Get("name"),
@@ -551,20 +495,6 @@ func twoPersonSummary(m map[staff.Kind]bool) string {
 	return strings.Join(kinds, ", ")
 }
 
-func (s *Server) apiSettings(w http.ResponseWriter, r *http.Request, sess staff.Session) {
-	var req settingsRequest
-	if err := decodeJSON(r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	a, err := s.proposeSettings(sess, req)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.writeOp(w, a)
-}
-
 // settingsSubmit is POST /admin/settings: every kind's checkbox, so an
 // unchecked one turns the rule off.
 func (s *Server) settingsSubmit(w http.ResponseWriter, r *http.Request, sess staff.Session) {
@@ -583,4 +513,30 @@ func (s *Server) settingsSubmit(w http.ResponseWriter, r *http.Request, sess sta
 	s.opRedirect(w, r, a, "/admin/staff")
 }
 
+// opJSON serves a sensitive operation's JSON route: decode the body, then
+// propose it (or, with a valid code from someone who may approve alone,
+// execute it) and answer 202 or 200.
+func opJSON[Req any](s *Server, propose func(staff.Session, Req) (staff.Approval, error)) func(http.ResponseWriter, *http.Request, staff.Session) {
+	return func(w http.ResponseWriter, r *http.Request, sess staff.Session) {
+		var req Req
+		if err := decodeJSON(r, &req); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		a, err := propose(sess, req)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.writeOp(w, a)
+	}
+}
+
 func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
+
+// apiStaff is POST /api/v1/admin/staff (its proposal needs the request).
+func (s *Server) apiStaff(w http.ResponseWriter, r *http.Request, sess staff.Session) {
+	opJSON(s, func(sess staff.Session, req staffRequest) (staff.Approval, error) {
+		return s.proposeStaff(r, sess, req)
+	})(w, r, sess)
+}

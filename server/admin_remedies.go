@@ -241,20 +241,6 @@ func (s *Server) proposeReplacement(sess staff.Session, req replacementRequest) 
 	return s.proposeOp(sess, staff.KindReplacement, o.Ref, summary, p, req.TOTP)
 }
 
-func (s *Server) apiReplacement(w http.ResponseWriter, r *http.Request, sess staff.Session) {
-	var req replacementRequest
-	if err := decodeJSON(r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	a, err := s.proposeReplacement(sess, req)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.writeOp(w, a)
-}
-
 // recallRequest is POST /api/v1/admin/recalls.
 type recallRequest struct {
 	Batch string `json:"batch"`
@@ -298,20 +284,6 @@ func (s *Server) proposeRecall(sess staff.Session, req recallRequest) (staff.App
 	}
 	return s.proposeOp(sess, staff.KindRecall, batch, fmt.Sprintf("recall batch %s of %s", batch, prod.Slug),
 		recallParams{Batch: batch, Product: prod.ID}, req.TOTP)
-}
-
-func (s *Server) apiRecall(w http.ResponseWriter, r *http.Request, sess staff.Session) {
-	var req recallRequest
-	if err := decodeJSON(r, &req); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	a, err := s.proposeRecall(sess, req)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.writeOp(w, a)
 }
 
 // recallSubmit is POST /admin/recalls (batch, totp): the stock page's

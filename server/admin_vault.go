@@ -7,25 +7,11 @@ import (
 	"veil/server/staff"
 )
 
-// Console actions that are not approvals (vault lock and unlock, catalog
-// edits, imports, export downloads) are audited through the staff
-// service's Record, when it has one.
-
-// auditRecorder appends one audit entry for a direct console action in its
-// own transaction. Audit entries name staff, refs and ids only.
-type auditRecorder interface {
-	Record(actor, action, ref, detail string) error
-}
-
-// record audits a direct console action. A failure is logged, not shown:
-// the action itself has happened.
+// record audits a direct console action (vault lock and unlock, catalog
+// edits, imports, export downloads) in its own transaction. A failure is
+// logged, not shown: the action itself has happened.
 func (s *Server) record(sess staff.Session, action, ref, detail string) {
-	rec, ok := any(s.staff).(auditRecorder)
-	if !ok {
-		s.log.Warn("console action not audited: staff.Service has no Record", "action", action, "staff", sess.User)
-		return
-	}
-	if err := rec.Record(staff.StaffActor(sess.User), action, ref, detail); err != nil {
+	if err := s.staff.Record(staff.StaffActor(sess.User), action, ref, detail); err != nil {
 		s.log.Error("audit append failed", "action", action, "staff", sess.User, "err", err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
+	"veil/crypto"
 	"veil/server/pay"
 	"veil/server/shop"
 	"veil/server/staff"
@@ -54,6 +55,7 @@ type consoleEnv struct {
 
 	mu      sync.Mutex
 	secrets map[string]string
+	vault   *crypto.Vault // the backup identity opens online backups
 }
 
 func newConsoleEnv(t *testing.T) *consoleEnv {
@@ -68,7 +70,8 @@ func newConsoleEnv(t *testing.T) *consoleEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sh.InitVault("test passphrase"); err != nil {
+	vault, err := sh.InitVault("test passphrase")
+	if err != nil {
 		t.Fatal(err)
 	}
 	// Mid-step, so that the ±1 step window is unambiguous.
@@ -76,14 +79,14 @@ func newConsoleEnv(t *testing.T) *consoleEnv {
 	st := staff.New(db, staff.Options{Now: clk.Now, Argon2: staff.Argon2Params{Time: 1, MemoryKiB: 256, Threads: 1}})
 	logs := &syncBuffer{}
 	srv, err := New(Config{
-		Shop: sh, Staff: st, Payments: pay.Demo{}, DemoPayments: true,
+		Shop: sh, Staff: st, Payments: pay.Demo{}, DemoPayments: true, Store: db,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := &consoleEnv{env: &env{shop: sh, srv: srv, h: srv.Handler(), logs: logs}, t: t, db: db, staff: st, clk: clk,
-		secrets: map[string]string{}}
+		secrets: map[string]string{}, vault: vault}
 	enr, _, err := st.Bootstrap("olga", consolePass)
 	if err != nil {
 		t.Fatal(err)

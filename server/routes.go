@@ -88,6 +88,7 @@ func (s *Server) routes() http.Handler {
 		c.staff(http.MethodPost, "/api/v1/admin/staff", s.apiStaff)
 		c.staff(http.MethodPost, "/api/v1/admin/settings", opJSON(s, s.proposeSettings))
 		c.staff(http.MethodPost, "/api/v1/admin/notices", s.apiPublishNotice)
+		c.staff(http.MethodPost, "/api/v1/admin/backup", s.apiBackup)
 		c.staff(http.MethodGet, "/api/v1/admin/products", s.apiAdminProducts)
 		c.staff(http.MethodPost, "/api/v1/admin/products", s.apiCreateProduct)
 		c.staff(http.MethodPut, "/api/v1/admin/products/:id", s.apiUpdateProduct)

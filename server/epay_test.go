@@ -665,3 +665,28 @@ func TestHeldPaymentApproval(t *testing.T) {
 		}
 	})
 }
+
+// A product the gateway cannot charge for is refused before any stock is
+// reserved.
+func TestEpayRefusesOtherCurrencies(t *testing.T) {
+	e := newPayEnv(t, testEpayProvider(t))
+	p, err := e.shop.CreateProduct(shop.Product{Slug: "usd", Name: shop.Text{"en": "USD card"}, PriceMinor: 500, Currency: "USD"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.shop.ImportKeys(p.ID, shop.BatchInfo{}, strings.NewReader("USD-KEY-1\nUSD-KEY-2")); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(e.ts.URL+"/api/v1/orders", "application/json", strings.NewReader(`{"product":"usd","quantity":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(string(b), `"currency_unsupported"`) {
+		t.Fatalf("answer %d %s", resp.StatusCode, b)
+	}
+	if e.stock(p) != 2 {
+		t.Fatalf("stock %d after a refused order", e.stock(p))
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"veil/crypto"
 	"veil/msg"
 	"veil/pages"
+	"veil/server/pay"
 	"veil/server/shop"
 	"veil/server/staff"
 )
@@ -111,6 +112,8 @@ func classify(err error) problem {
 			"send a message through the thread instead"}
 	case errors.Is(err, msg.ErrHubClosed):
 		return problem{status: http.StatusServiceUnavailable, code: "chat_unavailable", message: "chat is shutting down, try again later"}
+	case errors.Is(err, pay.ErrCurrency):
+		return problem{status: http.StatusConflict, code: "currency_unsupported", message: "this shop's payment provider cannot take this product's currency"}
 	case errors.Is(err, shop.ErrNotPayable):
 		return problem{status: http.StatusConflict, code: "not_payable", message: "this order cannot be paid"}
 	case errors.Is(err, shop.ErrAmountMismatch):

@@ -46,6 +46,11 @@ func (s *Server) placeOrder(r *http.Request, in orderInput) (shop.Placed, shop.P
 	if limit := maxPerOrder(p); qty < 1 || qty > limit {
 		return shop.Placed{}, p, pay.Start{}, &shop.InputError{Message: fmt.Sprintf("quantity must be between 1 and %d", limit)}
 	}
+	// Refuse before reserving: a product the provider cannot charge for
+	// must not hold stock until its reservation expires.
+	if c, ok := s.payments.(pay.CurrencyChecker); ok && !c.Accepts(p.Currency) {
+		return shop.Placed{}, p, pay.Start{}, pay.ErrCurrency
+	}
 	placed, err := s.shop.Place(shop.OrderRequest{
 		Product: p.ID, Quantity: qty, Proofs: proofs,
 		Holder: s.holder(r), Discount: strings.TrimSpace(in.discount),

@@ -74,13 +74,16 @@ func NewEpay(c EpayConfig) (*Epay, error) {
 // Name implements Provider.
 func (*Epay) Name() string { return "epay" }
 
+// Accepts implements CurrencyChecker: 易支付 charges in yuan.
+func (*Epay) Accepts(currency string) bool { return currency == "CNY" }
+
 // Start implements Provider: the gateway's submit URL with the signed
 // parameters. out_trade_no is the order's ref and money its amount in yuan
 // with two decimals. name is the ref too: the gateway learns nothing about
 // what was bought beyond the amount it sees anyway.
 func (e *Epay) Start(o shop.Order, _ shop.Product) (Start, error) {
 	if o.Currency != "CNY" {
-		return Start{}, fmt.Errorf("pay: epay takes CNY only, order %s is in %s", o.Ref, o.Currency)
+		return Start{}, fmt.Errorf("%w: epay takes CNY only, order %s is in %s", ErrCurrency, o.Ref, o.Currency)
 	}
 	if o.AmountMinor <= 0 {
 		return Start{}, fmt.Errorf("pay: order %s has no amount to pay", o.Ref)

@@ -19,6 +19,15 @@ import (
 	"veil/server/shop"
 )
 
+// ErrCurrency: the provider cannot take payments in the order's currency
+// (409 currency_unsupported).
+var ErrCurrency = errors.New("pay: currency not supported by the provider")
+
+// CurrencyChecker is a provider that takes some currencies only.
+type CurrencyChecker interface {
+	Accepts(currency string) bool
+}
+
 // Start is how a buyer pays an order: follow URL with a GET, or, when
 // Method is "POST", submit Fields to URL as a form.
 type Start struct {

@@ -58,7 +58,13 @@ func (s *Server) registerConsoleExecutors() {
 		if err := json.Unmarshal(a.Params, &p); err != nil {
 			return "", fmt.Errorf("%w: params: %v", staff.ErrExecFailed, err)
 		}
-		o, err := s.shop.RefundTx(tx, p.Ref, p.AmountMinor)
+		refund := s.shop.RefundTx
+		if p.Reason == coolingOffReason {
+			// Re-checked inside this transaction: keys shown meanwhile
+			// end the offer.
+			refund = func(tx *store.Txn, ref string, _ int64) (shop.Order, error) { return s.shop.CoolingOffRefundTx(tx, ref) }
+		}
+		o, err := refund(tx, p.Ref, p.AmountMinor)
 		if err != nil {
 			return "", permanent(err)
 		}

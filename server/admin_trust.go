@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -20,19 +21,12 @@ import (
 // checkTierRules refuses rules the shop would refuse, before an approval
 // is queued for them (the shop checks again when the approval runs).
 func checkTierRules(r shop.TierRules) error {
-	for t := 1; t < 4; t++ {
-		if r.MinSettled[t] < r.MinSettled[t-1] || r.MinSettled[t] < 0 || r.MinSpanDays[t] < 0 {
-			return badRequest("tiers: thresholds must not decrease")
+	if err := r.Validate(); err != nil {
+		var ie *shop.InputError
+		if errors.As(err, &ie) {
+			return badRequest("tiers: %s", ie.Message)
 		}
-	}
-	for t := range 4 {
-		if r.MinSettled[t] < 0 || r.MinSpanDays[t] < 0 || r.MaxQuantity[t] < 1 || r.MaxUnpaid[t] < 1 || r.MaxAmountMinor[t] < 0 {
-			return badRequest("tiers: caps must be positive (amount 0 = no cap)")
-		}
-	}
-	if r.ProofUsesPerDay < 1 || r.RewardPercent < 0 || r.RewardPercent > 50 || r.RewardEvery < 0 ||
-		r.RewardMinTier < 0 || r.RewardMinTier > 3 {
-		return badRequest("tiers: proof uses at least 1, reward percent 0–50, reward tier 0–3")
+		return err
 	}
 	return nil
 }

@@ -7,6 +7,10 @@ import (
 	"veil/server/store"
 )
 
+// coolingOffReason marks a refund's params as the cooling-off offer, which
+// the refund executor re-checks inside its transaction.
+const coolingOffReason = "cooling_off"
+
 // errRefundsOff: a cooling-off refund asked of a shop without a console
 // (no approvals to carry it).
 var errRefundsOff = &httpError{http.StatusServiceUnavailable, "refunds_unavailable", "refunds cannot be requested here right now; ask support"}
@@ -33,7 +37,7 @@ func (s *Server) coolingOffRefund(ref string) error {
 	if !s.shop.CoolingOffOK(o, prod) {
 		return errCoolingOffOver
 	}
-	p := refundParams{Ref: o.Ref, Product: o.ProductID, Currency: o.Currency, Reason: "cooling_off"}
+	p := refundParams{Ref: o.Ref, Product: o.ProductID, Currency: o.Currency, Reason: coolingOffReason}
 	summary := "cooling-off refund of " + o.Ref
 	if s.db == nil {
 		a, err := s.staff.Propose("system", staff.KindRefund, o.Ref, summary, p)

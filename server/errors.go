@@ -100,6 +100,8 @@ func classify(err error) problem {
 			message: fmt.Sprintf("at most %d open tickets per order; follow up in the open ones", shop.MaxOpenTickets)}
 	case errors.Is(err, shop.ErrRemedyRefused):
 		return problem{status: http.StatusConflict, code: "remedy_not_allowed", message: "the product's policy does not offer this remedy"}
+	case errors.Is(err, shop.ErrCoolingOffOver):
+		return problem{status: http.StatusConflict, code: "cooling_off_over", message: "the cooling-off period is over or the keys were shown"}
 	case errors.Is(err, shop.ErrTicketClosed):
 		return problem{status: http.StatusConflict, code: "ticket_closed", message: "the ticket is closed"}
 	case errors.Is(err, shop.ErrNotOwner):

@@ -68,6 +68,7 @@ var (
 	ErrRemedyRefused  = errors.New("shop: remedy not offered by the policy") // 409 remedy_not_allowed
 	ErrTicketClosed   = errors.New("shop: ticket closed")                    // 409 ticket_closed
 	ErrTooManyTickets = errors.New("shop: too many open tickets")            // 429 too_many_tickets
+	ErrCoolingOffOver = errors.New("shop: the cooling-off offer has ended")  // 409 cooling_off_over
 )
 
 const (
@@ -593,4 +594,23 @@ func (s *Shop) CoolingOffOK(o Order, prod Product) bool {
 	m := prod.Policy.CoolingOffMinutes
 	return m > 0 && !o.DeliveredAt.IsZero() && !o.Revealed && o.Status == StatusDelivered &&
 		!s.now().After(o.DeliveredAt.Add(time.Duration(m)*time.Minute))
+}
+
+// CoolingOffRefundTx refunds an order in full under the cooling-off offer,
+// inside the caller's transaction: the offer is checked on the order as this
+// transaction reads it, so a retrieval that reveals the keys at the same
+// moment makes one of the two transactions retry and see the other.
+func (s *Shop) CoolingOffRefundTx(tx *store.Txn, ref string) (Order, error) {
+	o, _, err := getOrderByRef(tx, ref)
+	if err != nil {
+		return o, err
+	}
+	prod, ok := s.catalog.get(o.ProductID)
+	if !ok {
+		return o, ErrProductNotFound
+	}
+	if !s.CoolingOffOK(o, prod) {
+		return o, ErrCoolingOffOver
+	}
+	return s.RefundTx(tx, ref, 0)
 }

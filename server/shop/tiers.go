@@ -76,7 +76,9 @@ func DefaultTierRules() TierRules {
 	}
 }
 
-func (r TierRules) validate() error {
+// Validate checks the rules: thresholds that do not decrease, positive
+// caps, rewards in range. An *InputError says what is wrong.
+func (r TierRules) Validate() error {
 	for t := 1; t < 4; t++ {
 		if r.MinSettled[t] < r.MinSettled[t-1] || r.MinSettled[t] < 0 || r.MinSpanDays[t] < 0 {
 			return inputErr("tier thresholds must not decrease")
@@ -103,7 +105,7 @@ func (s *Shop) TierRules() TierRules {
 
 // SetTierRulesTx stores new rules (a settings approval).
 func (s *Shop) SetTierRulesTx(tx *store.Txn, r TierRules) error {
-	if err := r.validate(); err != nil {
+	if err := r.Validate(); err != nil {
 		return err
 	}
 	return tx.SetJSON(kTierRule, r)

@@ -62,7 +62,9 @@ func (s *Server) registerConsoleExecutors() {
 		if p.Reason == coolingOffReason {
 			// Re-checked inside this transaction: keys shown meanwhile
 			// end the offer.
-			refund = func(tx *store.Txn, ref string, _ int64) (shop.Order, error) { return s.shop.CoolingOffRefundTx(tx, ref) }
+			refund = func(tx *store.Txn, ref string, _ int64) (shop.Order, error) {
+				return s.shop.CoolingOffRefundTx(tx, ref)
+			}
 		}
 		o, err := refund(tx, p.Ref, p.AmountMinor)
 		if err != nil {

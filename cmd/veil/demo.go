@@ -128,11 +128,14 @@ func seedDemo(sh *shop.Shop) (string, error) {
 			keys[i] = demoKey(p.Slug)
 		}
 		info := shop.BatchInfo{Supplier: "demo supplier", CostMinor: p.PriceMinor * 8 / 10}
-		res, err := sh.ImportKeys(p.ID, info, strings.NewReader(strings.Join(keys, "\n")))
+		if _, err := sh.ImportKeys(p.ID, info, strings.NewReader(strings.Join(keys, "\n"))); err != nil {
+			return "", err
+		}
+		stocked, err := sh.Product(p.ID) // a shared key counts its seats
 		if err != nil {
 			return "", err
 		}
-		summary = append(summary, fmt.Sprintf("%s %d", p.Slug, res.Imported))
+		summary = append(summary, fmt.Sprintf("%s %d", p.Slug, stocked.InStock))
 	}
 	return strings.Join(summary, ", "), nil
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"veil/crypto"
+	"veil/msg"
 	"veil/server/shop"
 )
 
@@ -34,6 +36,11 @@ func TestBackupRestoreMovesHouse(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := a.shop.Pay(pl.Order.Ref, shop.Payment{Provider: "demo", AmountMinor: pl.Order.AmountMinor}); err != nil {
+		t.Fatal(err)
+	}
+	// A support thread, sealed to the order and the merchant.
+	rcpts := []string{pl.Order.Recipient, a.shop.Public().Support}
+	if _, err := a.threads.Append(pl.Order.Ref, rcpts, msg.Message{From: msg.FromBuyer, Text: "THREAD-BEFORE-THE-MOVE"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Close(); err != nil {
@@ -71,6 +78,12 @@ func TestBackupRestoreMovesHouse(t *testing.T) {
 	v, err := a2.shop.Retrieve(pl.Token)
 	if err != nil || len(v.Items) != 2 || v.Items[0].Key != "MOVE-KEY-0001" || v.Items[1].Key != "MOVE-KEY-0002" {
 		t.Fatalf("old token after the move: %+v %v", v.Items, err)
+	}
+	tok, _ := crypto.ParseToken(pl.Token)
+	id, _ := tok.Identity(crypto.Hybrid)
+	thread, _, err := a2.threads.Read(pl.Order.Ref, id.Age(), 0, 10)
+	if err != nil || len(thread) != 1 || thread[0].Text != "THREAD-BEFORE-THE-MOVE" {
+		t.Fatalf("thread after the move: %+v %v", thread, err)
 	}
 	if err := a2.shop.Unlock("vault passphrase"); err != nil {
 		t.Fatal(err)

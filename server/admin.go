@@ -279,6 +279,16 @@ func limitParam(r *http.Request) (int, error) {
 	return n, nil
 }
 
+// pageParams reads ?cursor= and ?limit= of a JSON list.
+func pageParams(r *http.Request) (string, int, error) {
+	c, err := cursorParam(r)
+	if err != nil {
+		return "", 0, err
+	}
+	n, err := limitParam(r)
+	return c, n, err
+}
+
 // param is a route parameter.
 func param(r *http.Request, name string) string {
 	return httprouter.ParamsFromContext(r.Context()).ByName(name)

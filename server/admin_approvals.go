@@ -30,12 +30,7 @@ func (s *Server) apiApprovals(w http.ResponseWriter, r *http.Request, _ staff.Se
 		s.writeError(w, r, err)
 		return
 	}
-	cursor, err := cursorParam(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	limit, err := limitParam(r)
+	cursor, limit, err := pageParams(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

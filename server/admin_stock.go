@@ -52,12 +52,7 @@ func (s *Server) apiStock(w http.ResponseWriter, r *http.Request, _ staff.Sessio
 // apiKeys is GET /api/v1/admin/products/:id/keys[?batch=&cursor=&limit=]:
 // masked keys ("mask" is empty while the vault is locked).
 func (s *Server) apiKeys(w http.ResponseWriter, r *http.Request, _ staff.Session) {
-	cursor, err := cursorParam(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	limit, err := limitParam(r)
+	cursor, limit, err := pageParams(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -194,12 +189,7 @@ func (s *Server) apiOrders(w http.ResponseWriter, r *http.Request, _ staff.Sessi
 		s.writeError(w, r, err)
 		return
 	}
-	cursor, err := cursorParam(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	limit, err := limitParam(r)
+	cursor, limit, err := pageParams(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

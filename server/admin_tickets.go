@@ -57,12 +57,7 @@ func (s *Server) apiAdminTickets(w http.ResponseWriter, r *http.Request, sess st
 		s.writeError(w, r, err)
 		return
 	}
-	cursor, err := cursorParam(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	limit, err := limitParam(r)
+	cursor, limit, err := pageParams(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -187,3 +187,34 @@ func TestCoolingOffAndLookupDoesNotReveal(t *testing.T) {
 		t.Fatal("cooling-off offered after the keys were shown")
 	}
 }
+
+// TestCoolingOffRefundWithholdsKeys: refunded under the cooling-off offer,
+// before the keys were shown, the order keeps them hidden for good; once
+// shown, the offer is gone.
+func TestCoolingOffRefundWithholdsKeys(t *testing.T) {
+	e := newEnv(t)
+	p, err := e.shop.CreateProduct(Product{Slug: "cool", Name: Text{"en": "c"}, PriceMinor: 100, Currency: "CNY",
+		Policy: Policy{WindowHours: 24, Remedies: []Remedy{RemedyRefund}, CoolingOffMinutes: 30}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.importKeys(p.ID, keyList("W", 2))
+	a, b := e.buy(p.ID, 1), e.buy(p.ID, 1)
+	e.pay(a.Order)
+	e.pay(b.Order)
+	err = e.db.Update(func(tx *store.Txn) error { _, err := e.shop.CoolingOffRefundTx(tx, a.Order.Ref); return err })
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := e.shop.Retrieve(a.Token)
+	if err != nil || len(v.Items) != 0 || v.Order.Status != StatusRefunded {
+		t.Fatalf("refunded before reveal: %d items, %s, %v", len(v.Items), v.Order.Status, err)
+	}
+	if got := e.keysOf(b.Token); len(got) != 1 {
+		t.Fatalf("b's keys: %v", got)
+	}
+	err = e.db.Update(func(tx *store.Txn) error { _, err := e.shop.CoolingOffRefundTx(tx, b.Order.Ref); return err })
+	if !errors.Is(err, ErrCoolingOffOver) {
+		t.Fatalf("cooling-off after reveal: %v", err)
+	}
+}

@@ -438,6 +438,7 @@ func wipe(b []byte) {
 
 // Retrieve opens the order of a token with its delivered keys.
 // crypto.ErrTokenMalformed for a typo, ErrOrderNotFound for an unknown token.
+// An order refunded before its keys were ever shown withholds them.
 //
 // The first retrieval re-seals each delivery to the token's symmetric
 // recipient (still an age file, post-quantum safe), so later retrievals
@@ -465,7 +466,7 @@ func (s *Shop) Retrieve(token string) (View, error) {
 		}
 		v.Product = p
 		v.RewardCode = rewardCode(t, v.Order)
-		if len(v.Order.Payloads) == 0 {
+		if len(v.Order.Payloads) == 0 || withheld(v.Order) {
 			return nil
 		}
 		changed, err := s.openPayloads(t, &v)
@@ -483,6 +484,12 @@ func (s *Shop) Retrieve(token string) (View, error) {
 	}
 	return s.withStockView(v)
 }
+
+// withheld: an order refunded before its keys were ever shown keeps them
+// hidden — the buyer has the money back. (Retrieve reads and records in
+// one transaction, so a cooling-off refund and a first retrieval racing
+// each other serialise: one of them sees the other.)
+func withheld(o Order) bool { return o.Status == StatusRefunded && !o.Revealed }
 
 // rewardCode opens the discount code an order earned, if any.
 func rewardCode(t crypto.Token, o Order) string {

@@ -186,6 +186,11 @@ func (db *DB) UpdateUnder(mu sync.Locker, fn func(*Txn) error) error {
 }
 
 func (db *DB) commitUnder(mu sync.Locker, fn func(*Txn) error) error {
+	// NewTransaction on a closed DB would wait forever for its watermark;
+	// Update and View check this themselves.
+	if db.bdb.IsClosed() {
+		return badger.ErrDBClosed
+	}
 	mu.Lock()
 	locked := true
 	defer func() {

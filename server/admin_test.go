@@ -104,7 +104,11 @@ func TestConsoleLockout(t *testing.T) {
 		wantErrorJSON(t, login(bad), http.StatusUnauthorized, "totp_invalid")
 		_ = i
 	}
-	wantErrorJSON(t, login(e.code("olga")), http.StatusTooManyRequests, "locked_out")
+	locked := login(e.code("olga"))
+	wantErrorJSON(t, locked, http.StatusTooManyRequests, "locked_out")
+	if locked.Header().Get("Retry-After") != "900" {
+		t.Fatalf("Retry-After %q", locked.Header().Get("Retry-After"))
+	}
 	e.clk.Add(14 * time.Minute)
 	wantErrorJSON(t, login(e.code("olga")), http.StatusTooManyRequests, "locked_out")
 	// The lock ends after 15 minutes.

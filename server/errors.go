@@ -131,8 +131,12 @@ func classify(err error) problem {
 	case errors.Is(err, shop.ErrNotRefundable):
 		return problem{status: http.StatusConflict, code: "not_refundable", message: "nothing left to refund on this order"}
 	case staffError(err, &se) && staffStatus(se.Code()) != 0:
-		return problem{status: staffStatus(se.Code()), code: se.Code(), message: strings.TrimPrefix(se.Error(), "staff: "),
+		p := problem{status: staffStatus(se.Code()), code: se.Code(), message: strings.TrimPrefix(se.Error(), "staff: "),
 			detail: staffStatus(se.Code()) == http.StatusBadRequest}
+		if p.code == "locked_out" {
+			p.retryAfter = 15 * 60 // the lock lasts 15 minutes from the fifth failure
+		}
+		return p
 	}
 	return problem{status: http.StatusInternalServerError, code: "internal", message: "something went wrong"}
 }

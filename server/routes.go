@@ -19,6 +19,11 @@ func (s *Server) routes() http.Handler {
 
 	route := func(method, pattern string, h http.HandlerFunc) {
 		r.Handler(method, pattern, s.buyer(pattern, h))
+		if method == http.MethodGet {
+			// httprouter v1.3 does not answer HEAD for GET routes; net/http
+			// drops the body of a HEAD answer itself.
+			r.Handler(http.MethodHead, pattern, s.buyer(pattern, h))
+		}
 	}
 
 	// JSON API (API.md).

@@ -431,3 +431,13 @@ func TestSecurityHeadersEverywhere(t *testing.T) {
 		t.Errorf("static Cache-Control %q", cc)
 	}
 }
+
+func TestHeadAnswersLikeGet(t *testing.T) {
+	e := newEnv(t, nil)
+	for _, target := range []string{"/", "/order", "/api/v1/products"} {
+		w := e.do(t, req{method: http.MethodHead, target: target})
+		if w.Code != http.StatusOK {
+			t.Errorf("HEAD %s: %d", target, w.Code)
+		}
+	}
+}

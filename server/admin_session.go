@@ -66,14 +66,8 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	name := r.PostForm.Get("user")
 	sess, err := s.staff.Login(name, r.PostForm.Get("password"), r.PostForm.Get("code"))
 	if err != nil {
-		p := classify(err)
-		if p.status >= 500 {
-			s.writeError(w, r, err)
-			return
-		}
 		page := &pages.AdminLogin{AdminBase: s.adminBase(r, nil, "", "/admin/login"), Name: name}
-		page.Error = s.problemText(s.lang(r), p)
-		s.render(w, r, p.status, page)
+		s.refuseForm(w, r, err, page, &page.Error)
 		return
 	}
 	s.setSessionCookie(w, r, sess.ID, false)
@@ -123,13 +117,7 @@ func (s *Server) enrolShow(w http.ResponseWriter, r *http.Request) {
 	page := &pages.AdminEnrol{AdminBase: s.adminBase(r, nil, "", "/admin/enrol"), Step: "start", Name: name}
 	e, err := s.staff.PendingEnrolment(name, r.PostForm.Get("password"))
 	if err != nil {
-		p := classify(err)
-		if p.status >= 500 {
-			s.writeError(w, r, err)
-			return
-		}
-		page.Error = s.problemText(s.lang(r), p)
-		s.render(w, r, p.status, page)
+		s.refuseForm(w, r, err, page, &page.Error)
 		return
 	}
 	page.Step, page.Name, page.Secret, page.OTPURL = "scan", e.Name, e.Secret, e.URL
@@ -149,17 +137,24 @@ func (s *Server) enrolFinish(w http.ResponseWriter, r *http.Request) {
 	page := &pages.AdminEnrol{AdminBase: s.adminBase(r, nil, "", "/admin/enrol"), Step: "start", Name: name}
 	codes, err := s.staff.FinishEnrolment(name, r.PostForm.Get("code"))
 	if err != nil {
-		p := classify(err)
-		if p.status >= 500 {
-			s.writeError(w, r, err)
-			return
-		}
 		// Start again: showing the QR code needs the password.
-		page.Error = s.problemText(s.lang(r), p)
-		s.render(w, r, p.status, page)
+		s.refuseForm(w, r, err, page, &page.Error)
 		return
 	}
 	s.log.Info("staff enrolled", "staff", name)
 	page.Step, page.Recovery = "done", codes
 	s.render(w, r, http.StatusOK, page)
+}
+
+// refuseForm answers a refused form: the page again with the refusal in
+// the reader's language and its status, or the error page when the cause
+// is ours (5xx).
+func (s *Server) refuseForm(w http.ResponseWriter, r *http.Request, err error, page pages.Page, msg *string) {
+	p := classify(err)
+	if p.status >= 500 {
+		s.writeError(w, r, err)
+		return
+	}
+	*msg = s.problemText(s.lang(r), p)
+	s.render(w, r, p.status, page)
 }

@@ -5,12 +5,18 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
 )
 
 // decodeJSON reads one JSON value from the (size-limited) body into v. It
-// is lenient on unknown fields, strict on types and on trailing data.
+// is the one decoder of every JSON body, buyer and console: strict on
+// types, on trailing data and on fields — a field v does not know is 400
+// bad_request naming it, so a typo ("quantiy") is not silently ignored.
 func decodeJSON(r *http.Request, v any) error {
 	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
 	}
@@ -23,6 +29,12 @@ func decodeJSON(r *http.Request, v any) error {
 	return nil
 }
 
+// unknownFieldPrefix starts encoding/json's error for a field the target
+// does not have (with DisallowUnknownFields).
+const unknownFieldPrefix = "json: unknown field "
+
+var fieldNameRE = regexp.MustCompile(`^[A-Za-z0-9_]{1,32}$`)
+
 // jsonError describes a decoding failure without echoing the input.
 func jsonError(err error) error {
 	var (
@@ -34,6 +46,15 @@ func jsonError(err error) error {
 		return err
 	case errors.Is(err, io.EOF):
 		return badRequest("empty body: a JSON object is expected")
+	case strings.HasPrefix(err.Error(), unknownFieldPrefix):
+		// encoding/json has no typed error for this. The name is echoed
+		// only when it looks like a field name: at most 32 word
+		// characters, so a pasted token (33 characters) never comes back.
+		name, uerr := strconv.Unquote(strings.TrimPrefix(err.Error(), unknownFieldPrefix))
+		if uerr != nil || !fieldNameRE.MatchString(name) {
+			return badRequest("unknown field in the JSON body")
+		}
+		return badRequest("unknown field %q", name)
 	case errors.As(err, &te):
 		if te.Field != "" {
 			return badRequest("field %q must be of type %s", te.Field, te.Type)

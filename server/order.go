@@ -26,6 +26,8 @@ func bearer(r *http.Request) (string, bool) {
 type itemJSON struct {
 	ID  string `json:"id"`
 	Key string `json:"key"`
+	// State is reported_bad or recalled for a replaced or recalled key.
+	State string `json:"state,omitempty"`
 }
 
 type noticeJSON struct {
@@ -77,7 +79,7 @@ func (s *Server) apiOrder(w http.ResponseWriter, r *http.Request) {
 	}
 	if o.Status != shop.StatusPending {
 		for _, it := range v.Items {
-			out.Items = append(out.Items, itemJSON{ID: it.ID, Key: it.Key})
+			out.Items = append(out.Items, itemJSON{ID: it.ID, Key: it.Key, State: string(it.State)})
 		}
 	}
 	if !o.WindowEnds.IsZero() {

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -86,9 +87,18 @@ func (s *Server) apiCreateOrder(w http.ResponseWriter, r *http.Request) {
 		Quantity *int     `json:"quantity"`
 		Proofs   []string `json:"proofs"`
 		Discount string   `json:"discount"`
+		// PayWith and Pow are the contract's (../shared/API.md): this
+		// shop runs one provider, so pay_with may only name it, and it
+		// never asks for proof of work, so a pow sent anyway is ignored.
+		PayWith string          `json:"pay_with"`
+		Pow     json.RawMessage `json:"pow"`
 	}
 	if err := decodeJSON(r, &req); err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	if req.PayWith != "" && req.PayWith != s.payments.Name() {
+		s.writeError(w, r, badRequest("pay_with: this shop takes %s payments only", s.payments.Name()))
 		return
 	}
 	qty := 1

@@ -205,7 +205,7 @@ func TestAPIJourney(t *testing.T) {
 		t.Errorf("in_stock %s", list.Products[0]["in_stock"])
 	}
 
-	w = e.postJSON(t, "/api/v1/orders", `{"product":"card","quantity":1,"proofs":[],"extra":"ignored"}`)
+	w = e.postJSON(t, "/api/v1/orders", `{"product":"card","quantity":1,"proofs":[]}`)
 	if w.Code != http.StatusCreated {
 		t.Fatalf("create: %d %s", w.Code, w.Body)
 	}

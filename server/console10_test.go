@@ -1,0 +1,94 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// Issue 10, items 13–16 (the console's share): owed payments, console
+// fixes, the shop time zone, strict JSON and the retention setting.
+
+// TestUnknownJSONFieldRefused: a field the route does not know is 400
+// bad_request naming it, on buyer and console routes alike, and nothing
+// is created.
+func TestUnknownJSONFieldRefused(t *testing.T) {
+	e := newConsoleEnv(t)
+	p := e.addProduct(t, "card", "K1")
+	olga := e.login("olga")
+
+	for _, c := range []struct {
+		name, body, field string
+	}{
+		{"buyer order", `{"product":"card","quantiy":2}`, "quantiy"},
+		{"buyer pay_with other provider", `{"product":"card","pay_with":"epay"}`, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := e.postJSON(t, "/api/v1/orders", c.body)
+			wantErrorJSON(t, w, http.StatusBadRequest, "bad_request")
+			if c.field != "" && !strings.Contains(w.Body.String(), `\"`+c.field+`\"`) {
+				t.Errorf("the message does not name %q: %s", c.field, w.Body)
+			}
+		})
+	}
+	if q, err := e.shop.Product(p.ID); err != nil || q.InStock != 1 {
+		t.Fatalf("stock %d after refused orders, want 1 (%v)", q.InStock, err)
+	}
+	// The contract's own optional fields still work.
+	if w := e.postJSON(t, "/api/v1/orders", `{"product":"card","quantity":1,"proofs":[],"pay_with":"demo","pow":{"challenge":"c","nonce":"n"}}`); w.Code != http.StatusCreated {
+		t.Fatalf("contract fields refused: %d %s", w.Code, w.Body)
+	}
+
+	for _, c := range []struct{ target, body, field string }{
+		{"/api/v1/admin/products", `{"slug":"x","name":"X","price_minor":1,"currency":"CNY","kind":"unique","prise":2}`, "prise"},
+		{"/api/v1/admin/settings", `{"two_person":{"refund":true},"totp_code":"123456"}`, "totp_code"},
+		{"/api/v1/admin/refunds", `{"ref":"R-ZZZZZZZZ","amount":5,"reason":"x"}`, "amount"},
+		{"/api/v1/admin/products", `{"slug":"y","name":"Y","price_minor":1,"currency":"CNY","kind":"unique","policy":{"window_hour":1}}`, "window_hour"},
+	} {
+		w := e.api(olga, http.MethodPost, c.target, c.body)
+		wantErrorJSON(t, w, http.StatusBadRequest, "bad_request")
+		if !strings.Contains(w.Body.String(), `\"`+c.field+`\"`) {
+			t.Errorf("%s: the message does not name %q: %s", c.target, c.field, w.Body)
+		}
+	}
+	if _, err := e.shop.Product("x"); err == nil {
+		t.Error("a product was created from a body with an unknown field")
+	}
+	// A name that could be a pasted token is not echoed.
+	tok := strings.Repeat("A", 33)
+	w := e.postJSON(t, "/api/v1/orders", `{"product":"card","`+tok+`":1}`)
+	wantErrorJSON(t, w, http.StatusBadRequest, "bad_request")
+	if strings.Contains(w.Body.String(), tok) {
+		t.Errorf("the error echoes a long field name: %s", w.Body)
+	}
+}
+
+// TestOrderAPIItemState: a replaced key is listed with its state in GET
+// /api/v1/order, as API.md documents; a good key has none.
+func TestOrderAPIItemState(t *testing.T) {
+	e := newAfterSalesEnv(t)
+	p := e.addProduct(t, "card", "BAD-KEY-1", "GOOD-KEY-2")
+	pl := e.paid(p)
+	olga := e.login("olga")
+	e.next()
+	w := e.api(olga, http.MethodPost, "/api/v1/admin/replacements", `{"ref":"`+pl.Order.Ref+`","totp":"`+e.code("olga")+`"}`)
+	if w.Code != http.StatusOK {
+		t.Fatalf("replace: %d %s", w.Code, w.Body)
+	}
+	w = e.get(t, "/api/v1/order", map[string]string{"Authorization": "Bearer " + pl.Token})
+	var out struct {
+		Items []map[string]string `json:"items"`
+	}
+	decode(t, w, &out)
+	states := map[string]string{}
+	for _, it := range out.Items {
+		st, ok := it["state"]
+		if !ok {
+			st = "(none)"
+		}
+		states[it["key"]] = st
+	}
+	if len(states) != 2 || states["BAD-KEY-1"] != "reported_bad" || states["GOOD-KEY-2"] != "(none)" {
+		t.Fatalf("items %s", w.Body)
+	}
+}

@@ -190,7 +190,7 @@ func (s *Server) adminBase(r *http.Request, sess *staff.Session, section, here s
 	q := url.Values{}
 	path := here
 	if r.Method == http.MethodGet && here == "" {
-		path, q = r.URL.Path, r.URL.Query()
+		path, q = sitePath(r.URL.Path), r.URL.Query()
 		q.Del("notice")
 	}
 	if path == "" {
@@ -249,10 +249,10 @@ func (s *Server) pager(r *http.Request, next string, q url.Values) pages.Pager {
 			nq[k] = vs
 		}
 		nq.Set("cursor", next)
-		p.Next = s.langURL(r, r.URL.Path, nq)
+		p.Next = s.langURL(r, sitePath(r.URL.Path), nq)
 	}
 	if r.URL.Query().Get("cursor") != "" {
-		p.First = s.langURL(r, r.URL.Path, q)
+		p.First = s.langURL(r, sitePath(r.URL.Path), q)
 	}
 	return p
 }

@@ -75,7 +75,7 @@ func acceptLanguage(header string) string {
 // base is the common page data with a language switch that links to this
 // page (GET) or, after a POST, to the page a buyer can come back to.
 func (s *Server) base(r *http.Request, lang string) pages.Base {
-	path, q := r.URL.Path, url.Values{}
+	path, q := sitePath(r.URL.Path), url.Values{}
 	if r.Method == http.MethodGet {
 		q = r.URL.Query()
 	} else {
@@ -96,6 +96,16 @@ func (s *Server) base(r *http.Request, lang string) pages.Base {
 		})
 	}
 	return b
+}
+
+// sitePath makes a request path safe to link to: a path the client sent
+// may begin with "//" or "/\" ("GET //evil.example/x"), which a browser
+// reads as another site. Leading slashes and backslashes collapse into one,
+// and the path is escaped again so that a decoded "?" or "#" stays part of
+// it. The result always begins with exactly one "/".
+func sitePath(p string) string {
+	p = "/" + strings.TrimLeft(p, "/\\")
+	return (&url.URL{Path: p}).EscapedPath()
 }
 
 // tokenBase is the page data for a page that shows what a token opens: its

@@ -50,8 +50,9 @@ func (s *Server) apiStock(w http.ResponseWriter, r *http.Request, _ staff.Sessio
 }
 
 // apiKeys is GET /api/v1/admin/products/:id/keys[?batch=&cursor=&limit=]:
-// masked keys ("mask" is empty while the vault is locked).
-func (s *Server) apiKeys(w http.ResponseWriter, r *http.Request, _ staff.Session) {
+// masked keys ("mask" is empty while the vault is locked, and for staff
+// below owner: the end of an unsold key is for the merchant alone).
+func (s *Server) apiKeys(w http.ResponseWriter, r *http.Request, sess staff.Session) {
 	cursor, limit, err := pageParams(r)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -62,7 +63,7 @@ func (s *Server) apiKeys(w http.ResponseWriter, r *http.Request, _ staff.Session
 		s.writeError(w, r, err)
 		return
 	}
-	keys, next, err := s.shop.Keys(p.ID, r.URL.Query().Get("batch"), cursor, limit)
+	keys, next, err := s.shop.Keys(p.ID, r.URL.Query().Get("batch"), cursor, limit, sess.Role == staff.RoleOwner)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -78,7 +79,8 @@ func (s *Server) apiKeys(w http.ResponseWriter, r *http.Request, _ staff.Session
 }
 
 // stockPage is GET /admin/products/:id/stock[?batch=&cursor=]: batches with
-// counts, the masked keys page by page, and the export and deletion forms.
+// counts, the keys page by page (masked for owners only), and the export
+// and deletion forms.
 func (s *Server) stockPage(w http.ResponseWriter, r *http.Request, sess staff.Session) {
 	cursor, err := cursorParam(r)
 	if err != nil {
@@ -100,7 +102,7 @@ func (s *Server) stockPage(w http.ResponseWriter, r *http.Request, sess staff.Se
 		s.writeError(w, r, err)
 		return
 	}
-	keys, next, err := s.shop.Keys(p.ID, batch, cursor, pageSize)
+	keys, next, err := s.shop.Keys(p.ID, batch, cursor, pageSize, sess.Role == staff.RoleOwner)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -5,6 +5,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"unicode/utf8"
+
+	"veil/server/shop"
+	"veil/server/staff"
 )
 
 // Issue 10 item 7: a request path that begins with two slashes (or a slash
@@ -53,4 +57,71 @@ func localLink(u string) bool {
 		return true
 	}
 	return false
+}
+
+// Issue 10 item 5: a mask shows at most a quarter of a key and never more
+// than four characters, and only owners see the masks of unsold keys (API
+// and stock page); support sees ids and states.
+func TestKeyMasksOwnersOnly(t *testing.T) {
+	e := newConsoleEnv(t)
+	const key = "Q7XK-8D2P-M9PZ" // the issue's example shape
+	p := e.addProduct(t, "masked", key, "A1B2C3D4E")
+	e.member("sam", staff.RoleSupport)
+	e.next()
+	olga, sam := e.login("olga"), e.login("sam")
+
+	var list struct {
+		Keys []struct {
+			ID, Mask string
+		} `json:"keys"`
+	}
+	decode(t, e.api(olga, "GET", "/api/v1/admin/products/"+p.ID+"/keys", ""), &list)
+	masks := map[string]bool{}
+	for _, k := range list.Keys {
+		masks[k.Mask] = true
+	}
+	// 14 and 9 characters: three and two shown.
+	if len(list.Keys) != 2 || !masks["…9PZ"] || !masks["…4E"] {
+		t.Fatalf("owner's masks: %+v", list.Keys)
+	}
+	page := e.page(olga, "/admin/products/"+p.ID+"/stock?lang=en").Body.String()
+	if !strings.Contains(page, "…9PZ") || strings.Contains(page, "M9PZ") || strings.Contains(page, "Q7XK") {
+		t.Fatal("owner's stock page: mask missing or too long")
+	}
+
+	w := e.api(sam, "GET", "/api/v1/admin/products/"+p.ID+"/keys", "")
+	decode(t, w, &list)
+	if w.Code != http.StatusOK || len(list.Keys) != 2 {
+		t.Fatalf("support's list: %d %s", w.Code, w.Body)
+	}
+	for _, k := range list.Keys {
+		if k.Mask != "" {
+			t.Fatalf("support sees mask %q", k.Mask)
+		}
+	}
+	page = e.page(sam, "/admin/products/"+p.ID+"/stock?lang=en").Body.String()
+	if strings.Contains(page, "9PZ") || strings.Contains(page, "…4E") {
+		t.Fatal("support's stock page shows masks")
+	}
+}
+
+func TestMaskKey(t *testing.T) {
+	for key, want := range map[string]string{
+		"Q7XKAM9PZ":                  "…PZ", // 9 characters: two
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZ": "…WXYZ",
+		"ABCDEFGHIJKLMNOP":           "…MNOP",
+		"ABCDEFG":                    "…G",
+		"ABC":                        "•••",
+		"":                           "•••",
+		"卡密卡密卡密卡密":                   "…卡密",
+	} {
+		got := shop.MaskKey(key)
+		if got != want {
+			t.Errorf("MaskKey(%q) = %q, want %q", key, got, want)
+		}
+		shown := utf8.RuneCountInString(strings.TrimLeft(got, "…•"))
+		if n := utf8.RuneCountInString(key); shown > 4 || shown*4 > n {
+			t.Errorf("MaskKey(%q) shows %d of %d characters", key, shown, n)
+		}
+	}
 }

@@ -297,14 +297,16 @@ type KeyView struct {
 	Batch string   `json:"batch"`
 	State KeyState `json:"state"`
 	Order string   `json:"order,omitempty"`
-	// Mask is the first and last four characters, only while the vault is
-	// unlocked and the key is still in stock; empty otherwise.
+	// Mask is the key's last characters (see MaskKey), only when asked for,
+	// while the vault is unlocked and the key is still in stock; empty
+	// otherwise.
 	Mask string `json:"mask"`
 }
 
 // Keys lists a product's keys (one batch, or all) in import order, limit at
-// a time; the cursor continues the list.
-func (s *Shop) Keys(productID, batchID, cursor string, limit int) ([]KeyView, string, error) {
+// a time; the cursor continues the list. masks asks for the masks of keys
+// in stock (owners only: the console decides); without it no key is opened.
+func (s *Shop) Keys(productID, batchID, cursor string, limit int, masks bool) ([]KeyView, string, error) {
 	limit = min(max(limit, 1), 500)
 	bs, err := s.Batches(productID)
 	if err != nil {
@@ -335,7 +337,7 @@ func (s *Shop) Keys(productID, batchID, cursor string, limit int) ([]KeyView, st
 					return err
 				}
 				kv := KeyView{ID: rec.ID, Batch: rec.Batch, State: rec.State, Order: rec.Order}
-				if len(rec.CT) > 0 {
+				if masks && len(rec.CT) > 0 {
 					kv.Mask = s.mask(tx, keys, rec)
 				}
 				out = append(out, kv)
@@ -368,11 +370,21 @@ func (s *Shop) mask(tx *store.Txn, keys map[string]*crypto.DataKey, rec keyRecor
 		return ""
 	}
 	defer wipe(pt)
-	r := []rune(string(pt))
-	if len(r) <= 8 {
-		return strings.Repeat("•", len(r))
+	return MaskKey(string(pt))
+}
+
+// MaskKey shows the end of a key so that the merchant can tell keys apart
+// and find one in a supplier's list: at most a quarter of its characters,
+// never more than four ("…STUV" for a 16-character key, "…Z" for a
+// 7-character one), and nothing of a key shorter than four ("•••"). The
+// rest stays out of sight: a mask must not be a head start on the key.
+func MaskKey(key string) string {
+	r := []rune(key)
+	n := min(len(r)/4, 4)
+	if n == 0 {
+		return "•••"
 	}
-	return string(r[:4]) + "…" + string(r[len(r)-4:])
+	return "…" + string(r[len(r)-n:])
 }
 
 // DayStat is one day of sales.

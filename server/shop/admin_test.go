@@ -119,19 +119,22 @@ func TestKeysMaskedAndOrdersListed(t *testing.T) {
 	e.importKeys(p.ID, []string{"ABCD-1111-2222-WXYZ", "EFGH-3333-4444-STUV", "short"})
 	pl := e.buy(p.ID, 1)
 	e.pay(pl.Order)
-	ks, next, err := e.shop.Keys(p.ID, "", "", 2)
+	ks, next, err := e.shop.Keys(p.ID, "", "", 2, true)
 	if err != nil || len(ks) != 2 || next == "" {
 		t.Fatalf("page 1: %+v %q %v", ks, next, err)
 	}
-	if ks[0].State != KeyDelivered || ks[0].Mask != "" || ks[1].Mask != "EFGH…STUV" {
+	if ks[0].State != KeyDelivered || ks[0].Mask != "" || ks[1].Mask != "…STUV" {
 		t.Fatalf("masks: %+v", ks)
 	}
-	ks2, next2, err := e.shop.Keys(p.ID, "", next, 2)
-	if err != nil || len(ks2) != 1 || next2 != "" || ks2[0].Mask != "•••••" {
+	ks2, next2, err := e.shop.Keys(p.ID, "", next, 2, true)
+	if err != nil || len(ks2) != 1 || next2 != "" || ks2[0].Mask != "…t" {
 		t.Fatalf("page 2: %+v %q %v", ks2, next2, err)
 	}
+	if ks, _, _ := e.shop.Keys(p.ID, "", "", 10, false); ks[1].Mask != "" {
+		t.Fatal("mask shown unasked")
+	}
 	e.shop.Lock()
-	if ks, _, _ := e.shop.Keys(p.ID, "", "", 10); ks[1].Mask != "" {
+	if ks, _, _ := e.shop.Keys(p.ID, "", "", 10, true); ks[1].Mask != "" {
 		t.Fatal("mask shown while locked")
 	}
 	if err := e.shop.Unlock(testPass); err != nil {

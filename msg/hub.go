@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -21,7 +22,9 @@ type HubConfig struct {
 	Threads *Threads
 	// Origin reports whether a WebSocket request comes from the site. nil
 	// compares the Origin header's host with r.Host and refuses a request
-	// without an Origin header.
+	// without an Origin header ([SameHost]); a shop that knows its public
+	// URL should use [PublicOrigin], which also checks the scheme and does
+	// not trust the Host header.
 	Origin func(r *http.Request) bool
 	// IdleTimeout closes a room ("idle") after this long without a message
 	// or a join; 15 minutes.
@@ -118,6 +121,51 @@ func SameHost(r *http.Request) bool {
 		return false
 	}
 	return strings.EqualFold(u.Host, r.Host)
+}
+
+// PublicOrigin returns the origin check for a shop whose public base URL
+// is publicURL (veil serve --public-url): the Origin header must name the
+// same scheme and host (and port, a default port being the same as none),
+// whatever Host the request carries. http://shop.example is not
+// https://shop.example: a page served over plain HTTP (say, by someone on
+// the path) must not reach the chat of the TLS site. A request without an
+// Origin header is refused, as by [SameHost].
+func PublicOrigin(publicURL string) (func(r *http.Request) bool, error) {
+	want, ok := originOf(publicURL)
+	if !ok {
+		return nil, fmt.Errorf("msg: public URL %q is not an absolute http(s) URL", publicURL)
+	}
+	return func(r *http.Request) bool {
+		got, ok := originOf(r.Header.Get("Origin"))
+		return ok && got == want
+	}, nil
+}
+
+// originOf returns the serialised origin (scheme://host[:port], lowercase,
+// default port dropped) of an absolute http(s) URL.
+func originOf(raw string) (string, bool) {
+	if raw == "" || len(raw) > 2048 {
+		return "", false
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User != nil {
+		return "", false
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "http" && scheme != "https" {
+		return "", false
+	}
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if (scheme == "http" && port == "80") || (scheme == "https" && port == "443") {
+		port = ""
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	return scheme + "://" + host, true
 }
 
 // Room is what [Hub.Open] gives the buyer: the room id and the buyer's

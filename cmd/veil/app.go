@@ -84,6 +84,9 @@ type serveConfig struct {
 	// trustProxy takes the client address from X-Forwarded-For (the entry
 	// our proxy appended) for the rate limiter and the unpaid-order cap.
 	trustProxy bool
+	// publicURL, when set, is the only origin the chat's WebSocket accepts
+	// (scheme and host; the Host header is not trusted).
+	publicURL string
 	// ready, if set, is called with the bound address once listening.
 	ready func(addr string)
 }
@@ -94,7 +97,14 @@ func (a *app) serveHTTP(ctx context.Context, c serveConfig) error {
 	// The hub answers common questions automatically through the server,
 	// which needs the hub: the closure breaks the cycle.
 	var srv *server.Server
-	hub := msg.NewHub(msg.HubConfig{Threads: a.threads, Logger: a.log,
+	var origin func(*http.Request) bool // nil: msg.SameHost
+	if c.publicURL != "" {
+		var err error
+		if origin, err = msg.PublicOrigin(c.publicURL); err != nil {
+			return usagef("--public-url must be an absolute http(s) URL such as https://shop.example")
+		}
+	}
+	hub := msg.NewHub(msg.HubConfig{Threads: a.threads, Logger: a.log, Origin: origin,
 		AutoAnswer: func(ref, text string) (string, bool) { return srv.AutoAnswer(ref, text) }})
 	defer hub.Close()
 	srv, err := server.New(server.Config{

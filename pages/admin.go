@@ -375,9 +375,18 @@ type AdminStaff struct {
 	Users    []AdminUser
 	Roles    []Choice
 	Settings []KindSetting
+	// ShopSettings is the time zone and retention form (owners only).
+	ShopSettings *ShopSettings
 }
 
 func (*AdminStaff) page() string { return "admin_staff" }
+
+// ShopSettings are the shop-wide settings in force.
+type ShopSettings struct {
+	TimeZone         string
+	RetentionDays    int
+	MinDays, MaxDays int
+}
 
 // Digits is the number of minor-unit digits of currency (2 when unknown),
 // for console forms that take amounts in major units.

@@ -25,6 +25,8 @@ type Base struct {
 	// NoticeKey is the fingerprint of the shop's notice-signing key, shown
 	// in every footer so buyers can check a signed notice.
 	NoticeKey string
+	// Zone is the shop's time zone (nil: UTC); When shows times in it.
+	Zone *time.Location
 
 	tr map[string]string
 }
@@ -58,13 +60,22 @@ func (b Base) URL(path string) string {
 	return path + "?lang=" + b.Lang
 }
 
-// When formats t as an absolute UTC time: veil knows nothing of the buyer's
-// time zone and does not ask.
+// When formats t in the shop's time zone with its offset
+// ("2026-12-03 23:04 UTC+08:00"): veil knows nothing of the buyer's time
+// zone and does not ask, so the offset is always spelled out.
 func (b Base) When(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.UTC().Format("2006-01-02 15:04") + " UTC"
+	zone := b.Zone
+	if zone == nil {
+		zone = time.UTC
+	}
+	t = t.In(zone)
+	if _, off := t.Zone(); off == 0 {
+		return t.Format("2006-01-02 15:04") + " UTC"
+	}
+	return t.Format("2006-01-02 15:04 UTC-07:00")
 }
 
 // ISO formats t for a <time datetime=...> attribute.

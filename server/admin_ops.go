@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -46,6 +47,10 @@ type settingsParams struct {
 	TwoPerson map[staff.Kind]bool `json:"two_person"`
 	// Tiers, when set, replaces the trust tier rules (admin_trust.go).
 	Tiers *shop.TierRules `json:"tiers,omitempty"`
+	// TimeZone and RetentionDays, when set, replace the shop's time zone
+	// and its retention of settled and refunded orders.
+	TimeZone      string `json:"time_zone,omitempty"`
+	RetentionDays int    `json:"retention_days,omitempty"`
 }
 
 // registerConsoleExecutors plugs in the kinds the console proposes. Each
@@ -118,12 +123,18 @@ func (s *Server) registerConsoleExecutors() {
 			if err := s.shop.SetTierRulesTx(tx, *p.Tiers); err != nil {
 				return "", permanent(err)
 			}
-			if len(p.TwoPerson) == 0 {
-				return "trust tier rules changed", nil
-			}
-			return "trust tier rules changed; two-person rule: " + twoPersonSummary(p.TwoPerson), nil
 		}
-		return "two-person rule: " + twoPersonSummary(p.TwoPerson), nil
+		if p.TimeZone != "" {
+			if err := s.shop.SetTimeZoneTx(tx, p.TimeZone); err != nil {
+				return "", permanent(err)
+			}
+		}
+		if p.RetentionDays != 0 {
+			if err := s.shop.SetRetentionDaysTx(tx, p.RetentionDays); err != nil {
+				return "", permanent(err)
+			}
+		}
+		return settingsSummary(p), nil
 	})
 }
 
@@ -460,16 +471,19 @@ func (s *Server) staffSubmit(w http.ResponseWriter, r *http.Request, sess staff.
 	s.opRedirect(w, r, a, "/admin/staff")
 }
 
-// settingsRequest is POST /api/v1/admin/settings.
+// settingsRequest is POST /api/v1/admin/settings: any of its settings,
+// at least one.
 type settingsRequest struct {
-	TwoPerson map[string]bool `json:"two_person"`
-	Tiers     *shop.TierRules `json:"tiers"`
-	TOTP      string          `json:"totp"`
+	TwoPerson     map[string]bool `json:"two_person"`
+	Tiers         *shop.TierRules `json:"tiers"`
+	TimeZone      *string         `json:"time_zone"`
+	RetentionDays *int            `json:"retention_days"`
+	TOTP          string          `json:"totp"`
 }
 
 func (s *Server) proposeSettings(sess staff.Session, req settingsRequest) (staff.Approval, error) {
-	if len(req.TwoPerson) == 0 && req.Tiers == nil {
-		return staff.Approval{}, badRequest("two_person: at least one kind (or tiers)")
+	if len(req.TwoPerson) == 0 && req.Tiers == nil && req.TimeZone == nil && req.RetentionDays == nil {
+		return staff.Approval{}, badRequest("at least one setting: two_person, tiers, time_zone or retention_days")
 	}
 	p := settingsParams{TwoPerson: map[staff.Kind]bool{}}
 	for k, on := range req.TwoPerson {
@@ -483,11 +497,45 @@ func (s *Server) proposeSettings(sess staff.Session, req settingsRequest) (staff
 			return staff.Approval{}, err
 		}
 		p.Tiers = req.Tiers
-		if len(p.TwoPerson) == 0 {
-			return s.proposeOp(sess, staff.KindSettings, "tiers", "trust tier rules: "+tierSummary(*req.Tiers), p, req.TOTP)
-		}
 	}
-	return s.proposeOp(sess, staff.KindSettings, "two_person", "two-person rule: "+twoPersonSummary(p.TwoPerson), p, req.TOTP)
+	if req.TimeZone != nil {
+		if err := shop.CheckTimeZone(*req.TimeZone); err != nil {
+			return staff.Approval{}, err
+		}
+		p.TimeZone = *req.TimeZone
+	}
+	if req.RetentionDays != nil {
+		if d := *req.RetentionDays; d < shop.MinRetentionDays || d > shop.MaxRetentionDays {
+			return staff.Approval{}, badRequest("retention_days: %d to %d", shop.MinRetentionDays, shop.MaxRetentionDays)
+		}
+		p.RetentionDays = *req.RetentionDays
+	}
+	ref := "shop"
+	switch {
+	case len(p.TwoPerson) > 0:
+		ref = "two_person"
+	case p.Tiers != nil:
+		ref = "tiers"
+	}
+	return s.proposeOp(sess, staff.KindSettings, ref, settingsSummary(p), p, req.TOTP)
+}
+
+// settingsSummary says what a settings approval changes, for people.
+func settingsSummary(p settingsParams) string {
+	var parts []string
+	if len(p.TwoPerson) > 0 {
+		parts = append(parts, "two-person rule: "+twoPersonSummary(p.TwoPerson))
+	}
+	if p.Tiers != nil {
+		parts = append(parts, "trust tier rules: "+tierSummary(*p.Tiers))
+	}
+	if p.TimeZone != "" {
+		parts = append(parts, "time zone: "+p.TimeZone)
+	}
+	if p.RetentionDays != 0 {
+		parts = append(parts, fmt.Sprintf("retention: %d days", p.RetentionDays))
+	}
+	return strings.Join(parts, "; ")
 }
 
 func twoPersonSummary(m map[staff.Kind]bool) string {
@@ -505,13 +553,27 @@ func twoPersonSummary(m map[staff.Kind]bool) string {
 
 // settingsSubmit is POST /admin/settings: every kind's checkbox, so an
 // unchecked one turns the rule off.
+//
+// The shop form (form=shop) sets the time zone and the retention instead.
 func (s *Server) settingsSubmit(w http.ResponseWriter, r *http.Request, sess staff.Session) {
 	req := settingsRequest{TwoPerson: map[string]bool{}, TOTP: r.PostForm.Get("totp")}
-	for _, k := range staff.Kinds() {
-		req.TwoPerson[string(k)] = false
-	}
-	for _, k := range r.PostForm["two_person"] {
-		req.TwoPerson[k] = true
+	if r.PostForm.Get("form") == "shop" {
+		req.TwoPerson = nil
+		tz := strings.TrimSpace(r.PostForm.Get("time_zone"))
+		req.TimeZone = &tz
+		days, err := strconv.Atoi(strings.TrimSpace(r.PostForm.Get("retention_days")))
+		if err != nil {
+			s.writeError(w, r, badRequest("retention_days: a whole number of days"))
+			return
+		}
+		req.RetentionDays = &days
+	} else {
+		for _, k := range staff.Kinds() {
+			req.TwoPerson[string(k)] = false
+		}
+		for _, k := range r.PostForm["two_person"] {
+			req.TwoPerson[k] = true
+		}
 	}
 	a, err := s.proposeSettings(sess, req)
 	if err != nil {
@@ -547,4 +609,25 @@ func (s *Server) apiStaff(w http.ResponseWriter, r *http.Request, sess staff.Ses
 	opJSON(s, func(sess staff.Session, req staffRequest) (staff.Approval, error) {
 		return s.proposeStaff(r, sess, req)
 	})(w, r, sess)
+}
+
+// settingsJSON is GET /api/v1/admin/settings.
+type settingsJSON struct {
+	TimeZone      string          `json:"time_zone"`
+	RetentionDays int             `json:"retention_days"`
+	TwoPerson     map[string]bool `json:"two_person"`
+}
+
+// apiSettings is GET /api/v1/admin/settings: the settings in force.
+func (s *Server) apiSettings(w http.ResponseWriter, r *http.Request, _ staff.Session) {
+	out := settingsJSON{TimeZone: s.shop.TimeZone(), RetentionDays: s.shop.RetentionDays(), TwoPerson: map[string]bool{}}
+	for _, k := range staff.Kinds() {
+		on, err := s.staff.TwoPerson(k)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		out.TwoPerson[string(k)] = on
+	}
+	writeJSON(w, http.StatusOK, out)
 }

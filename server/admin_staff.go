@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"veil/pages"
+	"veil/server/shop"
 	"veil/server/staff"
 )
 
@@ -61,6 +62,10 @@ func (s *Server) staffPage(w http.ResponseWriter, r *http.Request, sess staff.Se
 			return
 		}
 		page.Settings = append(page.Settings, pages.KindSetting{Kind: string(k), Label: s.kindText(lang, k), TwoPerson: on})
+	}
+	if s.staff.CanDecide(sess.Role, staff.KindSettings) {
+		page.ShopSettings = &pages.ShopSettings{TimeZone: s.shop.TimeZone(), RetentionDays: s.shop.RetentionDays(),
+			MinDays: shop.MinRetentionDays, MaxDays: shop.MaxRetentionDays}
 	}
 	s.render(w, r, http.StatusOK, page)
 }

@@ -2,8 +2,12 @@ package server
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"veil/server/staff"
 )
 
 // Issue 10, items 13–16 (the console's share): owed payments, console
@@ -90,5 +94,64 @@ func TestOrderAPIItemState(t *testing.T) {
 	}
 	if len(states) != 2 || states["BAD-KEY-1"] != "reported_bad" || states["GOOD-KEY-2"] != "(none)" {
 		t.Fatalf("items %s", w.Body)
+	}
+}
+
+// TestShopSettings: the time zone and retention go through the settings
+// approval (TOTP, audited), pages show times in the zone with its offset,
+// and bad values change nothing.
+func TestShopSettings(t *testing.T) {
+	e := newConsoleEnv(t)
+	p := e.addProduct(t, "card", "K1")
+	olga := e.login("olga")
+	var got settingsJSON
+	decode(t, e.api(olga, http.MethodGet, "/api/v1/admin/settings", ""), &got)
+	if got.TimeZone != "Asia/Shanghai" || got.RetentionDays != 183 {
+		t.Fatalf("defaults %+v", got)
+	}
+	oc := e.placeAPI(t, p.ID, 1)
+	o, err := e.shop.OrderByRef(oc.Ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orderPage := func() string {
+		return e.postForm(t, "/order?lang=en", url.Values{"token": {oc.Token}}).Body.String()
+	}
+	sh, _ := time.LoadLocation("Asia/Shanghai")
+	// html/template writes "+" as &#43;.
+	if want := o.ExpiresAt.In(sh).Format("2006-01-02 15:04") + " UTC&#43;08:00"; !strings.Contains(orderPage(), want) {
+		t.Fatalf("order page lacks %q (%v %v)", want, o.ExpiresAt, oc.ExpiresAt)
+	}
+
+	for _, bad := range []string{`{"time_zone":"Mars/Olympus"}`, `{"retention_days":0}`, `{"retention_days":99999}`, `{"time_zone":""}`} {
+		wantErrorJSON(t, e.api(olga, http.MethodPost, "/api/v1/admin/settings", bad), http.StatusBadRequest, "bad_request")
+	}
+	e.next()
+	w := e.api(olga, http.MethodPost, "/api/v1/admin/settings", `{"time_zone":"America/New_York","retention_days":200,"totp":"`+e.code("olga")+`"}`)
+	if w.Code != http.StatusOK {
+		t.Fatalf("settings: %d %s", w.Code, w.Body)
+	}
+	decode(t, e.api(olga, http.MethodGet, "/api/v1/admin/settings", ""), &got)
+	if got.TimeZone != "America/New_York" || got.RetentionDays != 200 || e.shop.RetentionDays() != 200 {
+		t.Fatalf("after the change %+v", got)
+	}
+	ny, _ := time.LoadLocation("America/New_York")
+	want := o.ExpiresAt.In(ny).Format("2006-01-02 15:04 UTC-07:00")
+	if body := orderPage(); !strings.Contains(body, want) {
+		t.Fatalf("order page lacks %q", want)
+	}
+	if n := e.auditCount(staff.ActionApprovalApprove, ""); n == 0 {
+		t.Error("no audit entry for the settings approval")
+	}
+	// The owner's console form proposes (no code: it waits for approval).
+	if body := e.page(olga, "/admin/staff?lang=en").Body.String(); !strings.Contains(body, `name="time_zone" value="America/New_York"`) {
+		t.Fatalf("staff page lacks the shop settings form")
+	}
+	w = e.form(olga, "/admin/settings?lang=en", url.Values{"form": {"shop"}, "time_zone": {"UTC"}, "retention_days": {"183"}})
+	if w.Code != http.StatusSeeOther {
+		t.Fatalf("shop settings form: %d %s", w.Code, w.Body)
+	}
+	if e.shop.TimeZone() != "America/New_York" {
+		t.Fatal("a proposal without a code changed the zone at once")
 	}
 }

@@ -126,5 +126,6 @@ func (s *Server) newBase(lang string) pages.Base {
 	b.Now = s.now()
 	b.CSS, b.JS = s.css, s.js
 	b.NoticeKey = s.shop.NoticeFingerprint()
+	b.Zone = s.shop.Location()
 	return b
 }

@@ -76,12 +76,12 @@ func TestPrivacyProof(t *testing.T) {
 		}
 	}
 
-	// Settle (72 h window), then let retention (180 days) run out and purge.
+	// Settle (72 h window), then let retention (183 days by default) run out and purge.
 	e.clock.Add(73 * time.Hour)
 	if r, err := e.shop.Sweep(); err != nil || r.Settled != 3 {
 		t.Fatalf("settle: %+v %v", r, err)
 	}
-	e.clock.Add(181 * 24 * time.Hour)
+	e.clock.Add(184 * 24 * time.Hour)
 	res, err := e.shop.Purge(false, nil)
 	if err != nil || res.Purged != 3 {
 		t.Fatalf("purge: %+v %v", res, err)

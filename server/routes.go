@@ -91,6 +91,7 @@ func (s *Server) routes() http.Handler {
 		c.staff(http.MethodPost, "/api/v1/admin/inventory/delete", opJSON(s, s.proposeDelete))
 		c.staff(http.MethodGet, "/api/v1/admin/staff", s.apiStaffList)
 		c.staff(http.MethodPost, "/api/v1/admin/staff", s.apiStaff)
+		c.staff(http.MethodGet, "/api/v1/admin/settings", s.apiSettings)
 		c.staff(http.MethodPost, "/api/v1/admin/settings", opJSON(s, s.proposeSettings))
 		c.staff(http.MethodPost, "/api/v1/admin/notices", s.apiPublishNotice)
 		c.staff(http.MethodPost, "/api/v1/admin/backup", s.apiBackup)

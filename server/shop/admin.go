@@ -125,7 +125,7 @@ func (s *Shop) RefundTx(tx *store.Txn, ref string, amountMinor int64) (Order, er
 	if full {
 		o.Status = StatusRefunded
 		o.Notices = append(o.Notices, Notice{Code: "refunded", At: now})
-		if err := s.schedulePurge(tx, &o, now.Add(s.cfg.Retention)); err != nil {
+		if err := s.scheduleRetention(tx, &o, now); err != nil {
 			return Order{}, err
 		}
 	} else {
@@ -416,12 +416,13 @@ type Dashboard struct {
 	Batches  []BatchStat
 }
 
-// Dashboard sums paid orders per day over the last days (UTC), stock per
-// product and after-sales per batch.
+// Dashboard sums paid orders per day over the last days (days of the
+// shop's time zone), stock per product and after-sales per batch.
 func (s *Shop) Dashboard(days int) (Dashboard, error) {
 	days = min(max(days, 1), 366)
-	now := s.now()
-	first := now.AddDate(0, 0, -(days - 1)).Truncate(24 * time.Hour)
+	loc := s.Location()
+	y, m, dd := s.now().In(loc).AddDate(0, 0, -(days - 1)).Date()
+	first := time.Date(y, m, dd, 0, 0, 0, 0, loc)
 	var d Dashboard
 	idx := map[string]int{}
 	for i := range days {
@@ -443,7 +444,7 @@ func (s *Shop) Dashboard(days int) (Dashboard, error) {
 			if err != nil || o.Payment == nil {
 				return nil
 			}
-			if i, ok := idx[o.PaidAt.UTC().Format(time.DateOnly)]; ok {
+			if i, ok := idx[o.PaidAt.In(loc).Format(time.DateOnly)]; ok {
 				d.Days[i].Orders++
 				d.Days[i].RevenueMinor += o.AmountMinor - o.Refunded()
 			}

@@ -86,7 +86,7 @@ func (b *BatchInfo) validate(now time.Time) error {
 // fingerprint key lives in it. A shared product takes exactly one key.
 func (s *Shop) ImportKeys(productID string, info BatchInfo, r io.Reader) (ImportResult, error) {
 	now := s.now()
-	if err := info.validate(now); err != nil {
+	if err := info.validate(now.In(s.Location())); err != nil { // the batch date is the shop's day
 		return ImportResult{}, err
 	}
 	fp, err := s.fingerprinter()

@@ -266,7 +266,7 @@ func (s *Shop) settleDue() (int, error) {
 			if err := s.writeTierRecord(tx, string(lk), *o); err != nil {
 				return err
 			}
-			return s.schedulePurge(tx, o, o.SettledAt.Add(s.cfg.Retention))
+			return s.scheduleRetention(tx, o, o.SettledAt)
 		})
 		if errors.Is(err, errSkip) {
 			continue

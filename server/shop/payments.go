@@ -586,6 +586,9 @@ func (s *Shop) PaymentReturnedTx(tx *store.Txn, ref, provider, tradeNo string) (
 		}
 		if !owed {
 			o.Status = StatusRefunded
+			if err := s.scheduleRetention(tx, &o, now); err != nil {
+				return Order{}, err
+			}
 		}
 	}
 	return o, tx.SetJSON(pOrder+lk, o)

@@ -18,19 +18,155 @@ import (
 // band × weekday.
 
 const (
-	pPurge   = "purge/"   // purge/<unix>/<ref>
+	pPurge   = "purge/"   // purge/<unix>/<ref>: goes at that time (expired orders)
+	pRetain  = "retain/"  // retain/<unix>/<ref>: settled or refunded then; goes a retention later
 	pPattern = "pattern/" // pattern/<pid>/<qty>/<amount band>/<hour band>/<weekday> -> count
+	// kRetention holds the retention setting in whole days (decimal).
+	kRetention = "setting/retention-days"
 )
+
+// Retention bounds, in days. The default, 183, is "at least six months"
+// whatever the months; the trade keeps disputes open about that long.
+const (
+	DefaultRetentionDays = 183
+	MinRetentionDays     = 1
+	MaxRetentionDays     = 3650
+)
+
+// RetentionDays is how long a settled or refunded order is kept before the
+// purge removes it: the merchant's setting, else the Config's default.
+func (s *Shop) RetentionDays() int {
+	days := s.defaultRetentionDays()
+	_ = s.db.View(func(tx *store.Txn) error {
+		days = s.retentionDaysTx(tx)
+		return nil
+	})
+	return days
+}
+
+func (s *Shop) defaultRetentionDays() int {
+	if s.cfg.Retention > 0 {
+		return max(1, int(s.cfg.Retention/(24*time.Hour)))
+	}
+	return DefaultRetentionDays
+}
+
+func (s *Shop) retentionDaysTx(tx *store.Txn) int {
+	b, err := tx.Get(kRetention)
+	if err != nil {
+		return s.defaultRetentionDays()
+	}
+	n, err := strconv.Atoi(string(b))
+	if err != nil || n < MinRetentionDays || n > MaxRetentionDays {
+		return s.defaultRetentionDays()
+	}
+	return n
+}
+
+// SetRetentionDaysTx stores the retention setting (a settings approval).
+// It applies at once to every settled or refunded order, also those
+// settled before the change: the purge measures each from its settlement.
+func (s *Shop) SetRetentionDaysTx(tx *store.Txn, days int) error {
+	if days < MinRetentionDays || days > MaxRetentionDays {
+		return inputErr("retention_days: %d to %d", MinRetentionDays, MaxRetentionDays)
+	}
+	return tx.Set(kRetention, []byte(strconv.Itoa(days)))
+}
 
 // schedulePurge sets when an order goes.
 func (s *Shop) schedulePurge(tx *store.Txn, o *Order, at time.Time) error {
+	if err := unschedule(tx, o); err != nil {
+		return err
+	}
+	o.PurgeAt = at.UTC().Truncate(timeUnit)
+	return tx.Set(pPurge+unixKey(o.PurgeAt)+"/"+o.Ref, nil)
+}
+
+// scheduleRetention keeps a settled or refunded order for the retention
+// setting counted from start. The index holds start, not the end, so a
+// changed setting applies to it without rewriting the index; PurgeAt is
+// the end as the setting stood (for people).
+func (s *Shop) scheduleRetention(tx *store.Txn, o *Order, start time.Time) error {
+	if err := unschedule(tx, o); err != nil {
+		return err
+	}
+	o.RetainFrom = start.UTC().Truncate(timeUnit)
+	o.PurgeAt = o.RetainFrom.Add(time.Duration(s.retentionDaysTx(tx)) * 24 * time.Hour)
+	return tx.Set(pRetain+unixKey(o.RetainFrom)+"/"+o.Ref, nil)
+}
+
+// unschedule drops the order's purge index entry, whichever it is.
+func unschedule(tx *store.Txn, o *Order) error {
+	if !o.RetainFrom.IsZero() {
+		if err := tx.Delete(pRetain + unixKey(o.RetainFrom) + "/" + o.Ref); err != nil {
+			return err
+		}
+		o.RetainFrom = time.Time{}
+	}
 	if !o.PurgeAt.IsZero() {
 		if err := tx.Delete(pPurge + unixKey(o.PurgeAt) + "/" + o.Ref); err != nil {
 			return err
 		}
 	}
-	o.PurgeAt = at.UTC().Truncate(timeUnit)
-	return tx.Set(pPurge+unixKey(o.PurgeAt)+"/"+o.Ref, nil)
+	return nil
+}
+
+// legacyRetention is the retention before it was a setting: settled and
+// refunded orders were indexed under purge/ at start + 180 days.
+const legacyRetention = 180 * 24 * time.Hour
+
+// migrateRetention moves settled and refunded orders indexed the old way
+// (purge/ at an absolute time) to retain/, so the setting applies to them
+// too. It runs at start; an order is moved in its own transaction, and a
+// crash leaves the rest for the next start.
+func (s *Shop) migrateRetention() error {
+	var keys []string
+	err := s.db.View(func(tx *store.Txn) error {
+		return tx.Iterate(pPurge, "", true, func(k string, _ []byte) error {
+			keys = append(keys, k)
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		_, ref, ok := strings.Cut(strings.TrimPrefix(k, pPurge), "/")
+		if !ok {
+			continue
+		}
+		err := s.db.Update(func(tx *store.Txn) error {
+			o, lk, err := getOrderByRef(tx, ref)
+			if err != nil || !o.RetainFrom.IsZero() {
+				return err
+			}
+			if o.Status != StatusSettled && o.Status != StatusRefunded {
+				return nil
+			}
+			if err := s.scheduleRetention(tx, &o, o.PurgeAt.Add(-legacyRetention)); err != nil {
+				return err
+			}
+			return tx.SetJSON(pOrder+lk, o)
+		})
+		if err != nil && !errors.Is(err, ErrOrderNotFound) {
+			return fmt.Errorf("shop: move %s to the retention index: %w", ref, err)
+		}
+	}
+	return nil
+}
+
+// purgeDue lists the orders whose retention ended by now: expired ones at
+// their time, settled and refunded ones a retention after it.
+func (s *Shop) purgeDue(now time.Time) ([]string, error) {
+	refs, err := s.due(pPurge, now)
+	if err != nil {
+		return nil, err
+	}
+	retained, err := s.due(pRetain, now.Add(-time.Duration(s.RetentionDays())*24*time.Hour))
+	if err != nil {
+		return nil, err
+	}
+	return append(refs, retained...), nil
 }
 
 // PurgeResult reports a purge.
@@ -43,7 +179,7 @@ type PurgeResult struct {
 // Purge removes every order whose retention ended. With dryRun it only
 // lists them. progress, if set, is called after each order.
 func (s *Shop) Purge(dryRun bool, progress func(done, total int)) (PurgeResult, error) {
-	refs, err := s.due(pPurge, s.now())
+	refs, err := s.purgeDue(s.now())
 	if err != nil {
 		return PurgeResult{}, err
 	}
@@ -83,7 +219,12 @@ func (s *Shop) purgeTx(tx *store.Txn, ref string) error {
 	if err != nil {
 		return err
 	}
-	if !o.PurgeAt.IsZero() && o.PurgeAt.After(s.now()) {
+	now := s.now()
+	if !o.RetainFrom.IsZero() {
+		if o.RetainFrom.Add(time.Duration(s.retentionDaysTx(tx)) * 24 * time.Hour).After(now) {
+			return nil // refunded again meanwhile, or the setting grew
+		}
+	} else if !o.PurgeAt.IsZero() && o.PurgeAt.After(now) {
 		return nil // rescheduled meanwhile
 	}
 	if o.Payment != nil {
@@ -126,6 +267,7 @@ func (s *Shop) purgeTx(tx *store.Txn, ref string) error {
 	for _, k := range []string{
 		pOrder + lk, pRef + ref, orderTimeKey(o), pDeliver + ref,
 		pPurge + unixKey(o.PurgeAt) + "/" + ref,
+		pRetain + unixKey(o.RetainFrom) + "/" + ref,
 		pExpiry + unixKey(o.ExpiresAt) + "/" + ref,
 		pSettle + unixKey(o.WindowEnds) + "/" + ref,
 	} {

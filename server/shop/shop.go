@@ -30,8 +30,8 @@ type Config struct {
 	// Kind is the age key kind for new order identities (crypto.DefaultKind).
 	Kind crypto.Kind
 	// Retention keeps a settled or refunded order this long before purging
-	// it (180 days: the trade's norm for disputes); ExpiredRetention keeps
-	// an order that was never paid (7 days).
+	// it until the merchant sets retention_days (DefaultRetentionDays);
+	// ExpiredRetention keeps an order that was never paid (7 days).
 	Retention        time.Duration
 	ExpiredRetention time.Duration
 	// OnPurge runs just before an order is purged, so its support thread
@@ -58,6 +58,7 @@ type Shop struct {
 	catalog *catalog
 	proofs  *proofUses // per-proof daily uses, memory only
 	holders *holders   // unpaid orders per client, memory only
+	zones   zoneCache  // loaded time zones (timezone.go)
 
 	mu      sync.RWMutex
 	vault   *crypto.Vault              // nil while locked
@@ -96,9 +97,6 @@ func New(db *store.DB, cfg Config) (*Shop, error) {
 	if cfg.DeliveryDeadline <= 0 {
 		cfg.DeliveryDeadline = 30 * time.Minute
 	}
-	if cfg.Retention <= 0 {
-		cfg.Retention = 180 * 24 * time.Hour
-	}
 	if cfg.ExpiredRetention <= 0 {
 		cfg.ExpiredRetention = 7 * 24 * time.Hour
 	}
@@ -130,6 +128,9 @@ func New(db *store.DB, cfg Config) (*Shop, error) {
 		return nil, fmt.Errorf("shop: load catalog: %w", err)
 	}
 	if err := s.loadPools(); err != nil {
+		return nil, err
+	}
+	if err := s.migrateRetention(); err != nil {
 		return nil, err
 	}
 	if s.pub.Inventory != "" {

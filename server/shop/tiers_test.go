@@ -190,12 +190,12 @@ func TestRewardOnceAndPurge(t *testing.T) {
 		t.Fatal("a reward code worked twice")
 	}
 
-	// Purge: 180 days after settlement the orders go, tier records stay.
+	// Purge: 183 days (the default retention) after settlement the orders go, tier records stay.
 	res, err := e.shop.Purge(true, nil)
 	if err != nil || res.Due != 0 {
 		t.Fatalf("dry run before retention: %+v %v", res, err)
 	}
-	e.clock.Add(181 * 24 * time.Hour)
+	e.clock.Add(184 * 24 * time.Hour)
 	res, err = e.shop.Purge(true, nil)
 	if err != nil || res.Due < 3 || res.Purged != 0 {
 		t.Fatalf("dry run: %+v %v", res, err)

@@ -191,7 +191,10 @@ type Order struct {
 	WindowEnds  time.Time `json:"window_ends,omitzero"`
 	SettledAt   time.Time `json:"settled_at,omitzero"`
 	PurgeAt     time.Time `json:"purge_at,omitzero"`
-	Payment     *Payment  `json:"payment,omitempty"`
+	// RetainFrom is when a settled or refunded order's retention started
+	// (the purge counts the retention setting from it).
+	RetainFrom time.Time `json:"retain_from,omitzero"`
+	Payment    *Payment  `json:"payment,omitempty"`
 	// Payloads are age files holding delivered keys as JSON []Item; each was
 	// sealed to the order recipient, or re-sealed to the token's symmetric
 	// recipient on first retrieval (Sym).

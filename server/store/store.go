@@ -28,6 +28,9 @@ var ErrNotFound = errors.New("store: not found")
 // ErrConflict is returned when a transaction still conflicts after all retries.
 var ErrConflict = errors.New("store: transaction conflict")
 
+// ErrClosed is returned by every operation that starts after Close began.
+var ErrClosed = errors.New("store: closed")
+
 // maxRetries bounds the optimistic retry loop. Conflicts are rare because the
 // shop serialises per-product reservation in memory; this is the safety net.
 const maxRetries = 64
@@ -50,6 +53,19 @@ type DB struct {
 	log    *slog.Logger
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	// Close must not close Badger under a transaction: one that starts on
+	// a closed Badger waits forever for its read watermark. Every
+	// operation is admitted under mu (refused once closed is set) and
+	// counted in inflight, which Close waits for.
+	mu       sync.Mutex
+	closed   bool
+	inflight sync.WaitGroup
+	closing  sync.Once
+	closeErr error
+	// admitted, when set (tests only), runs after an operation is admitted
+	// and before it touches Badger.
+	admitted func()
 }
 
 // Open opens (creating if needed) the store in dir.
@@ -100,15 +116,41 @@ func Open(dir string, o Options) (*DB, error) {
 	return db, nil
 }
 
-// Close stops background work and closes Badger.
+// Close refuses new operations (ErrClosed), waits for those in flight to
+// finish, stops background work and closes Badger. Calling it again
+// waits for the first call and returns its result.
 func (db *DB) Close() error {
-	db.cancel()
-	<-db.done
-	if err := db.bdb.Close(); err != nil {
-		return fmt.Errorf("store: close: %w", err)
+	db.closing.Do(func() {
+		db.mu.Lock()
+		db.closed = true
+		db.mu.Unlock()
+		db.cancel()
+		<-db.done
+		db.inflight.Wait()
+		if err := db.bdb.Close(); err != nil {
+			db.closeErr = fmt.Errorf("store: close: %w", err)
+		}
+	})
+	return db.closeErr
+}
+
+// begin admits one operation, or refuses it with ErrClosed once Close has
+// begun. An admitted operation must call end.
+func (db *DB) begin() error {
+	db.mu.Lock()
+	if db.closed {
+		db.mu.Unlock()
+		return ErrClosed
+	}
+	db.inflight.Add(1)
+	db.mu.Unlock()
+	if db.admitted != nil {
+		db.admitted()
 	}
 	return nil
 }
+
+func (db *DB) end() { db.inflight.Done() }
 
 func (db *DB) gcLoop(ctx context.Context, every time.Duration) {
 	defer close(db.done)
@@ -126,6 +168,10 @@ func (db *DB) gcLoop(ctx context.Context, every time.Duration) {
 
 // RunGC rewrites value-log files while Badger finds one worth rewriting.
 func (db *DB) RunGC() {
+	if db.begin() != nil {
+		return
+	}
+	defer db.end()
 	for i := 0; i < 16; i++ {
 		if err := db.bdb.RunValueLogGC(0.5); err != nil {
 			if !errors.Is(err, badger.ErrNoRewrite) && !errors.Is(err, badger.ErrRejected) {
@@ -142,7 +188,7 @@ func (db *DB) RunGC() {
 // to repeat.
 func (db *DB) Update(fn func(*Txn) error) error {
 	for attempt := 0; ; attempt++ {
-		err := db.bdb.Update(func(bt *badger.Txn) error { return fn(&Txn{bt}) })
+		err := db.update(fn)
 		if errors.Is(err, badger.ErrBlockedWrites) {
 			// Compact holds writes for a moment; wait it out.
 			time.Sleep(10 * time.Millisecond)
@@ -159,6 +205,14 @@ func (db *DB) Update(fn func(*Txn) error) error {
 		backoff := time.Duration(rand.IntN(1+min(attempt, 10)*200)) * time.Microsecond
 		time.Sleep(backoff)
 	}
+}
+
+func (db *DB) update(fn func(*Txn) error) error {
+	if err := db.begin(); err != nil {
+		return err
+	}
+	defer db.end()
+	return db.bdb.Update(func(bt *badger.Txn) error { return fn(&Txn{bt}) })
 }
 
 // UpdateUnder is Update with fn run while holding mu, which is released as
@@ -186,11 +240,10 @@ func (db *DB) UpdateUnder(mu sync.Locker, fn func(*Txn) error) error {
 }
 
 func (db *DB) commitUnder(mu sync.Locker, fn func(*Txn) error) error {
-	// NewTransaction on a closed DB would wait forever for its watermark;
-	// Update and View check this themselves.
-	if db.bdb.IsClosed() {
-		return badger.ErrDBClosed
+	if err := db.begin(); err != nil {
+		return err
 	}
+	defer db.end()
 	mu.Lock()
 	locked := true
 	defer func() {
@@ -212,6 +265,10 @@ func (db *DB) commitUnder(mu sync.Locker, fn func(*Txn) error) error {
 
 // View runs fn in a read-only snapshot.
 func (db *DB) View(fn func(*Txn) error) error {
+	if err := db.begin(); err != nil {
+		return err
+	}
+	defer db.end()
 	return db.bdb.View(func(bt *badger.Txn) error { return fn(&Txn{bt}) })
 }
 
@@ -319,41 +376,6 @@ func (tx *Txn) Iterate(prefix, start string, keysOnly bool, fn func(k string, v 
 	return nil
 }
 
-// Batch writes many independent keys fast (imports). It is not atomic as a
-// whole: each flushed chunk is durable when Flush returns.
-type Batch struct{ wb *badger.WriteBatch }
-
-// NewBatch starts a write batch.
-func (db *DB) NewBatch() *Batch { return &Batch{db.bdb.NewWriteBatch()} }
-
-// Set queues k=v.
-func (b *Batch) Set(k string, v []byte) error {
-	if err := b.wb.Set(vkey(k), v); err != nil {
-		return fmt.Errorf("store: batch set: %w", err)
-	}
-	return nil
-}
-
-// SetJSON queues k=json(v).
-func (b *Batch) SetJSON(k string, v any) error {
-	bs, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("store: encode value: %w", err)
-	}
-	return b.Set(k, bs)
-}
-
-// Flush commits everything queued and waits for it to be durable.
-func (b *Batch) Flush() error {
-	if err := b.wb.Flush(); err != nil {
-		return fmt.Errorf("store: batch flush: %w", err)
-	}
-	return nil
-}
-
-// Cancel drops what is queued and not yet flushed.
-func (b *Batch) Cancel() { b.wb.Cancel() }
-
 type badgerLogger struct{ l *slog.Logger }
 
 func (b badgerLogger) Errorf(f string, a ...any) {
@@ -372,6 +394,10 @@ func (badgerLogger) Debugf(string, ...any) {}
 // Backup writes a full, consistent snapshot of the store to w in Badger's
 // backup format (the caller encrypts it). It runs while the store serves.
 func (db *DB) Backup(w io.Writer) error {
+	if err := db.begin(); err != nil {
+		return err
+	}
+	defer db.end()
 	if _, err := db.bdb.Backup(w, 0); err != nil {
 		return fmt.Errorf("store: backup: %w", err)
 	}
@@ -379,8 +405,20 @@ func (db *DB) Backup(w io.Writer) error {
 }
 
 // Load reads a backup written by Backup into the store, which should be
-// empty.
-func (db *DB) Load(r io.Reader) error {
+// empty. A corrupt backup is an error, and the store may then hold part of
+// it (restore throws the directory away).
+func (db *DB) Load(r io.Reader) (err error) {
+	if err := db.begin(); err != nil {
+		return err
+	}
+	defer db.end()
+	defer func() {
+		// Badger panics on some corrupt input (a record length it cannot
+		// allocate) instead of returning an error.
+		if p := recover(); p != nil {
+			err = fmt.Errorf("store: load backup: corrupt backup: %v", p)
+		}
+	}()
 	if err := db.bdb.Load(r, 64); err != nil {
 		return fmt.Errorf("store: load backup: %w", err)
 	}
@@ -407,6 +445,10 @@ func (db *DB) Empty() (bool, error) {
 // times, amount, references) do not linger in old files. Writes wait while it
 // runs (Update retries them).
 func (db *DB) Compact() error {
+	if err := db.begin(); err != nil {
+		return err
+	}
+	defer db.end()
 	// DropPrefix is Badger's way to flush every memtable; it needs a prefix
 	// that exists, so write one and drop it.
 	barrier := vkey("compact-barrier")

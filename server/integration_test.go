@@ -169,8 +169,10 @@ type orderView struct {
 	} `json:"items"`
 }
 
+// newClient is the integration tests' client; its timeout turns a server
+// that stops answering into a failed request instead of a hung test.
 func newClient() *http.Client {
-	return &http.Client{Transport: &http.Transport{MaxConnsPerHost: 256, MaxIdleConnsPerHost: 256}}
+	return &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxConnsPerHost: 256, MaxIdleConnsPerHost: 256}}
 }
 
 func TestFlashSale(t *testing.T) {
@@ -351,21 +353,32 @@ func TestStoreClosedMidRun(t *testing.T) {
 		})
 	}
 	// Let some purchases land, then pull the store out from under them.
-	for {
+	for deadline := time.Now().Add(time.Minute); ; {
 		mu.Lock()
 		n := len(acks)
 		mu.Unlock()
 		if n >= 60 {
 			break
 		}
-		if t.Failed() {
-			return
+		if time.Now().After(deadline) {
+			close(stop)
+			wg.Wait()
+			t.Fatalf("only %d orders acknowledged after a minute", n)
 		}
 		runtime.Gosched()
 		time.Sleep(time.Millisecond)
 	}
-	if err := e.db.Close(); err != nil {
-		t.Fatal(err)
+	// Close waits for the transactions in flight and refuses the rest; a
+	// transaction that slipped in between used to hang it forever.
+	closed := make(chan error, 1)
+	go func() { closed <- e.db.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("closing the store under load hung")
 	}
 	close(stop)
 	wg.Wait()

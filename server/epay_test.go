@@ -213,9 +213,21 @@ func encode(p map[string]string) string {
 }
 
 // notify sends one notify; method GET puts it in the query, POST in a
-// form body (or, with ctype set, in a body of that type).
+// form body (or, with ctype set, in a body of that type). It fails the
+// test on any error, so it runs only on the test's goroutine; other
+// goroutines use tryNotify.
 func (e *payEnv) notify(method, query, ctype, body string) string {
 	e.t.Helper()
+	got, err := e.tryNotify(method, query, ctype, body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return got
+}
+
+// tryNotify is notify returning its failure (transport error, a status
+// other than 200) instead of failing the test.
+func (e *payEnv) tryNotify(method, query, ctype, body string) (string, error) {
 	target := e.ts.URL + "/pay/epay/notify"
 	if query != "" {
 		target += "?" + query
@@ -226,7 +238,7 @@ func (e *payEnv) notify(method, query, ctype, body string) string {
 	}
 	rq, err := http.NewRequest(method, target, rd)
 	if err != nil {
-		e.t.Fatal(err)
+		return "", err
 	}
 	if body != "" {
 		if ctype == "" {
@@ -236,14 +248,34 @@ func (e *payEnv) notify(method, query, ctype, body string) string {
 	}
 	resp, err := http.DefaultClient.Do(rq)
 	if err != nil {
-		e.t.Fatal(err)
+		return "", err
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		e.t.Fatalf("notify answered %d %q", resp.StatusCode, b)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", err
 	}
-	return string(b)
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("notify answered %d %q", resp.StatusCode, b)
+	}
+	return string(b), nil
+}
+
+// owed returns the trade numbers the shop records as owed back to the
+// buyer of order ref (second payments, payments after a refund).
+func (e *payEnv) owed(ref string) []string {
+	e.t.Helper()
+	all, err := e.shop.OwedPayments()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []string
+	for _, r := range all {
+		if r.Ref == ref {
+			out = append(out, r.Payment.TradeNo)
+		}
+	}
+	return out
 }
 
 func TestEpayStartURL(t *testing.T) {
@@ -429,6 +461,14 @@ func TestEpayNotifyRepeatAndConcurrent(t *testing.T) {
 		if len(o.Payloads) != 1 {
 			t.Fatalf("%d deliveries", len(o.Payloads))
 		}
+		// A repeat applied again would be a second payment, owed back.
+		if owed := e.owed(pl.Order.Ref); len(owed) != 0 {
+			t.Fatalf("a repeat is recorded as owed back: %v", owed)
+		}
+		recs, err := e.shop.Payments(pl.Order.Ref)
+		if err != nil || len(recs) != 1 || recs[0].State != shop.PaymentApplied || recs[0].Payment.TradeNo != "R1" {
+			t.Fatalf("payment records %+v %v", recs, err)
+		}
 	})
 
 	t.Run("ten at once deliver once", func(t *testing.T) {
@@ -437,13 +477,14 @@ func TestEpayNotifyRepeatAndConcurrent(t *testing.T) {
 		q := encode(gwNotify(pl.Order, "C1", "9.90"))
 		var wg sync.WaitGroup
 		answers := make([]string, 10)
+		errs := make([]error, 10)
 		for i := range answers {
-			wg.Go(func() { answers[i] = e.notify("GET", q, "", "") })
+			wg.Go(func() { answers[i], errs[i] = e.tryNotify("GET", q, "", "") })
 		}
 		wg.Wait()
 		for i, a := range answers {
-			if a != "success" {
-				t.Fatalf("notify %d answered %q", i, a)
+			if errs[i] != nil || a != "success" {
+				t.Fatalf("notify %d answered %q, %v", i, a, errs[i])
 			}
 		}
 		e.want(pl.Token, shop.StatusDelivered, 1)
@@ -451,6 +492,12 @@ func TestEpayNotifyRepeatAndConcurrent(t *testing.T) {
 		recs, _ := e.shop.Payments(pl.Order.Ref)
 		if len(o.Payloads) != 1 || len(recs) != 1 || e.stock(p) != before {
 			t.Fatalf("%d deliveries, %d payment records, stock %d→%d", len(o.Payloads), len(recs), before, e.stock(p))
+		}
+		if recs[0].State != shop.PaymentApplied {
+			t.Fatalf("the payment is %s", recs[0].State)
+		}
+		if owed := e.owed(pl.Order.Ref); len(owed) != 0 {
+			t.Fatalf("nine repeats left %v owed back", owed)
 		}
 	})
 
@@ -464,6 +511,16 @@ func TestEpayNotifyRepeatAndConcurrent(t *testing.T) {
 		owed, _ := e.shop.OwedPayments()
 		if len(owed) != 1 || owed[0].Ref != pl.Order.Ref || owed[0].Payment.TradeNo != "D2" {
 			t.Fatalf("owed %+v", owed)
+		}
+		// Either payment's notify again changes nothing: D2 stays owed once.
+		for _, trade := range []string{"D1", "D2", "D1", "D2"} {
+			if got := e.notify("GET", encode(gwNotify(pl.Order, trade, "9.90")), "", ""); got != "success" {
+				t.Fatalf("%s again answered %q", trade, got)
+			}
+		}
+		e.want(pl.Token, shop.StatusDelivered, 1)
+		if owed := e.owed(pl.Order.Ref); !slices.Equal(owed, []string{"D2"}) {
+			t.Fatalf("owed after repeats: %v", owed)
 		}
 	})
 }
@@ -507,6 +564,23 @@ func TestEpayNotifyAroundExpiry(t *testing.T) {
 	}
 	e.want(a.Token, shop.StatusRefundDue, 0)
 	e.want(b.Token, shop.StatusDelivered, 1)
+
+	// The gateway resends each of these notifies: nothing changes and
+	// nothing is owed back (the refund_due order's refund covers G2).
+	for _, r := range []struct {
+		pl     shop.Placed
+		trade  string
+		status shop.Status
+		keys   int
+	}{{before, "B1", shop.StatusDelivered, 1}, {late, "L1", shop.StatusDelivered, 1}, {b, "G1", shop.StatusDelivered, 1}, {a, "G2", shop.StatusRefundDue, 0}} {
+		if got := e.notify("GET", encode(gwNotify(r.pl.Order, r.trade, "9.90")), "", ""); got != "success" {
+			t.Fatalf("%s resent: %q", r.trade, got)
+		}
+		e.want(r.pl.Token, r.status, r.keys)
+		if owed := e.owed(r.pl.Order.Ref); len(owed) != 0 {
+			t.Fatalf("%s resent: %v owed back", r.trade, owed)
+		}
+	}
 }
 
 func TestEpayReturnPageTrustsNoQuery(t *testing.T) {

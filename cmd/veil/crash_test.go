@@ -49,10 +49,12 @@ type crashBook struct {
 	orders     []*crashOrder
 	outOfStock bool
 	tradeSeq   int
-	placed     int // 201s
-	successes  int // notify answers "success", repeats included
-	extras     int // second payments acknowledged
-	cut        int // requests the kill left without an answer
+	placed     int               // 201s
+	successes  int               // notify answers "success", repeats included
+	extras     int               // second payments acknowledged
+	seconds    map[string]string // trade -> ref of every second payment sent
+	secondsOK  map[string]bool   // second payments answered "success"
+	cut        int               // requests the kill left without an answer
 	errs       []string
 }
 
@@ -87,14 +89,18 @@ func (b *crashBook) newTrade() string {
 //   - no key is in two orders, and every delivered key was imported;
 //   - available + reserved + delivered = imported, and the stock the
 //     catalog shows is the available count;
+//   - the payments owed back are exactly the second payments answered
+//     "success", plus perhaps some a kill cut off: no repeat and no
+//     order's own payment is owed;
 //   - the server shuts down cleanly afterwards and the audit log verifies.
 //
 // CI runs 8 cycles (3 with -short); VEIL_CRASH_CYCLES=60 is the long mode,
 // VEIL_CRASH_SEED replays a schedule, VEIL_CRASH_RACE=1 builds veil with
-// the race detector when the test runs with it.
+// the race detector when the test runs with it. A run that completes fewer
+// cycles than asked fails: they run until the test's own deadline.
 func TestCrashSafety(t *testing.T) {
 	start := time.Now()
-	cycles, long := defaultCycles, false
+	cycles := defaultCycles
 	if testing.Short() {
 		cycles = 3
 	}
@@ -103,14 +109,13 @@ func TestCrashSafety(t *testing.T) {
 		if err != nil || n < 1 {
 			t.Fatalf("VEIL_CRASH_CYCLES=%q: want a positive number", s)
 		}
-		cycles, long = n, true
+		cycles = n
 	}
-	budget := 45 * time.Second
-	if long {
-		budget = 30 * time.Minute
-		if d, ok := t.Deadline(); ok {
-			budget = time.Until(d) - time.Minute
-		}
+	// The cycles may take as long as the test may: stopping early would
+	// pass a run that proved less than asked.
+	budget := 30 * time.Minute
+	if d, ok := t.Deadline(); ok {
+		budget = time.Until(d) - time.Minute
 	}
 	seed := mrand.Uint64()
 	if s := os.Getenv("VEIL_CRASH_SEED"); s != "" {
@@ -177,7 +182,7 @@ func TestCrashSafety(t *testing.T) {
 		t.Fatalf("import: %+v of %d keys", imp, len(keys))
 	}
 
-	b := &crashBook{}
+	b := &crashBook{seconds: map[string]string{}, secondsOK: map[string]bool{}}
 	done := 0
 	for done < cycles {
 		if done > 0 {
@@ -216,11 +221,7 @@ func TestCrashSafety(t *testing.T) {
 		t.Error(e)
 	}
 	if done < cycles {
-		if long {
-			t.Errorf("only %d of %d cycles within the time budget of %v", done, cycles, budget)
-		} else {
-			t.Logf("time budget: %d of %d cycles", done, cycles)
-		}
+		t.Errorf("only %d of %d cycles within the time budget of %v", done, cycles, budget)
 	}
 
 	// The gateway resends every notify it got no "success" for; a payment
@@ -282,6 +283,7 @@ func TestCrashSafety(t *testing.T) {
 	if p, err := a.shop.Product(prod.ID); err != nil || p.InStock != avail {
 		t.Errorf("catalog shows %d in stock, the store counts %d available (%v)", p.InStock, avail, err)
 	}
+	owed := checkOwed(t, a, b)
 
 	paid := 0
 	for _, o := range b.orders {
@@ -290,9 +292,9 @@ func TestCrashSafety(t *testing.T) {
 		}
 	}
 	t.Logf("%d kill -9 cycles in %v: %d orders placed (201), %d paid, %d notifies answered success "+
-		"(%d resent after the last crash, %d second payments), %d requests cut off by a kill; %d orders delivered, %d refund_due, "+
+		"(%d resent after the last crash, %d second payments, %d owed back), %d requests cut off by a kill; %d orders delivered, %d refund_due, "+
 		"%d keys delivered, %d reserved, %d available of %d; out of stock: %v",
-		done, time.Since(start).Round(time.Millisecond), b.placed, paid, b.successes, resent, b.extras, b.cut,
+		done, time.Since(start).Round(time.Millisecond), b.placed, paid, b.successes, resent, b.extras, owed, b.cut,
 		sum.delivered, sum.refundDue, deliveredKeys, reserved, avail, len(keys), b.outOfStock)
 }
 
@@ -400,6 +402,8 @@ func payCrashOrder(hc *http.Client, base string, o *crashOrder, trade string, sh
 	b.mu.Lock()
 	if trade == o.trade {
 		o.tried = true
+	} else {
+		b.seconds[trade] = o.ref
 	}
 	b.mu.Unlock()
 	got, err := sendNotify(hc, base, o.ref, trade, money, post)
@@ -418,7 +422,46 @@ func payCrashOrder(hc *http.Client, base string, o *crashOrder, trade string, sh
 		o.acked = true
 	} else {
 		b.extras++
+		b.secondsOK[trade] = true
 	}
+}
+
+// checkOwed compares the payments the store records as owed back with the
+// second payments the clients sent: every one answered "success" is owed,
+// on its own order; one cut off by a kill may be; nothing else is (an
+// order's own payment applied twice would show up here). It returns how
+// many are owed.
+func checkOwed(t *testing.T, a *app, b *crashBook) int {
+	t.Helper()
+	owed, err := a.shop.OwedPayments()
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := map[string]string{}
+	for _, o := range b.orders {
+		own[o.trade] = o.ref
+	}
+	got := map[string]bool{}
+	for _, r := range owed {
+		tr := r.Payment.TradeNo
+		switch ref, second := b.seconds[tr]; {
+		case own[tr] != "":
+			t.Errorf("%s: its own payment %s is owed back (%s): a repeat was applied again", r.Ref, tr, r.Reason)
+		case !second:
+			t.Errorf("%s: payment %s owed back was never sent", r.Ref, tr)
+		case ref != r.Ref:
+			t.Errorf("second payment %s for %s is owed on %s", tr, ref, r.Ref)
+		case got[tr]:
+			t.Errorf("second payment %s owed twice", tr)
+		}
+		got[tr] = true
+	}
+	for tr := range b.secondsOK {
+		if !got[tr] {
+			t.Errorf("second payment %s for %s answered success but is not owed back", tr, b.seconds[tr])
+		}
+	}
+	return len(owed)
 }
 
 // sendNotify sends a signed 易支付 notify as the gateway would, in the

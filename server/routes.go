@@ -163,7 +163,9 @@ func (s *Server) routes() http.Handler {
 
 	// Static assets: content-hashed, cached for a year, not rate limited
 	// (a page load fetches two of them).
-	r.Handler(http.MethodGet, static.Prefix+"*file", s.logged(static.Prefix+"*file", static.Handler()))
+	assets := s.logged(static.Prefix+"*file", static.Handler())
+	r.Handler(http.MethodGet, static.Prefix+"*file", assets)
+	r.Handler(http.MethodHead, static.Prefix+"*file", assets)
 	return r
 }
 

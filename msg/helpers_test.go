@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -203,10 +204,19 @@ func (e *env) join(secret, role string) *client {
 
 func (c *client) send(v any) {
 	c.t.Helper()
+	if err := c.trySend(v); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// trySend is send returning its error, for goroutines other than the
+// test's (which must not call t.Fatal).
+func (c *client) trySend(v any) error {
 	_ = c.ws.SetWriteDeadline(time.Now().Add(wait))
 	if err := c.ws.WriteJSON(v); err != nil {
-		c.t.Fatalf("send: %v", err)
+		return fmt.Errorf("send: %w", err)
 	}
+	return nil
 }
 
 func (c *client) say(text string) {
@@ -234,13 +244,25 @@ func (c *client) read() (frame, error) {
 // expectMsg reads the next frame and checks it is the message from/text.
 func (c *client) expectMsg(from, text string) {
 	c.t.Helper()
-	f := c.next()
+	if err := c.checkMsg(from, text); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// checkMsg is expectMsg returning what went wrong, for goroutines other
+// than the test's.
+func (c *client) checkMsg(from, text string) error {
+	f, err := c.read()
+	if err != nil {
+		return fmt.Errorf("read: %w", err)
+	}
 	if f.Type != "msg" || f.From != from || f.Text != text {
-		c.t.Fatalf("got %+v, want msg from %s: %.40q", f, from, text)
+		return fmt.Errorf("got %+v, want msg from %s: %.40q", f, from, text)
 	}
 	if _, err := time.Parse(time.RFC3339, f.At); err != nil {
-		c.t.Fatalf("msg at %q: %v", f.At, err)
+		return fmt.Errorf("msg at %q: %w", f.At, err)
 	}
+	return nil
 }
 
 func (c *client) expectError(code string) {

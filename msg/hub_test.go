@@ -549,14 +549,25 @@ func TestManyRooms(t *testing.T) {
 		rm := e.open(ref)
 		buyer := e.join(rm.BuyerSecret, RoleBuyer)
 		staff := e.join(e.staffSecret(rm.ID, "alice"), RoleStaff)
+		// Not the test's goroutine: errors are reported with t.Error.
 		wg.Go(func() {
 			for j := range 5 {
 				text := ref + " line " + string(rune('a'+j))
-				buyer.say(text)
-				buyer.expectMsg(FromBuyer, text)
-				staff.expectMsg(FromBuyer, text)
+				err := buyer.trySend(map[string]string{"type": "msg", "text": text})
+				if err == nil {
+					err = buyer.checkMsg(FromBuyer, text)
+				}
+				if err == nil {
+					err = staff.checkMsg(FromBuyer, text)
+				}
+				if err != nil {
+					t.Errorf("room %s: %v", ref, err)
+					return
+				}
 			}
-			staff.send(map[string]string{"type": "end"})
+			if err := staff.trySend(map[string]string{"type": "end"}); err != nil {
+				t.Errorf("room %s: %v", ref, err)
+			}
 		})
 	}
 	wg.Wait()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
@@ -137,13 +138,17 @@ func TestClientAddr(t *testing.T) {
 func TestTokenGroups(t *testing.T) {
 	for _, c := range []struct {
 		in   string
-		want int
+		want []string
 	}{
-		{"ABCD-EFGH-JKMN-PQRS-TVWX-YZ01-2345-6789-C", 9},
-		{"ABCDEFGHJ", 3},
+		{"ABCD-EFGH-JKMN-PQRS-TVWX-YZ01-2345-6789-C", []string{"ABCD", "EFGH", "JKMN", "PQRS", "TVWX", "YZ01", "2345", "6789", "C"}},
+		{"ABCDEFGHJ", []string{"ABCD", "EFGH", "J"}},
+		{"ABCDEFGH", []string{"ABCD", "EFGH"}},
+		{" AB  CD-EF ", []string{"AB", "CD", "EF"}},
+		{"--", nil},
+		{"", nil},
 	} {
-		if got := tokenGroups(c.in); len(got) != c.want {
-			t.Errorf("%s: %v", c.in, got)
+		if got := tokenGroups(c.in); !slices.Equal(got, c.want) {
+			t.Errorf("tokenGroups(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
 }

@@ -62,8 +62,8 @@ func TestRefunds(t *testing.T) {
 	if err := e.shop.Unlock(testPass); err != nil {
 		t.Fatal(err)
 	}
-	if r, _ := e.shop.Sweep(); r.Delivered != 0 {
-		t.Fatal("a refunded order was delivered")
+	if r, err := e.shop.Sweep(); err != nil || r.Delivered != 0 {
+		t.Fatalf("a refunded order was delivered: %+v %v", r, err)
 	}
 }
 

@@ -83,7 +83,9 @@ func TestTicketLifecycleAndReplacement(t *testing.T) {
 	if e.stock(p.ID) != 3 { // pool is stale until reconciled
 		t.Fatalf("stock before reconcile %d", e.stock(p.ID))
 	}
-	e.shop.Reconcile(p.ID)
+	if err := e.shop.Reconcile(p.ID); err != nil {
+		t.Fatal(err)
+	}
 	if e.stock(p.ID) != 2 {
 		t.Fatalf("stock %d", e.stock(p.ID))
 	}
@@ -151,7 +153,9 @@ func TestRecallBatchOf50(t *testing.T) {
 	if replaced != 20 || owed != 5 {
 		t.Fatalf("replaced %d, refund_due %d", replaced, owed)
 	}
-	e.shop.Reconcile(p.ID)
+	if err := e.shop.Reconcile(p.ID); err != nil {
+		t.Fatal(err)
+	}
 	if e.stock(p.ID) != 0 {
 		t.Fatalf("stock %d", e.stock(p.ID))
 	}

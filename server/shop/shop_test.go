@@ -439,12 +439,12 @@ func TestSettlement(t *testing.T) {
 	pl := e.buy(p.ID, 1)
 	e.pay(pl.Order)
 	e.clock.Add(71 * time.Hour)
-	if r, _ := e.shop.Sweep(); r.Settled != 0 {
-		t.Fatal("settled inside the window")
+	if r, err := e.shop.Sweep(); err != nil || r.Settled != 0 {
+		t.Fatalf("settled inside the window: %+v %v", r, err)
 	}
 	e.clock.Add(2 * time.Hour)
-	if r, _ := e.shop.Sweep(); r.Settled != 1 {
-		t.Fatalf("not settled: %+v", r)
+	if r, err := e.shop.Sweep(); err != nil || r.Settled != 1 {
+		t.Fatalf("not settled: %+v %v", r, err)
 	}
 	if o, _ := e.shop.OrderByRef(pl.Order.Ref); o.Status != StatusSettled {
 		t.Fatalf("status %s", o.Status)

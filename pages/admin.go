@@ -17,6 +17,7 @@ var adminPageNames = []string{
 	"admin_products", "admin_product_form", "admin_import", "admin_stock", "admin_audit",
 	"admin_vault", "admin_staff",
 	"admin_tickets", "admin_ticket", "admin_rooms", "admin_chat", "admin_tiers", "admin_patterns",
+	"admin_owed",
 }
 
 // AdminBase is what every console page has besides Base: who is signed in,
@@ -106,6 +107,9 @@ type AdminDashboard struct {
 	ApprovalsURL string
 	PendingCount int
 	HasSales     bool
+	// OwedCount payments are owed back to buyers, OwedTotal in all.
+	OwedCount int
+	OwedTotal string
 }
 
 func (*AdminDashboard) page() string { return "admin_dashboard" }
@@ -169,6 +173,24 @@ type AdminOrders struct {
 }
 
 func (*AdminOrders) page() string { return "admin_orders" }
+
+// AdminOwedPayment is a payment owed back to a buyer.
+type AdminOwedPayment struct {
+	Ref, Product, Provider, TradeNo string
+	Amount                          string
+	Reason, OrderStatus             string // translated
+}
+
+// AdminOwed lists the payments owed back, with their total.
+type AdminOwed struct {
+	AdminBase
+	Payments []AdminOwedPayment
+	Count    int
+	Total    string // per currency
+	Pager    Pager
+}
+
+func (*AdminOwed) page() string { return "admin_owed" }
 
 // AdminProductRow is a product in the console's list.
 type AdminProductRow struct {

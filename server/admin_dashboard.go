@@ -26,6 +26,12 @@ func (s *Server) dashboardPage(w http.ResponseWriter, r *http.Request, sess staf
 	lang := s.lang(r)
 	page := &pages.AdminDashboard{AdminBase: s.adminBase(r, &sess, "dashboard", ""), Days: dashboardDays}
 	page.PendingCount = page.Pending
+	owed, err := s.shop.OwedSum()
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	page.OwedCount, page.OwedTotal = owed.Count, moneyTotal(owed.Minor)
 	page.ApprovalsURL = page.URL("/admin/approvals")
 
 	// Revenue is summed in the currency most products use; a shop selling

@@ -21,6 +21,9 @@ func (s *Server) apiStaffList(w http.ResponseWriter, r *http.Request, _ staff.Se
 	}
 	two := map[staff.Kind]bool{}
 	for _, k := range staff.Kinds() {
+		if k == staff.KindPaymentReturn {
+			continue // ruled by the refund switch: money leaving the shop
+		}
 		on, err := s.staff.TwoPerson(k)
 		if err != nil {
 			s.writeError(w, r, err)
@@ -56,6 +59,9 @@ func (s *Server) staffPage(w http.ResponseWriter, r *http.Request, sess staff.Se
 		})
 	}
 	for _, k := range staff.Kinds() {
+		if k == staff.KindPaymentReturn {
+			continue // ruled by the refund switch: money leaving the shop
+		}
 		on, err := s.staff.TwoPerson(k)
 		if err != nil {
 			s.writeError(w, r, err)

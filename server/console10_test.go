@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"veil/server/shop"
 	"veil/server/staff"
 )
 
@@ -153,5 +154,122 @@ func TestShopSettings(t *testing.T) {
 	}
 	if e.shop.TimeZone() != "America/New_York" {
 		t.Fatal("a proposal without a code changed the zone at once")
+	}
+}
+
+// TestOwedPayments: a payment made twice is listed as owed (API, page,
+// dashboard total, pagination, empty state); marking it given back is a
+// payment_return approval — money leaving the shop: the refund two-person
+// rule holds, support cannot decide it, a second owner approves with TOTP,
+// it is audited, and it cannot be given back twice.
+func TestOwedPayments(t *testing.T) {
+	e := newConsoleEnv(t)
+	p := e.addProduct(t, "card", "K-0001-AAAA", "K-0002-BBBB")
+	e.member("otto", staff.RoleOwner)
+	e.member("sam", staff.RoleSupport)
+	e.next()
+	olga, otto, sam := e.login("olga"), e.login("otto"), e.login("sam")
+
+	if body := e.page(olga, "/admin/owed?lang=en").Body.String(); !strings.Contains(body, e.srv.pages.T("en", "admin.owed.empty")) {
+		t.Fatalf("no empty state:\n%s", body)
+	}
+	o1, o2 := e.paidOrder(p), e.paidOrder(p)
+	for i, o := range []shop.Order{o1, o2} {
+		res, err := e.shop.ApplyPayment(o.Ref, shop.Payment{Provider: "epay", TradeNo: "T-EXTRA-" + itoa(i), AmountMinor: 4850}, nil)
+		if err != nil || res.Outcome != shop.OutcomeOwed {
+			t.Fatalf("extra payment: %+v %v", res.Outcome, err)
+		}
+	}
+
+	type owedList struct {
+		Owed       []owedJSON       `json:"owed"`
+		Count      int              `json:"count"`
+		TotalMinor map[string]int64 `json:"total_minor"`
+		Next       string           `json:"next"`
+	}
+	var l owedList
+	decode(t, e.api(sam, http.MethodGet, "/api/v1/admin/owed?limit=1", ""), &l)
+	if len(l.Owed) != 1 || l.Count != 2 || l.TotalMinor["CNY"] != 9700 || l.Next == "" || l.Owed[0].Reason != "extra" || l.Owed[0].Currency != "CNY" {
+		t.Fatalf("first page %+v", l)
+	}
+	first := l.Owed[0]
+	decode(t, e.api(sam, http.MethodGet, "/api/v1/admin/owed?limit=1&cursor="+url.QueryEscape(l.Next), ""), &l)
+	if len(l.Owed) != 1 || l.Owed[0].Ref == first.Ref || l.Next != "" {
+		t.Fatalf("second page %+v", l)
+	}
+	page := e.page(olga, "/admin/owed?lang=en").Body.String()
+	if !strings.Contains(page, "T-EXTRA-0") || !strings.Contains(page, "T-EXTRA-1") || !strings.Contains(page, "¥97.00") ||
+		!strings.Contains(page, e.srv.pages.T("en", "admin.owed.reason.extra")) {
+		t.Fatalf("owed page:\n%s", page)
+	}
+	if dash := e.page(olga, "/admin?lang=en").Body.String(); !strings.Contains(dash, "¥97.00") || !strings.Contains(dash, `href="/admin/owed?lang=en"`) {
+		t.Fatalf("dashboard lacks the owed total:\n%s", dash)
+	}
+
+	// Abuse: no CSRF token, an unknown order, a payment that is not owed.
+	h := map[string]string{"Cookie": staffCookie + "=" + olga.cookie}
+	w := e.do(t, req{method: http.MethodPost, target: "/api/v1/admin/owed/returned", ctype: "application/json", header: h,
+		body: `{"ref":"` + o1.Ref + `","provider":"epay","trade_no":"T-EXTRA-0"}`})
+	if w.Code != http.StatusForbidden {
+		t.Fatalf("without CSRF: %d %s", w.Code, w.Body)
+	}
+	wantErrorJSON(t, e.api(olga, http.MethodPost, "/api/v1/admin/owed/returned", `{"ref":"R-ZZZZZZZZ","provider":"epay","trade_no":"T-EXTRA-0"}`),
+		http.StatusNotFound, "order_not_found")
+	wantErrorJSON(t, e.api(olga, http.MethodPost, "/api/v1/admin/owed/returned", `{"ref":"`+o1.Ref+`","provider":"demo"}`),
+		http.StatusConflict, "not_refundable")
+
+	// Two-person on refunds covers giving owed money back: olga's own code
+	// does not execute it, and she cannot approve her own proposal.
+	e.next()
+	if w := e.api(olga, http.MethodPost, "/api/v1/admin/settings", `{"two_person":{"refund":true},"totp":"`+e.code("olga")+`"}`); w.Code != http.StatusOK {
+		t.Fatalf("two-person on: %d %s", w.Code, w.Body)
+	}
+	e.next()
+	w = e.api(olga, http.MethodPost, "/api/v1/admin/owed/returned", `{"ref":"`+o1.Ref+`","provider":"epay","trade_no":"T-EXTRA-0","note":"sent back by Alipay","totp":"`+e.code("olga")+`"}`)
+	if w.Code != http.StatusAccepted {
+		t.Fatalf("with two-person on, a proposal with a code: %d %s", w.Code, w.Body)
+	}
+	var op opBody
+	decode(t, w, &op)
+	e.next()
+	wantErrorJSON(t, e.decideAPI(olga, op.ApprovalID, "approve", e.code("olga")), http.StatusForbidden, "two_person")
+	e.next()
+	wantErrorJSON(t, e.decideAPI(sam, op.ApprovalID, "approve", e.code("sam")), http.StatusForbidden, "forbidden")
+	e.next()
+	if w := e.decideAPI(otto, op.ApprovalID, "approve", e.code("otto")); w.Code != http.StatusOK {
+		t.Fatalf("otto approves: %d %s", w.Code, w.Body)
+	}
+	a, err := e.staff.Get(op.ApprovalID)
+	if err != nil || a.Kind != staff.KindPaymentReturn || a.Status != staff.StatusApproved || !strings.Contains(a.Result, "¥48.50") {
+		t.Fatalf("approval %+v %v", a, err)
+	}
+	decode(t, e.api(olga, http.MethodGet, "/api/v1/admin/owed", ""), &l)
+	if l.Count != 1 || len(l.Owed) != 1 || l.Owed[0].Ref != o2.Ref || l.TotalMinor["CNY"] != 4850 {
+		t.Fatalf("after giving one back %+v", l)
+	}
+	recs, err := e.shop.Payments(o1.Ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	returned := 0
+	for _, r := range recs {
+		if r.Payment.TradeNo == "T-EXTRA-0" && r.State == shop.PaymentReturned {
+			returned++
+		}
+	}
+	if returned != 1 {
+		t.Fatalf("payment records %+v", recs)
+	}
+	if n := e.auditCount(staff.ActionApprovalApprove, ""); n == 0 {
+		t.Error("no audit entry")
+	}
+	// Given back once only.
+	wantErrorJSON(t, e.api(olga, http.MethodPost, "/api/v1/admin/owed/returned", `{"ref":"`+o1.Ref+`","provider":"epay","trade_no":"T-EXTRA-0"}`),
+		http.StatusConflict, "not_refundable")
+
+	// The console form proposes the other one.
+	w = e.form(olga, "/admin/owed/returned?lang=en", url.Values{"ref": {o2.Ref}, "provider": {"epay"}, "trade_no": {"T-EXTRA-1"}})
+	if w.Code != http.StatusSeeOther || !strings.HasPrefix(w.Header().Get("Location"), "/admin/approvals") {
+		t.Fatalf("form: %d %v", w.Code, w.Header())
 	}
 }

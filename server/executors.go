@@ -8,4 +8,5 @@ func (s *Server) registerExecutors() {
 	s.registerPaymentExecutors()    // payment_confirm (manual.go)
 	s.registerConsoleExecutors()    // refunds, exports, deletions, settings (admin_ops.go)
 	s.registerAfterSalesExecutors() // replacements, recalls (admin_remedies.go)
+	s.registerOwedExecutor()        // payment_return (admin_owed.go)
 }

@@ -30,12 +30,15 @@ const (
 	KindSettings        Kind = "settings"
 	KindVaultUnlock     Kind = "vault_unlock"
 	KindInventoryDelete Kind = "inventory_delete"
+	// KindPaymentReturn marks a payment owed back to a buyer (duplicate,
+	// late or rejected) as given back: money leaving the shop.
+	KindPaymentReturn Kind = "payment_return"
 )
 
 // Kinds lists every kind, for settings pages.
 func Kinds() []Kind {
 	return []Kind{KindRefund, KindPartialRefund, KindReplacement, KindRecall, KindExport, KindPaymentConfirm,
-		KindStaffAdd, KindStaffRemove, KindStaffRole, KindSettings, KindVaultUnlock, KindInventoryDelete}
+		KindStaffAdd, KindStaffRemove, KindStaffRole, KindSettings, KindVaultUnlock, KindInventoryDelete, KindPaymentReturn}
 }
 
 // floorRole is the least role that may decide a kind, whatever an executor
@@ -47,6 +50,15 @@ func floorRole(k Kind) Role {
 		return RoleSupport
 	}
 	return RoleOwner
+}
+
+// twoPersonSwitch is the kind whose two-person switch rules k: giving an
+// owed payment back is money leaving the shop, ruled by the refund switch.
+func twoPersonSwitch(k Kind) Kind {
+	if k == KindPaymentReturn {
+		return KindRefund
+	}
+	return k
 }
 
 func (k Kind) valid() bool {
@@ -377,7 +389,7 @@ func (s *Service) TwoPerson(kind Kind) (bool, error) {
 	var on bool
 	err := s.db.View(func(tx *store.Txn) error {
 		var err error
-		on, err = tx.Has(twoPersonPrefix + string(kind))
+		on, err = tx.Has(twoPersonPrefix + string(twoPersonSwitch(kind)))
 		return err
 	})
 	return on, wrapf(err, "two-person setting")
@@ -460,7 +472,7 @@ func (s *Service) mayDecide(u userRecord, a Approval, decision string) error {
 		var on bool
 		err := s.db.View(func(tx *store.Txn) error {
 			var err error
-			on, err = tx.Has(twoPersonPrefix + string(a.Kind))
+			on, err = tx.Has(twoPersonPrefix + string(twoPersonSwitch(a.Kind)))
 			return err
 		})
 		if err != nil {

@@ -19,6 +19,7 @@ const usage = `usage:
   veil serve   --data DIR [--addr ADDR] [--passphrase-file FILE] [--payments demo|epay|manual]
                [--epay-pid ID --epay-key-file FILE --epay-gateway URL] [--epay-type TYPE]
                [--public-url URL] [--manual-instructions-file FILE] [--rate-limit N] [--behind-tls] [--trust-proxy]
+               (--payments epay requires --public-url: the gateway calls back at absolute URLs)
   veil backup  --data DIR --out FILE      (age-encrypted; restore needs the backup identity)
   veil restore --in FILE --data DIR --identity-file FILE
   veil audit verify --data DIR

@@ -36,7 +36,7 @@ func cmdServe(args []string, _, stderr io.Writer) error {
 	fs.StringVar(&pf.epayKeyFile, "epay-key-file", "", "file holding the 易支付 merchant key")
 	fs.StringVar(&pf.epayGateway, "epay-gateway", "", "易支付 gateway submit URL, e.g. https://pay.example/submit.php")
 	fs.StringVar(&pf.epayType, "epay-type", "alipay", "易支付 payment type asked of the gateway (alipay, wxpay, …; empty lets the buyer choose there)")
-	fs.StringVar(&pf.publicURL, "public-url", "", "the shop's public base URL, e.g. https://shop.example (epay: notify and return URLs; the chat accepts only this origin)")
+	fs.StringVar(&pf.publicURL, "public-url", "", "the shop's public base URL, e.g. https://shop.example (required with --payments epay: notify and return URLs; the chat accepts only this origin)")
 	fs.StringVar(&pf.instructions, "manual-instructions-file", "", "file with the payment instructions buyers see (manual payments)")
 	rate := fs.Int("rate-limit", defaultRateLimit, "requests per minute per client address on buyer routes (0 = off)")
 	behindTLS := fs.Bool("behind-tls", false, "the shop is served over TLS by a proxy (Secure cookies, HSTS)")

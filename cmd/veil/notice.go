@@ -44,9 +44,17 @@ func cmdNotice(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The console records its notices; the command line is no back door.
+	if err := a.staff.Record(cliActor, "notice.publish", "", "fingerprint="+a.shop.NoticeFingerprint()); err != nil {
+		return err
+	}
 	fmt.Fprint(stdout, block)
 	return nil
 }
+
+// cliActor names the command line in the audit log: whoever runs it holds
+// the data directory and the vault passphrase, not a staff account.
+const cliActor = "cli"
 
 // cmdVerifyNotice checks a notice's signature and, with --fingerprint, that
 // it was signed by the key whose fingerprint the shop's pages show.

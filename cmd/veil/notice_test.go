@@ -32,6 +32,19 @@ func TestNoticeSignAndVerify(t *testing.T) {
 	}
 	notice := filepath.Join(tmp, "notice.txt")
 	os.WriteFile(notice, out.Bytes(), 0o600)
+	// The command line's notice is in the audit log, as the console's is.
+	a, err = openAppWith(dir, slog.New(slog.DiscardHandler), shop.Config{VaultWorkFactor: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, _, err := a.staff.Audit(0, 10)
+	a.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) == 0 || entries[0].Action != "notice.publish" || entries[0].Actor != "cli" || entries[0].Detail != "fingerprint="+fp {
+		t.Fatalf("newest audit entry %+v, want notice.publish by cli", entries)
+	}
 	out.Reset()
 	if code := run([]string{"verify-notice", "--in", notice, "--fingerprint", fp}, &out, &errb); code != 0 {
 		t.Fatalf("verify: %d %s", code, errb.String())

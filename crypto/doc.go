@@ -26,7 +26,8 @@
 //   - Set-up and unlock: [NewVault], [Vault.Seal] with the passphrase; store
 //     [Vault.Public] in the clear so sealing works while locked; on unlock
 //     [OpenVault] ([ErrWrongPassphrase] for a wrong passphrase).
-//   - Backups: [Seal] (or age.Encrypt, streaming) to the Backup recipient.
+//   - Backups: [NewBackupWriter] (sealed to the Backup recipient, signed by
+//     [Vault.BackupSignKey]); restore with [VerifyBackup], then [OpenBackup].
 //   - Record IDs: [RandomID].
 //
 // Keys are age keys of [DefaultKind] (post-quantum [Hybrid]) unless a stored

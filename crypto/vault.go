@@ -28,6 +28,14 @@ type Vault struct {
 	// NoticeKey signs the merchant's public notices ([SignNotice]). Vaults
 	// sealed before notices existed open with it nil; the caller adds one.
 	NoticeKey ed25519.PrivateKey
+	// BackupSignKey signs backups ([NewBackupWriter]), so that a restore can
+	// tell them from a store sealed to the (public) backup recipient by
+	// someone else. A key of its own rather than the notice key: notice
+	// signatures are published to anyone, backup signatures go only to the
+	// operator, and either key can be replaced without touching the other's
+	// fingerprint. Nil for vaults sealed before backups were signed, until
+	// the caller adds one.
+	BackupSignKey ed25519.PrivateKey
 }
 
 // VaultPublic is the public half of a [Vault]: the age recipients, safe to
@@ -39,6 +47,8 @@ type VaultPublic struct {
 	// Notice is the notice-signing public key, base64 (empty for a vault
 	// sealed before notices existed, until its next unlock adds one).
 	Notice string `json:"notice,omitempty"`
+	// BackupSign is the backup-signing public key, base64.
+	BackupSign string `json:"backup_sign,omitempty"`
 }
 
 // ErrWrongPassphrase is returned by [OpenVault] when the passphrase does not
@@ -67,6 +77,7 @@ type vaultJSON struct {
 	Backup         string `json:"backup"`
 	FingerprintKey []byte `json:"fingerprint_key"`
 	NoticeSeed     []byte `json:"notice_seed,omitempty"`
+	BackupSignSeed []byte `json:"backup_sign_seed,omitempty"`
 }
 
 // NewVault returns a vault with fresh identities of the given kind and a
@@ -84,6 +95,9 @@ func NewVault(kind Kind) (v *Vault, err error) {
 		return nil, fmt.Errorf("crypto: new vault: %w", err)
 	}
 	if _, v.NoticeKey, err = ed25519.GenerateKey(rand.Reader); err != nil {
+		return nil, fmt.Errorf("crypto: new vault: %w", err)
+	}
+	if _, v.BackupSignKey, err = ed25519.GenerateKey(rand.Reader); err != nil {
 		return nil, fmt.Errorf("crypto: new vault: %w", err)
 	}
 	return v, nil
@@ -118,6 +132,7 @@ func (v *Vault) SealWorkFactor(passphrase string, logN int) ([]byte, error) {
 		Backup:         v.Backup.String(),
 		FingerprintKey: v.FingerprintKey[:],
 		NoticeSeed:     noticeSeed(v.NoticeKey),
+		BackupSignSeed: noticeSeed(v.BackupSignKey),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("crypto: seal vault: %w", err)
@@ -173,6 +188,10 @@ func OpenVault(sealed []byte, passphrase string) (*Vault, error) {
 		v.NoticeKey = ed25519.NewKeyFromSeed(j.NoticeSeed)
 		clear(j.NoticeSeed)
 	}
+	if len(j.BackupSignSeed) == ed25519.SeedSize {
+		v.BackupSignKey = ed25519.NewKeyFromSeed(j.BackupSignSeed)
+		clear(j.BackupSignSeed)
+	}
 	return v, nil
 }
 
@@ -185,6 +204,9 @@ func (v *Vault) Public() VaultPublic {
 	}
 	if v.NoticeKey != nil {
 		p.Notice = base64.StdEncoding.EncodeToString(v.NoticeKey.Public().(ed25519.PublicKey))
+	}
+	if v.BackupSignKey != nil {
+		p.BackupSign = base64.StdEncoding.EncodeToString(v.BackupSignKey.Public().(ed25519.PublicKey))
 	}
 	return p
 }

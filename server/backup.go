@@ -2,20 +2,18 @@ package server
 
 import (
 	"bufio"
-	"fmt"
 	"net/http"
 	"time"
 
-	"filippo.io/age"
-
-	"veil/crypto"
+	"veil/server/shop"
 	"veil/server/staff"
 )
 
 // apiBackup is POST /api/v1/admin/backup {"totp"}: an online backup of the
 // whole store, streamed as an age file sealed to the vault's backup
-// recipient (`veil restore` opens it with the backup identity). Owners only,
-// with a fresh TOTP code; audited.
+// recipient and signed with its backup-signing key (`veil restore` opens it
+// with the backup identity and refuses a forgery). Owners only, with a
+// fresh TOTP code, while the vault is unlocked (503 vault_locked); audited.
 func (s *Server) apiBackup(w http.ResponseWriter, r *http.Request, sess staff.Session) {
 	var req struct {
 		TOTP string `json:"totp"`
@@ -36,31 +34,23 @@ func (s *Server) apiBackup(w http.ResponseWriter, r *http.Request, sess staff.Se
 		s.writeError(w, r, err)
 		return
 	}
-	rcpt, err := crypto.ParseRecipient(s.shop.Public().Backup)
-	if err != nil {
-		s.writeError(w, r, fmt.Errorf("server: backup recipient: %w", err))
+	// Signing needs the vault's backup-signing key: refuse before the
+	// stream starts, while an error can still be an answer.
+	if s.shop.Locked() {
+		s.writeError(w, r, shop.ErrLocked)
 		return
 	}
 	// A large store takes longer than the server's write timeout.
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(time.Hour))
-	s.record(sess, "backup.download", "", "")
+	s.record(sess, "backup.download", "", "signed by "+s.shop.BackupFingerprint())
 	name := "veil-" + time.Now().UTC().Format("2006-01-02T150405Z") + ".age"
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	// Once the stream has started, an error can only cut it short: age's
-	// authenticated chunks make a truncated file fail to open, never restore
-	// half a store silently.
+	// authenticated chunks and the trailing signature make a truncated file
+	// fail to restore, never restore half a store silently.
 	bw := bufio.NewWriterSize(w, 1<<20)
-	aw, err := age.Encrypt(bw, rcpt)
-	if err != nil {
-		s.log.Error("backup", "err", err)
-		return
-	}
-	if err := s.db.Backup(aw); err != nil {
-		s.log.Error("backup", "err", err)
-		return
-	}
-	if err := aw.Close(); err != nil {
+	if err := s.shop.WriteBackup(bw); err != nil {
 		s.log.Error("backup", "err", err)
 		return
 	}

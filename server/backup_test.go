@@ -7,8 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"filippo.io/age"
-
+	"veil/crypto"
 	"veil/server/shop"
 	"veil/server/store"
 )
@@ -35,7 +34,9 @@ func TestOnlineBackup(t *testing.T) {
 	if bytes.Contains(w.Body.Bytes(), []byte("BACKUP-KEY")) {
 		t.Fatal("the backup holds a key in the clear")
 	}
-	r, err := age.Decrypt(bytes.NewReader(w.Body.Bytes()), e.vault.Backup.Age())
+	// Signed by the vault's backup-signing key, whose fingerprint restore
+	// checks.
+	r, err := crypto.OpenBackup(bytes.NewReader(w.Body.Bytes()), e.vault.Backup, e.shop.BackupFingerprint())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,4 +59,8 @@ func TestOnlineBackup(t *testing.T) {
 	if e.auditCount("backup.download", "") != 1 {
 		t.Fatal("backup not audited")
 	}
+	// Locked, nothing can sign it: 503 vault_locked, not an unsigned file.
+	e.shop.Lock()
+	e.next()
+	wantErrorJSON(t, e.api(olga, "POST", "/api/v1/admin/backup", `{"totp":"`+e.code("olga")+`"}`), http.StatusServiceUnavailable, "vault_locked")
 }

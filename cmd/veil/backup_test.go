@@ -49,7 +49,9 @@ func TestBackupRestoreMovesHouse(t *testing.T) {
 
 	file := filepath.Join(t.TempDir(), "shop.age")
 	var out, errb bytes.Buffer
-	if code := run([]string{"backup", "--data", dir1, "--out", file}, &out, &errb); code != 0 {
+	pp := filepath.Join(t.TempDir(), "pp")
+	os.WriteFile(pp, []byte("vault passphrase\n"), 0o600)
+	if code := run([]string{"backup", "--data", dir1, "--out", file, "--passphrase-file", pp}, &out, &errb); code != 0 {
 		t.Fatalf("backup: %d %s", code, errb.String())
 	}
 	b, _ := os.ReadFile(file)

@@ -54,6 +54,7 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stdout, "demo owner      %s\npassword        %s\nvault passphrase %s\nTOTP secret     %s\n\n",
 				res.Owner, password, passphrase, res.TOTPSecret)
 			_ = printQR(stdout, res.OTPAuthURL)
+			fmt.Fprintf(stdout, "\nbackup identity (opens this shop's backups):\n  %s\n", res.BackupIdentity)
 			fmt.Fprintf(stdout, "\nScan the code (or type the secret) in an authenticator app to sign in to the console.\n")
 			fmt.Fprintf(stdout, "Payments are simulated: the pay button marks an order paid. Ctrl-C stops.\n\n")
 		},

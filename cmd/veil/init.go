@@ -49,6 +49,7 @@ func cmdInit(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "  %s\n", c)
 	}
 	fmt.Fprintf(stdout, "\nbackup identity (restores backups; store it offline, it is shown once):\n  %s\n", res.BackupIdentity)
+	fmt.Fprintf(stdout, "\nbackup signing key (note it; veil restore --fingerprint refuses backups not signed by it):\n  %s\n", a.shop.BackupFingerprint())
 	return nil
 }
 

@@ -20,8 +20,8 @@ const usage = `usage:
                [--epay-pid ID --epay-key-file FILE --epay-gateway URL] [--epay-type TYPE]
                [--public-url URL] [--manual-instructions-file FILE] [--rate-limit N] [--behind-tls] [--trust-proxy]
                (--payments epay requires --public-url: the gateway calls back at absolute URLs)
-  veil backup  --data DIR --out FILE      (age-encrypted; restore needs the backup identity)
-  veil restore --in FILE --data DIR --identity-file FILE
+  veil backup  --data DIR --out FILE --passphrase-file FILE   (age-encrypted, signed by the vault)
+  veil restore --in FILE --data DIR --identity-file FILE [--fingerprint "ab12 cd34 …"]
   veil audit verify --data DIR
   veil purge   --data DIR [--dry-run]
   veil notice  --data DIR --passphrase-file FILE --text-file FILE
@@ -39,6 +39,7 @@ func (e usageError) Error() string { return e.msg }
 func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
 
 func main() {
+	privateUmask()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

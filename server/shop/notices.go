@@ -18,15 +18,22 @@ const (
 	MaxNotices = 50
 )
 
-// addNoticeKey gives a vault sealed before notices existed its notice key,
-// re-sealing it with the passphrase it was just opened with.
+// addNoticeKey gives a vault sealed before notices (or signed backups)
+// existed its notice key and backup-signing key, re-sealing it with the
+// passphrase it was just opened with.
 func (s *Shop) addNoticeKey(v *crypto.Vault, passphrase string) error {
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return err
+	for _, k := range []*ed25519.PrivateKey{&v.NoticeKey, &v.BackupSignKey} {
+		if *k != nil {
+			continue
+		}
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return err
+		}
+		*k = priv
 	}
-	v.NoticeKey = priv
 	var sealed []byte
+	var err error
 	if s.cfg.VaultWorkFactor > 0 {
 		sealed, err = v.SealWorkFactor(passphrase, s.cfg.VaultWorkFactor)
 	} else {

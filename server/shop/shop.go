@@ -216,7 +216,7 @@ func (s *Shop) Unlock(passphrase string) error {
 	if err != nil {
 		return fmt.Errorf("shop: open vault: %w", err)
 	}
-	if v.NoticeKey == nil {
+	if v.NoticeKey == nil || v.BackupSignKey == nil {
 		if err := s.addNoticeKey(v, passphrase); err != nil {
 			return fmt.Errorf("shop: add notice key: %w", err)
 		}

@@ -73,6 +73,8 @@ func Open(dir string, o Options) (*DB, error) {
 	opt := badger.DefaultOptions(dir)
 	if o.InMemory {
 		opt = badger.DefaultOptions("").WithInMemory(true)
+	} else if err := privateDir(dir); err != nil {
+		return nil, err
 	}
 	// Durability first: an acknowledgement leaves only after its commit is on disk.
 	opt.SyncWrites = !o.InMemory

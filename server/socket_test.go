@@ -209,8 +209,8 @@ func TestRouteFamiliesOverSocket(t *testing.T) {
 	t.Run("console pages", func(t *testing.T) {
 		staff := newSockClient(t, e.ts)
 		staff.do(http.MethodGet, "/admin/login?lang=en", "", nil, nil).want(t, "sign-in page", http.StatusOK, "text/html")
-		if a := staff.do(http.MethodGet, "/admin?lang=en", "", nil, nil); a.StatusCode == http.StatusOK {
-			t.Fatal("the dashboard opened without a session")
+		if a := staff.do(http.MethodGet, "/admin?lang=en", "", nil, nil); a.StatusCode != http.StatusSeeOther || !strings.HasPrefix(a.Header.Get("Location"), "/admin/login?") {
+			t.Fatalf("the dashboard without a session: %d %q", a.StatusCode, a.Header.Get("Location"))
 		}
 		a := staff.form("/admin/login?lang=en", url.Values{"user": {"olga"}, "password": {consolePass}, "code": {e.code("olga")}})
 		if a.StatusCode != http.StatusSeeOther || !strings.HasPrefix(a.Header.Get("Location"), "/admin?") {
@@ -238,8 +238,8 @@ func TestRouteFamiliesOverSocket(t *testing.T) {
 		if a := staff.form("/admin/logout?lang=en", url.Values{"csrf": {m[1]}}); a.StatusCode != http.StatusSeeOther {
 			t.Fatalf("sign out: %d %.300s", a.StatusCode, a.body)
 		}
-		if a := staff.do(http.MethodGet, "/admin?lang=en", "", nil, nil); a.StatusCode == http.StatusOK {
-			t.Error("the dashboard still opens after signing out")
+		if a := staff.do(http.MethodGet, "/admin?lang=en", "", nil, nil); a.StatusCode != http.StatusSeeOther || !strings.HasPrefix(a.Header.Get("Location"), "/admin/login?") {
+			t.Errorf("the dashboard after signing out: %d %q", a.StatusCode, a.Header.Get("Location"))
 		}
 	})
 

@@ -52,17 +52,23 @@ type AdminLogin struct {
 func (*AdminLogin) page() string { return "admin_login" }
 
 // AdminEnrol walks a new staff member through TOTP enrolment: Step "start"
-// asks for name and password, "scan" shows the QR code and asks for the
-// first code, "done" shows the recovery codes once.
+// asks for name and enrolment secret, "scan" shows the QR code and asks
+// for the member's own password and first code, "done" shows the recovery
+// codes once. With Reenrol it is the re-enrolment after a recovery code
+// ("scan", then "done"). Step "handover" shows the approver of a new
+// member the member's one-time enrolment secret.
 type AdminEnrol struct {
 	AdminBase
-	Step     string
-	Name     string
-	QR       template.URL // data:image/png;base64,… built from the PNG bytes only
-	OTPURL   string
-	Secret   string
-	Recovery []string
-	Error    string // translated
+	Step        string
+	Reenrol     bool
+	Name        string
+	QR          template.URL // data:image/png;base64,… built from the PNG bytes only
+	OTPURL      string
+	Secret      string // the TOTP secret
+	EnrolSecret string // the one-time enrolment secret (scan: carried to the finish form; handover: shown)
+	Action      string // where the scan step's form posts
+	Recovery    []string
+	Error       string // translated
 }
 
 func (*AdminEnrol) page() string { return "admin_enrol" }

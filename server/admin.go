@@ -64,17 +64,23 @@ func (c console) open(method, pattern string, h http.HandlerFunc) {
 	c.r.Handler(method, pattern, c.wrap(pattern, adminBody, c.s.rateLimited(h)))
 }
 
-// staff routes a handler that needs a session and, unless it is a GET, the
-// CSRF token.
+// staff routes a handler that needs a full session and, unless it is a
+// GET, the CSRF token.
 func (c console) staff(method, pattern string, h adminHandler) {
-	c.r.Handler(method, pattern, c.wrap(pattern, adminBody, c.s.withStaff(h, true)))
+	c.r.Handler(method, pattern, c.wrap(pattern, adminBody, c.s.withStaff(h, true, false)))
+}
+
+// reenrol routes a handler that a session opened with a recovery code may
+// reach too (re-enrolment and sign-out); it needs the CSRF token likewise.
+func (c console) reenrol(method, pattern string, h adminHandler) {
+	c.r.Handler(method, pattern, c.wrap(pattern, adminBody, c.s.withStaff(h, true, true)))
 }
 
 // upload routes a key import: the large body limit, and a session whose
 // CSRF token the handler checks itself (a multipart form carries it in the
 // body ahead of the keys; the script sends the header).
 func (c console) upload(method, pattern string, h adminHandler) {
-	c.r.Handler(method, pattern, c.wrap(pattern, importBody, c.s.withStaff(h, false)))
+	c.r.Handler(method, pattern, c.wrap(pattern, importBody, c.s.withStaff(h, false, false)))
 }
 
 func (c console) wrap(pattern string, limit int64, h http.Handler) http.Handler {
@@ -105,8 +111,11 @@ func safeMethod(m string) bool {
 
 // withStaff authenticates the session cookie and checks the CSRF token of
 // writes. A page request without a session goes to the sign-in page; the
-// API answers 401 unauthenticated, a missing or wrong token 403 csrf.
-func (s *Server) withStaff(h adminHandler, checkCSRF bool) http.HandlerFunc {
+// API answers 401 unauthenticated, a missing or wrong token 403 csrf. A
+// session opened with a recovery code reaches only the routes that allow
+// it (reenrolOK): pages send it to re-enrolment, the rest is 403
+// reenrol_required.
+func (s *Server) withStaff(h adminHandler, checkCSRF, reenrolOK bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		sess, err := s.staffSession(r)
 		if err != nil {
@@ -115,6 +124,14 @@ func (s *Server) withStaff(h adminHandler, checkCSRF bool) http.HandlerFunc {
 				return
 			}
 			s.writeError(w, r, err)
+			return
+		}
+		if sess.Reenrol && !reenrolOK {
+			if !isAPI(r) && safeMethod(r.Method) {
+				http.Redirect(w, r, "/admin/reenrol?lang="+s.lang(r), http.StatusSeeOther)
+				return
+			}
+			s.writeError(w, r, staff.ErrReenrolRequired)
 			return
 		}
 		if checkCSRF && !safeMethod(r.Method) {

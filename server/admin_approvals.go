@@ -94,7 +94,10 @@ func (s *Server) apiDecide(w http.ResponseWriter, r *http.Request, sess staff.Se
 		Status   string `json:"status"`
 		Result   string `json:"result,omitempty"`
 		Download string `json:"download,omitempty"`
-	}{a.ID, string(a.Status), a.Result, exportDownload(a)})
+		// An approved staff_add's one-time secret for the new member,
+		// shown to the approver here only.
+		EnrolmentSecret string `json:"enrolment_secret,omitempty"`
+	}{a.ID, string(a.Status), a.Result, exportDownload(a), a.EnrolmentSecret})
 }
 
 // decideSubmit is POST /admin/approvals/:id (decision, totp).
@@ -102,6 +105,10 @@ func (s *Server) decideSubmit(w http.ResponseWriter, r *http.Request, sess staff
 	a, err := s.decide(r, sess, param(r, "id"), r.PostForm.Get("decision"), r.PostForm.Get("totp"))
 	if err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	if a.EnrolmentSecret != "" {
+		s.enrolHandover(w, r, sess, a)
 		return
 	}
 	notice := string(a.Status)

@@ -100,14 +100,18 @@ func newConsoleEnv(t *testing.T) *consoleEnv {
 // enrolment is not the next one wanted.
 func (e *consoleEnv) member(name string, role staff.Role) {
 	e.t.Helper()
-	enr, err := e.staff.CreateUser(context.Background(), name, consolePass, role, "test")
+	enrol, err := e.staff.CreateUser(context.Background(), name, role, "test")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	enr, err := e.staff.PendingEnrolment(name, enrol)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	e.mu.Lock()
 	e.secrets[name] = enr.Secret
 	e.mu.Unlock()
-	if _, err := e.staff.FinishEnrolment(name, e.code(name)); err != nil {
+	if _, err := e.staff.FinishEnrolment(name, enrol, consolePass, e.code(name)); err != nil {
 		e.t.Fatal(err)
 	}
 }

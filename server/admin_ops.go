@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"veil/crypto"
+	"veil/pages"
 	"veil/server/shop"
 	"veil/server/staff"
 	"veil/server/store"
@@ -186,10 +187,13 @@ type opAnswer struct {
 	Status     string `json:"status"`
 	Result     string `json:"result,omitempty"`
 	Download   string `json:"download,omitempty"` // an executed export's one-time URL
+	// EnrolmentSecret is an approved staff_add's one-time secret for the
+	// new member, shown to the approver in this answer only.
+	EnrolmentSecret string `json:"enrolment_secret,omitempty"`
 }
 
 func opAnswerOf(a staff.Approval) (int, opAnswer) {
-	ans := opAnswer{ApprovalID: a.ID, Status: string(a.Status), Result: a.Result}
+	ans := opAnswer{ApprovalID: a.ID, Status: string(a.Status), Result: a.Result, EnrolmentSecret: a.EnrolmentSecret}
 	if a.Status == staff.StatusPending {
 		return http.StatusAccepted, ans
 	}
@@ -414,13 +418,14 @@ func (s *Server) deleteSubmit(w http.ResponseWriter, r *http.Request, sess staff
 	s.opRedirect(w, r, a, "/admin/products")
 }
 
-// staffRequest is POST /api/v1/admin/staff.
+// staffRequest is POST /api/v1/admin/staff. There is no password: a new
+// member chooses their own when enrolling, with the enrolment secret the
+// approval hands the approver.
 type staffRequest struct {
-	Action   string `json:"action"` // add, remove, role
-	Name     string `json:"name"`
-	Password string `json:"password"`
-	Role     string `json:"role"`
-	TOTP     string `json:"totp"`
+	Action string `json:"action"` // add, remove, role
+	Name   string `json:"name"`
+	Role   string `json:"role"`
+	TOTP   string `json:"totp"`
 }
 
 func (s *Server) proposeStaff(r *http.Request, sess staff.Session, req staffRequest) (staff.Approval, error) {
@@ -428,11 +433,11 @@ func (s *Server) proposeStaff(r *http.Request, sess staff.Session, req staffRequ
 	role := staff.Role(req.Role)
 	switch req.Action {
 	case "add":
-		a, err := s.staff.ProposeAddUser(staff.StaffActor(sess.User), name, req.Password, role)
+		a, err := s.staff.ProposeAddUser(staff.StaffActor(sess.User), name, role)
 		if err != nil || strings.TrimSpace(req.TOTP) == "" || !s.mayApproveAlone(sess, staff.KindStaffAdd) {
 			return a, err
 		}
-		// The password hash waits outside the params (see staff), so this
+		// The name is reserved outside the params (see staff), so this
 		// kind cannot go through ProposeAndExecute: approve the fresh
 		// proposal with the same code instead.
 		d, err := s.staff.Decide(r.Context(), a.ID, sess.User, staff.Approve, req.TOTP)
@@ -463,12 +468,25 @@ func (s *Server) mayApproveAlone(sess staff.Session, kind staff.Kind) bool {
 func (s *Server) staffSubmit(w http.ResponseWriter, r *http.Request, sess staff.Session) {
 	f := r.PostForm
 	a, err := s.proposeStaff(r, sess, staffRequest{Action: f.Get("action"), Name: f.Get("name"),
-		Password: f.Get("password"), Role: f.Get("role"), TOTP: f.Get("totp")})
+		Role: f.Get("role"), TOTP: f.Get("totp")})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	if a.EnrolmentSecret != "" {
+		s.enrolHandover(w, r, sess, a)
+		return
+	}
 	s.opRedirect(w, r, a, "/admin/staff")
+}
+
+// enrolHandover shows the approver of a new member, once, the one-time
+// enrolment secret to hand over (in person or another private channel).
+// It is a page, not a redirect: the secret must never be in a URL.
+func (s *Server) enrolHandover(w http.ResponseWriter, r *http.Request, sess staff.Session, a staff.Approval) {
+	page := &pages.AdminEnrol{AdminBase: s.adminBase(r, &sess, "staff", "/admin/staff"), Step: "handover",
+		Name: a.Ref, EnrolSecret: a.EnrolmentSecret}
+	s.render(w, r, http.StatusOK, page)
 }
 
 // settingsRequest is POST /api/v1/admin/settings: any of its settings,

@@ -28,6 +28,8 @@ type opBody struct {
 	Status     string `json:"status"`
 	Result     string `json:"result"`
 	Download   string `json:"download"`
+
+	EnrolmentSecret string `json:"enrolment_secret"`
 }
 
 // proposeRefund asks for a full refund of ref without a code: queued.
@@ -101,7 +103,8 @@ func TestConsoleLockout(t *testing.T) {
 		if e.code("olga") == bad {
 			bad = "111111"
 		}
-		wantErrorJSON(t, login(bad), http.StatusUnauthorized, "totp_invalid")
+		// One answer for any refused pair (issue 10 item 9).
+		wantErrorJSON(t, login(bad), http.StatusUnauthorized, "bad_credentials")
 		_ = i
 	}
 	locked := login(e.code("olga"))
@@ -116,14 +119,15 @@ func TestConsoleLockout(t *testing.T) {
 	if w := login(e.code("olga")); w.Code != http.StatusOK {
 		t.Fatalf("after the lock: %d %s", w.Code, w.Body)
 	}
-	// Wrong passwords are bad_credentials and are not counted per code.
+	// Wrong passwords are bad_credentials too (and counted: see
+	// TestSignInOneAnswer).
 	w := e.do(t, req{method: http.MethodPost, target: "/api/v1/admin/session", ctype: "application/json",
 		body: `{"user":"olga","password":"wrong password!","totp":"123456"}`})
 	wantErrorJSON(t, w, http.StatusUnauthorized, "bad_credentials")
 	// The login page shows the refusal inline, with its status.
 	w = e.do(t, req{method: http.MethodPost, target: "/admin/login?lang=en", ctype: "application/x-www-form-urlencoded",
 		body: url.Values{"user": {"olga"}, "password": {consolePass}, "code": {"000000"}}.Encode()})
-	if w.Code != http.StatusUnauthorized || !strings.Contains(w.Body.String(), e.srv.pages.T("en", "err.totp_invalid.message")[:20]) {
+	if w.Code != http.StatusUnauthorized || !strings.Contains(w.Body.String(), e.srv.pages.T("en", "err.bad_credentials.message")[:20]) {
 		t.Fatalf("login form: %d %s", w.Code, w.Body)
 	}
 }
@@ -621,30 +625,54 @@ func TestConsoleVault(t *testing.T) {
 	}
 }
 
-// A staff member added through an approval enrols on the console: QR code,
-// first code, recovery codes once; then signs in.
+// A staff member added through an approval enrols on the console: the
+// approver gets the one-time enrolment secret, the member sees the QR
+// code, chooses a password, gives a first code and gets recovery codes
+// once; then signs in.
 func TestConsoleStaffAddAndEnrol(t *testing.T) {
 	e := newConsoleEnv(t)
 	olga := e.login("olga")
 	e.next()
-	w := e.api(olga, "POST", "/api/v1/admin/staff", `{"action":"add","name":"nina","password":"`+consolePass+`","role":"support","totp":"`+e.code("olga")+`"}`)
+	// The API no longer takes a password for a new member.
+	wantErrorJSON(t, e.api(olga, "POST", "/api/v1/admin/staff", `{"action":"add","name":"nina","password":"`+consolePass+`","role":"support"}`),
+		http.StatusBadRequest, "bad_request")
+	w := e.api(olga, "POST", "/api/v1/admin/staff", `{"action":"add","name":"nina","role":"support","totp":"`+e.code("olga")+`"}`)
 	if w.Code != http.StatusOK {
 		t.Fatalf("add: %d %s", w.Code, w.Body)
+	}
+	var added opBody
+	decode(t, w, &added)
+	enrol := added.EnrolmentSecret
+	if len(enrol) != 29 {
+		t.Fatalf("no enrolment secret in %s", w.Body)
 	}
 	u, err := e.staff.User("nina")
 	if err != nil || u.Role != staff.RoleSupport || u.Enrolled {
 		t.Fatalf("nina %+v %v", u, err)
 	}
+	// The secret is in no list, approval or audit entry.
+	for _, path := range []string{"/api/v1/admin/approvals?status=all", "/api/v1/admin/approvals/" + added.ApprovalID, "/api/v1/admin/audit", "/api/v1/admin/staff"} {
+		if w := e.api(olga, "GET", path, ""); w.Code != http.StatusOK || strings.Contains(w.Body.String(), enrol) {
+			t.Fatalf("%s: %d, shows the enrolment secret", path, w.Code)
+		}
+	}
+	// A wrong enrolment secret shows nothing.
+	w = e.do(t, req{method: "POST", target: "/admin/enrol?lang=en", ctype: "application/x-www-form-urlencoded",
+		body: url.Values{"user": {"nina"}, "secret": {"0000-0000-0000-0000-0000-0000"}}.Encode()})
+	if w.Code != http.StatusUnauthorized || strings.Contains(w.Body.String(), "otpauth://") {
+		t.Fatalf("wrong secret: %d", w.Code)
+	}
 	// The enrolment page shows the QR code as a PNG data: URL.
 	w = e.do(t, req{method: "POST", target: "/admin/enrol?lang=en", ctype: "application/x-www-form-urlencoded",
-		body: url.Values{"user": {"nina"}, "password": {consolePass}}.Encode()})
+		body: url.Values{"user": {"nina"}, "secret": {enrol}}.Encode()})
 	if w.Code != http.StatusOK {
 		t.Fatalf("enrol page: %d %s", w.Code, w.Body)
 	}
 	checkHTML(t, w)
 	page := w.Body.String()
-	if !strings.Contains(page, `src="data:image/png;base64,iVBOR`) || !strings.Contains(page, "otpauth://totp/") {
-		t.Fatal("no QR code or otpauth URL on the enrolment page")
+	if !strings.Contains(page, `src="data:image/png;base64,iVBOR`) || !strings.Contains(page, "otpauth://totp/") ||
+		!strings.Contains(page, `name="password2"`) {
+		t.Fatal("no QR code, otpauth URL or password field on the enrolment page")
 	}
 	m := regexp.MustCompile(`class="mono secret">([A-Z2-7]+)<`).FindStringSubmatch(page)
 	if m == nil {
@@ -653,25 +681,34 @@ func TestConsoleStaffAddAndEnrol(t *testing.T) {
 	e.mu.Lock()
 	e.secrets["nina"] = m[1]
 	e.mu.Unlock()
-	// A wrong first code, then the right one.
-	w = e.do(t, req{method: "POST", target: "/admin/enrol/finish?lang=en", ctype: "application/x-www-form-urlencoded",
-		body: url.Values{"user": {"nina"}, "code": {"000000"}}.Encode()})
-	if w.Code != http.StatusUnauthorized {
+	finish := func(code, pw2 string) *httptest.ResponseRecorder {
+		return e.do(t, req{method: "POST", target: "/admin/enrol/finish?lang=en", ctype: "application/x-www-form-urlencoded",
+			body: url.Values{"user": {"nina"}, "secret": {enrol}, "password": {"nina's own password"}, "password2": {pw2}, "code": {code}}.Encode()})
+	}
+	// Passwords that differ, a wrong first code, then the right one.
+	if w := finish(e.code("nina"), "another password"); w.Code != http.StatusBadRequest {
+		t.Fatalf("passwords differ: %d", w.Code)
+	}
+	if w := finish("000000", "nina's own password"); w.Code != http.StatusUnauthorized {
 		t.Fatalf("wrong first code: %d", w.Code)
 	}
-	w = e.do(t, req{method: "POST", target: "/admin/enrol/finish?lang=en", ctype: "application/x-www-form-urlencoded",
-		body: url.Values{"user": {"nina"}, "code": {e.code("nina")}}.Encode()})
+	w = finish(e.code("nina"), "nina's own password")
 	if w.Code != http.StatusOK || strings.Count(w.Body.String(), "<li>") != 10 {
 		t.Fatalf("finish: %d %s", w.Code, w.Body)
 	}
-	// The page cannot show the secret again.
+	// The page cannot show the secret again: the enrolment secret is spent.
 	w = e.do(t, req{method: "POST", target: "/admin/enrol?lang=en", ctype: "application/x-www-form-urlencoded",
-		body: url.Values{"user": {"nina"}, "password": {consolePass}}.Encode()})
-	if w.Code != http.StatusConflict || strings.Contains(w.Body.String(), m[1]) {
+		body: url.Values{"user": {"nina"}, "secret": {enrol}}.Encode()})
+	if w.Code != http.StatusUnauthorized || strings.Contains(w.Body.String(), m[1]) {
 		t.Fatalf("enrol again: %d", w.Code)
 	}
 	e.next()
-	nina := e.login("nina")
+	w = e.do(t, req{method: http.MethodPost, target: "/api/v1/admin/session", ctype: "application/json",
+		body: `{"user":"nina","password":"nina's own password","totp":"` + e.code("nina") + `"}`})
+	if w.Code != http.StatusOK {
+		t.Fatalf("nina signs in with her own password: %d %s", w.Code, w.Body)
+	}
+	nina := sessionFrom(t, "nina", w)
 	// Role change and removal go through approvals too.
 	wantErrorJSON(t, e.api(olga, "POST", "/api/v1/admin/staff", `{"action":"fire","name":"nina"}`), http.StatusBadRequest, "bad_request")
 	w = e.api(olga, "POST", "/api/v1/admin/staff", `{"action":"remove","name":"nina"}`)
@@ -750,7 +787,7 @@ func TestConsolePagesBothLanguages(t *testing.T) {
 				want   []string
 			}{
 				{"/admin/login" + q, true, []string{tr("admin.login.title"), `name="code"`}},
-				{"/admin/enrol" + q, true, []string{tr("admin.enrol.title"), `name="password"`}},
+				{"/admin/enrol" + q, true, []string{tr("admin.enrol.title"), `name="secret"`}},
 				{"/admin" + q, false, []string{tr("admin.dashboard.title"), "<svg", `class="bar"`, tr("admin.dashboard.low"), tr("admin.dashboard.batches"), st[0].Batch.ID}},
 				{"/admin/approvals" + q, false, []string{tr("admin.approvals.queue"), tr("admin.approvals.approve"), `name="totp"`, tr("admin.kind.partial_refund")}},
 				{"/admin/orders" + q, false, []string{tr("admin.orders.title"), o.Ref, tr("admin.order_status.partially_refunded")}},

@@ -627,12 +627,16 @@ func (e *payEnv) owner(name string) {
 
 func (e *payEnv) member(name string, role staff.Role) {
 	e.t.Helper()
-	en, err := e.staff.CreateUser(e.t.Context(), name, payPass, role, "cli")
+	enrol, err := e.staff.CreateUser(e.t.Context(), name, role, "cli")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	en, err := e.staff.PendingEnrolment(name, enrol)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	e.secrets[name] = en.Secret
-	if _, err := e.staff.FinishEnrolment(name, e.code(name)); err != nil {
+	if _, err := e.staff.FinishEnrolment(name, enrol, payPass, e.code(name)); err != nil {
 		e.t.Fatal(err)
 	}
 	e.clk.Add(30 * time.Second)

@@ -245,7 +245,7 @@ func staffStatus(code string) int {
 		return http.StatusTooManyRequests
 	case "totp_required", "totp_invalid", "totp_replayed", "bad_credentials", "unauthenticated", "recovery_invalid":
 		return http.StatusUnauthorized
-	case "forbidden", "two_person", "csrf", "enrolment_required":
+	case "forbidden", "two_person", "csrf", "enrolment_required", "reenrol_required":
 		return http.StatusForbidden
 	case "already_decided", "already_enrolled", "user_exists", "last_owner", "already_initialised", "approval_failed":
 		return http.StatusConflict

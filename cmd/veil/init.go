@@ -45,7 +45,7 @@ func cmdInit(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "\nrecovery codes (each works once; keep them offline):\n")
-	for _, c := range res.recovery {
+	for _, c := range res.RecoveryCodes {
 		fmt.Fprintf(stdout, "  %s\n", c)
 	}
 	fmt.Fprintf(stdout, "\nbackup identity (restores backups; store it offline, it is shown once):\n  %s\n", res.BackupIdentity)
@@ -59,7 +59,9 @@ type initResult struct {
 	TOTPSecret     string `json:"totp_secret"`
 	OTPAuthURL     string `json:"otpauth_url"`
 	BackupIdentity string `json:"backup_identity"`
-	recovery       []string
+	// RecoveryCodes sign the owner in once each in place of a TOTP code
+	// (then a new authenticator must be set up).
+	RecoveryCodes []string `json:"recovery_codes"`
 }
 
 // initShop creates the vault and the first owner of an empty data dir.
@@ -77,6 +79,6 @@ func initShop(a *app, owner, password, passphrase string) (initResult, error) {
 	}
 	return initResult{
 		Owner: enr.Name, TOTPSecret: enr.Secret, OTPAuthURL: enr.URL,
-		BackupIdentity: v.Backup.String(), recovery: codes,
+		BackupIdentity: v.Backup.String(), RecoveryCodes: codes,
 	}, nil
 }

@@ -95,6 +95,10 @@ type Approval struct {
 	DecidedAt  time.Time `json:"decided_at,omitzero"`
 	DecidedBy  string    `json:"decided_by,omitempty"` // "staff:NAME"
 	Result     string    `json:"result,omitempty"`     // executor's result or failure; no secrets
+	// EnrolmentSecret is set on the approval Decide returns when approving
+	// a staff_add: the new member's one-time enrolment secret, for the
+	// approver to hand over. It is never stored (json "-") nor shown again.
+	EnrolmentSecret string `json:"-"`
 }
 
 // Executor performs an approved operation inside the transaction that
@@ -113,6 +117,9 @@ type Executor func(tx *store.Txn, a Approval) (result string, err error)
 type executorEntry struct {
 	minRole Role
 	fn      Executor
+	// private, when set, is used in place of fn by a decision: it also
+	// returns a secret for the decider alone (staff_add's enrolment secret).
+	private func(tx *store.Txn, a Approval) (result, secret string, err error)
 }
 
 // RegisterExecutor plugs in the effect of kind. minRole may raise, never
@@ -517,11 +524,17 @@ func (s *Service) applyDecision(tx *store.Txn, a *Approval, name, decision strin
 		if !ok {
 			return ErrUnknownKind
 		}
-		res, err := e.fn(tx, *a)
+		var res, secret string
+		var err error
+		if e.private != nil {
+			res, secret, err = e.private(tx, *a)
+		} else {
+			res, err = e.fn(tx, *a)
+		}
 		if err != nil {
 			return fmt.Errorf("staff: execute %s %s: %w", a.Kind, a.ID, err)
 		}
-		a.Status, a.Result, action = StatusApproved, res, ActionApprovalApprove
+		a.Status, a.Result, a.EnrolmentSecret, action = StatusApproved, res, secret, ActionApprovalApprove
 	} else {
 		a.Status = StatusRejected
 		if a.Kind == KindStaffAdd {

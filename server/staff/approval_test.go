@@ -389,26 +389,30 @@ func TestListPagination(t *testing.T) {
 func TestStaffAddThroughApproval(t *testing.T) {
 	e := newEnv(t)
 	e.owner("olga")
-	a, err := e.s.ProposeAddUser("staff:olga", "newbie", testPassword, RoleSupport)
+	a, err := e.s.ProposeAddUser("staff:olga", "newbie", RoleSupport)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if string(a.Params) != string(mustJSON(t, StaffAddParams{Name: "newbie", Role: RoleSupport})) {
 		t.Fatalf("params %s", a.Params)
 	}
-	_, err = e.s.ProposeAddUser("staff:olga", "newbie", testPassword, RoleSupport)
+	_, err = e.s.ProposeAddUser("staff:olga", "newbie", RoleSupport)
 	wantErr(t, err, ErrUserExists)
 	_, err = e.s.Login("newbie", testPassword, "123456")
 	wantErr(t, err, ErrBadCredentials)
-	if _, err := e.s.Decide(context.Background(), a.ID, "olga", Approve, e.code("olga", 0)); err != nil {
+	d, err := e.s.Decide(context.Background(), a.ID, "olga", Approve, e.code("olga", 0))
+	if err != nil {
 		t.Fatal(err)
 	}
-	en, err := e.s.PendingEnrolment("newbie", testPassword)
+	if d.EnrolmentSecret == "" {
+		t.Fatal("approving gave no enrolment secret")
+	}
+	en, err := e.s.PendingEnrolment("newbie", d.EnrolmentSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.secrets["newbie"] = en.Secret
-	if _, err := e.s.FinishEnrolment("newbie", e.code("newbie", 0)); err != nil {
+	if _, err := e.s.FinishEnrolment("newbie", d.EnrolmentSecret, testPassword, e.code("newbie", 0)); err != nil {
 		t.Fatal(err)
 	}
 	e.nextStep()
@@ -437,7 +441,7 @@ func TestStaffAddThroughApproval(t *testing.T) {
 func TestStaffAddRejected(t *testing.T) {
 	e := newEnv(t)
 	e.owner("olga")
-	a, err := e.s.ProposeAddUser("staff:olga", "newbie", testPassword, RoleSupport)
+	a, err := e.s.ProposeAddUser("staff:olga", "newbie", RoleSupport)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -445,7 +449,7 @@ func TestStaffAddRejected(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The name is free again.
-	if _, err := e.s.ProposeAddUser("staff:olga", "newbie", testPassword, RoleSupport); err != nil {
+	if _, err := e.s.ProposeAddUser("staff:olga", "newbie", RoleSupport); err != nil {
 		t.Fatal(err)
 	}
 }

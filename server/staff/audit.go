@@ -31,6 +31,7 @@ const (
 	ActionUserRole        = "staff.user_role"
 	ActionUserRemove      = "staff.user_remove"
 	ActionRecoveryUsed    = "staff.recovery_used"
+	ActionTOTPReenrol     = "staff.totp_reenrol"
 	ActionApprovalPropose = "approval.propose"
 	ActionApprovalApprove = "approval.approve"
 	ActionApprovalReject  = "approval.reject"

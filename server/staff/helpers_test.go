@@ -138,14 +138,18 @@ func (e *env) owner(name string) {
 // user creates and enrols a user; it spends the current step of that user.
 func (e *env) user(name string, role Role) []string {
 	e.t.Helper()
-	en, err := e.s.CreateUser(context.Background(), name, testPassword, role, "cli")
+	enrol, err := e.s.CreateUser(context.Background(), name, role, "cli")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	en, err := e.s.PendingEnrolment(name, enrol)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	e.mu.Lock()
 	e.secrets[name] = en.Secret
 	e.mu.Unlock()
-	codes, err := e.s.FinishEnrolment(name, e.code(name, 0))
+	codes, err := e.s.FinishEnrolment(name, enrol, testPassword, e.code(name, 0))
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -9,7 +9,8 @@
 //	staff/user/<name>             user record (JSON)
 //	staff/guard/<name>            TOTP guard state: last accepted step, failures, lock
 //	staff/session/<sha256 hex>    session record; the key is the hash of the cookie value
-//	staff/invite/<name>           password hash of a proposed, not yet approved staff_add
+//	staff/invite/<name>           name reserved by a proposed, not yet approved staff_add
+//	staff/login-decoy             written by a refused sign-in of an unknown name (timing)
 //	staff/approval/<20 digits>    approval, keyed by MaxUint64-seq so a scan is newest first
 //	staff/approval-pending/<20d>  index of pending approvals, oldest first
 //	staff/approval-seq            last approval sequence number
@@ -20,7 +21,12 @@
 // Which function to use:
 //
 //   - Bootstrap creates the first, already enrolled owner (veil init, demo).
-//   - Login / Authenticate / Logout drive console sessions.
+//   - Login (or LoginRecovery) / Authenticate / Logout drive console
+//     sessions; a recovery-code session re-enrols TOTP with BeginReenrol
+//     and FinishReenrol before it may do anything else.
+//   - CreateUser or an approved ProposeAddUser gives a new member a
+//     one-time enrolment secret; PendingEnrolment and FinishEnrolment use
+//     it to set the member's own password and TOTP.
 //   - CheckTOTP is the only TOTP check; Login, FinishEnrolment, Decide and
 //     ProposeAndExecute all use it, so a code is accepted once, ever.
 //   - Propose (or ProposeTx inside a caller's transaction) queues an
@@ -178,6 +184,7 @@ var (
 	ErrRecoveryInvalid  = &Error{"recovery_invalid", "the recovery code is not valid"}
 	ErrNotEnrolled      = &Error{"enrolment_required", "TOTP enrolment is not finished"}
 	ErrAlreadyEnrolled  = &Error{"already_enrolled", "TOTP enrolment is already finished"}
+	ErrReenrolRequired  = &Error{"reenrol_required", "signed in with a recovery code: set up a new authenticator first"}
 	ErrUnauthenticated  = &Error{"unauthenticated", "no valid session"}
 	ErrForbidden        = &Error{"forbidden", "this role may not do that"}
 	ErrSelfApproval     = &Error{"two_person", "this kind needs a second person: the proposer cannot approve it"}

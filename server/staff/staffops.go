@@ -4,14 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"veil/server/store"
 )
 
-// StaffAddParams are the params of a staff_add approval. The password hash
-// is not among them (params are shown to all staff): it waits under
-// staff/invite/<name> until the approval is decided.
+// StaffAddParams are the params of a staff_add approval. No password: the
+// new member chooses it when enrolling, with the one-time enrolment secret
+// that approving hands to the approver alone (Approval.EnrolmentSecret).
 type StaffAddParams struct {
 	Name string `json:"name"`
 	Role Role   `json:"role"`
@@ -28,27 +27,29 @@ type StaffRoleParams struct {
 	Role Role   `json:"role"`
 }
 
+// invite reserves the name of a proposed member until the approval is
+// decided, so two proposals cannot race for one name.
 type invite struct {
-	PasswordHash string `json:"password_hash"`
+	Role Role `json:"role"`
 }
 
-// ProposeAddUser queues a staff_add approval. The password is hashed now
-// and kept out of the approval's params. Once approved, the new member
-// opens PendingEnrolment with the password, scans the QR code and finishes
-// with FinishEnrolment.
-func (s *Service) ProposeAddUser(proposer, name, password string, role Role) (Approval, error) {
-	name, err := validateNew(name, password, role)
+// ProposeAddUser queues a staff_add approval. The proposer chooses no
+// password and learns no secret: approving creates the account and hands
+// the approver (only) a one-time enrolment secret, with which the new
+// member sets their own password and TOTP (PendingEnrolment,
+// FinishEnrolment). So a proposer cannot enrol in the new member's place.
+func (s *Service) ProposeAddUser(proposer, name string, role Role) (Approval, error) {
+	name, err := validateMember(name, role)
 	if err != nil {
 		return Approval{}, err
 	}
-	hash := s.hashPassword(password)
 	summary := fmt.Sprintf("add %s as %s", name, role)
 	var a Approval
 	err = s.db.Update(func(tx *store.Txn) error {
 		if err := nameTaken(tx, name); err != nil {
 			return err
 		}
-		if err := tx.SetJSON(inviteKey(name), invite{PasswordHash: hash}); err != nil {
+		if err := tx.SetJSON(inviteKey(name), invite{Role: role}); err != nil {
 			return err
 		}
 		var err error
@@ -62,7 +63,12 @@ func (s *Service) ProposeAddUser(proposer, name, password string, role Role) (Ap
 }
 
 func (s *Service) registerStaffExecutors() {
-	s.RegisterExecutor(KindStaffAdd, RoleOwner, s.execStaffAdd)
+	s.RegisterExecutor(KindStaffAdd, RoleOwner, func(tx *store.Txn, a Approval) (string, error) {
+		res, _, err := s.execStaffAdd(tx, a)
+		return res, err
+	})
+	// The decision itself calls the form that hands the secret back.
+	s.executors[KindStaffAdd] = executorEntry{minRole: RoleOwner, fn: s.executors[KindStaffAdd].fn, private: s.execStaffAdd}
 	s.RegisterExecutor(KindStaffRemove, RoleOwner, func(tx *store.Txn, a Approval) (string, error) {
 		var p StaffRemoveParams
 		if err := json.Unmarshal(a.Params, &p); err != nil {
@@ -85,40 +91,35 @@ func (s *Service) registerStaffExecutors() {
 	})
 }
 
-func (s *Service) execStaffAdd(tx *store.Txn, a Approval) (string, error) {
+// execStaffAdd creates the approved member, unenrolled and without a
+// password, and returns the one-time enrolment secret as its private
+// result: the caller of the decision shows it to the approver once; it is
+// never stored in the clear, audited or put in the approval.
+func (s *Service) execStaffAdd(tx *store.Txn, a Approval) (result, secret string, err error) {
 	var p StaffAddParams
 	if err := json.Unmarshal(a.Params, &p); err != nil {
-		return "", fmt.Errorf("%w: params: %v", ErrExecFailed, err)
+		return "", "", fmt.Errorf("%w: params: %v", ErrExecFailed, err)
 	}
-	var inv invite
-	if err := tx.GetJSON(inviteKey(p.Name), &inv); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return "", fmt.Errorf("%w: no pending invite for %s", ErrExecFailed, p.Name)
+	if has, err := tx.Has(inviteKey(p.Name)); err != nil || !has {
+		if err == nil {
+			err = fmt.Errorf("%w: no pending invite for %s", ErrExecFailed, p.Name)
 		}
-		return "", err
+		return "", "", err
 	}
 	if has, err := tx.Has(userKey(p.Name)); err != nil || has {
 		if err == nil {
 			err = fmt.Errorf("%w: %s exists", ErrExecFailed, p.Name)
 		}
-		return "", err
+		return "", "", err
 	}
-	key, err := s.newTOTPKey(p.Name, nil)
+	secret, err = s.createMemberTx(tx, p.Name, p.Role, a.DecidedBy, "role="+string(p.Role)+" approval="+a.ID)
 	if err != nil {
-		return "", err
-	}
-	u := userRecord{Name: p.Name, Role: p.Role, PasswordHash: inv.PasswordHash, TOTPSecret: key.Secret(),
-		CreatedAt: s.now().Truncate(time.Second), CreatedBy: a.DecidedBy}
-	if err := tx.SetJSON(userKey(p.Name), u); err != nil {
-		return "", err
+		return "", "", err
 	}
 	if err := tx.Delete(inviteKey(p.Name)); err != nil {
-		return "", err
+		return "", "", err
 	}
-	if err := s.audit(tx, a.DecidedBy, ActionUserCreate, p.Name, "role="+string(p.Role)+" approval="+a.ID); err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("added %s as %s; enrolment pending", p.Name, p.Role), nil
+	return fmt.Sprintf("added %s as %s; enrolment pending", p.Name, p.Role), secret, nil
 }
 
 // permanent marks staff refusals (last owner, unknown user, bad role) as

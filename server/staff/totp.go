@@ -27,10 +27,19 @@ var totpOpts = totp.ValidateOpts{Period: totpPeriod, Digits: otp.DigitsSix, Algo
 
 // guard is one account's TOTP state. It lives apart from the user record so
 // that a role change and a code check do not conflict.
+//
+// Two kinds of failure are counted. Failures are second-factor failures
+// (a wrong TOTP or recovery code, by someone who knew the password or
+// holds a session): they lock the account, approvals included.
+// LoginFailures are wrong passwords at sign-in: they lock sign-in only, so
+// a stranger who knows a staff name can delay a new sign-in but cannot
+// stop a signed-in owner from approving.
 type guard struct {
-	LastStep    uint64  `json:"last_step"`              // last accepted time step; only a later one passes
-	Failures    []int64 `json:"failures,omitempty"`     // unix seconds of recent failures
-	LockedUntil int64   `json:"locked_until,omitempty"` // unix seconds
+	LastStep         uint64  `json:"last_step"`              // last accepted time step; only a later one passes
+	Failures         []int64 `json:"failures,omitempty"`     // unix seconds of recent failures
+	LockedUntil      int64   `json:"locked_until,omitempty"` // unix seconds
+	LoginFailures    []int64 `json:"login_failures,omitempty"`
+	LoginLockedUntil int64   `json:"login_locked_until,omitempty"`
 }
 
 func getGuard(tx *store.Txn, name string) (guard, error) {
@@ -44,31 +53,64 @@ func getGuard(tx *store.Txn, name string) (guard, error) {
 
 func (g *guard) locked(now time.Time) bool { return now.Unix() < g.LockedUntil }
 
-// recordFailure counts a failure within the window and locks the account
-// once MaxFailures are reached. It writes inside tx; the caller commits
-// even though it refuses the request.
-func (s *Service) recordFailure(tx *store.Txn, name string, g guard, now time.Time) error {
+// loginLocked reports whether sign-in is locked, by either kind of failure.
+func (g *guard) loginLocked(now time.Time) bool {
+	return g.locked(now) || now.Unix() < g.LoginLockedUntil
+}
+
+// count appends a failure at now to list, dropping those older than the
+// window, and reports whether MaxFailures are reached (the list is then
+// emptied and *until set).
+func (s *Service) count(list *[]int64, until *int64, now time.Time) bool {
 	cut := now.Add(-s.opts.FailureWindow).Unix()
-	kept := g.Failures[:0:0]
-	for _, f := range g.Failures {
+	kept := (*list)[:0:0]
+	for _, f := range *list {
 		if f > cut {
 			kept = append(kept, f)
 		}
 	}
-	g.Failures = append(kept, now.Unix())
-	lockNow := len(g.Failures) >= s.opts.MaxFailures
-	if lockNow {
-		g.LockedUntil = now.Add(s.opts.LockoutFor).Unix()
-		g.Failures = nil
+	*list = append(kept, now.Unix())
+	if len(*list) < s.opts.MaxFailures {
+		return false
+	}
+	*until = now.Add(s.opts.LockoutFor).Unix()
+	*list = nil
+	return true
+}
+
+// recordFailure counts a second-factor failure within the window and locks
+// the account once MaxFailures are reached. It writes inside tx; the caller
+// commits even though it refuses the request.
+func (s *Service) recordFailure(tx *store.Txn, name string, g guard, now time.Time) error {
+	return s.recordAnyFailure(tx, name, g, now, false)
+}
+
+// recordLoginFailure counts a wrong password at sign-in; MaxFailures
+// within the window lock sign-in (not approvals) for LockoutFor.
+func (s *Service) recordLoginFailure(tx *store.Txn, name string, g guard, now time.Time) error {
+	return s.recordAnyFailure(tx, name, g, now, true)
+}
+
+func (s *Service) recordAnyFailure(tx *store.Txn, name string, g guard, now time.Time, login bool) error {
+	var lockNow bool
+	var until int64
+	if login {
+		lockNow, until = s.count(&g.LoginFailures, &g.LoginLockedUntil, now), g.LoginLockedUntil
+	} else {
+		lockNow, until = s.count(&g.Failures, &g.LockedUntil, now), g.LockedUntil
 	}
 	if err := tx.SetJSON(guardKey(name), g); err != nil {
 		return err
 	}
-	if lockNow {
-		return s.audit(tx, StaffActor(name), ActionLocked, name,
-			fmt.Sprintf("%d failures; locked until %s", s.opts.MaxFailures, time.Unix(g.LockedUntil, 0).UTC().Format(time.RFC3339)))
+	if !lockNow {
+		return nil
 	}
-	return nil
+	what := "%d failures; locked until %s"
+	if login {
+		what = "%d wrong passwords; sign-in locked until %s"
+	}
+	return s.audit(tx, StaffActor(name), ActionLocked, name,
+		fmt.Sprintf(what, s.opts.MaxFailures, time.Unix(until, 0).UTC().Format(time.RFC3339)))
 }
 
 // normaliseCode drops the spaces apps put in the middle ("123 456").
@@ -197,8 +239,9 @@ func (s *Service) LockedUntil(name string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, wrapf(err, "lock state of %s", name)
 	}
-	if !g.locked(s.now()) {
+	now := s.now()
+	if !g.loginLocked(now) {
 		return time.Time{}, nil
 	}
-	return time.Unix(g.LockedUntil, 0).UTC(), nil
+	return time.Unix(max(g.LockedUntil, g.LoginLockedUntil), 0).UTC(), nil
 }

@@ -25,6 +25,8 @@ const (
 	userPrefix    = "staff/user/"
 	invitePrefix  = "staff/invite/"
 	recoveryCount = 10
+	// EnrolmentValidFor is how long a new member's enrolment secret works.
+	EnrolmentValidFor = 7 * 24 * time.Hour
 )
 
 func userKey(name string) string   { return userPrefix + name }
@@ -42,11 +44,17 @@ type userRecord struct {
 	// the password again. A copy of the data dir therefore reveals TOTP
 	// secrets, which alone open nothing without the password (argon2id);
 	// SECURITY.md says so.
-	TOTPSecret string    `json:"totp_secret"`
-	Enrolled   bool      `json:"enrolled"`
-	Recovery   []string  `json:"recovery,omitempty"` // hex SHA-256 of unused recovery codes
-	CreatedAt  time.Time `json:"created_at"`
-	CreatedBy  string    `json:"created_by"`
+	TOTPSecret string   `json:"totp_secret"`
+	Enrolled   bool     `json:"enrolled"`
+	Recovery   []string `json:"recovery,omitempty"` // hex SHA-256 of unused recovery codes
+	// EnrolHash is the hash of the one-time enrolment secret of a member
+	// not yet enrolled (hex SHA-256, see hashEnrolSecret), valid until
+	// EnrolExpires; both are cleared when enrolment finishes. Such a
+	// member has no password yet: they choose it when they enrol.
+	EnrolHash    string    `json:"enrol_hash,omitempty"`
+	EnrolExpires time.Time `json:"enrol_expires,omitzero"`
+	CreatedAt    time.Time `json:"created_at"`
+	CreatedBy    string    `json:"created_by"`
 }
 
 // User is the public view of a staff member: no secrets.
@@ -126,12 +134,20 @@ func enrolmentOf(name string, k *otp.Key) (Enrolment, error) {
 }
 
 func validateNew(name, password string, role Role) (string, error) {
-	name, ok := normaliseName(name)
-	if !ok {
-		return name, ErrBadName
+	name, err := validateMember(name, role)
+	if err != nil {
+		return name, err
 	}
 	if !validPassword(password) {
 		return name, ErrBadPassword
+	}
+	return name, nil
+}
+
+func validateMember(name string, role Role) (string, error) {
+	name, ok := normaliseName(name)
+	if !ok {
+		return name, ErrBadName
 	}
 	if !role.valid() {
 		return name, ErrBadRole
@@ -153,37 +169,50 @@ func nameTaken(tx *store.Txn, name string) error {
 }
 
 // CreateUser adds a staff member directly (for the command line and tests;
-// the console goes through a staff_add approval, see ProposeAddUser). The
-// account stays unenrolled until FinishEnrolment accepts a first code from
-// the returned Enrolment; recovery codes are issued then. actor is the
-// audit actor, e.g. StaffActor("alice") or "cli".
-func (s *Service) CreateUser(ctx context.Context, name, password string, role Role, actor string) (Enrolment, error) {
+// the console goes through a staff_add approval, see ProposeAddUser) and
+// returns their one-time enrolment secret. The account has no password and
+// cannot sign in until the member enrols: PendingEnrolment shows the TOTP
+// secret to whoever has the enrolment secret, and FinishEnrolment sets the
+// member's own password and accepts a first code. actor is the audit
+// actor, e.g. StaffActor("alice") or "cli".
+func (s *Service) CreateUser(ctx context.Context, name string, role Role, actor string) (string, error) {
 	if err := ctx.Err(); err != nil {
-		return Enrolment{}, err
+		return "", err
 	}
-	name, err := validateNew(name, password, role)
+	name, err := validateMember(name, role)
 	if err != nil {
-		return Enrolment{}, err
+		return "", err
 	}
-	key, err := s.newTOTPKey(name, nil)
-	if err != nil {
-		return Enrolment{}, err
-	}
-	hash := s.hashPassword(password)
+	var secret string
 	err = s.db.Update(func(tx *store.Txn) error {
 		if err := nameTaken(tx, name); err != nil {
 			return err
 		}
-		u := userRecord{Name: name, Role: role, PasswordHash: hash, TOTPSecret: key.Secret(), CreatedAt: s.now().Truncate(time.Second), CreatedBy: actor}
-		if err := tx.SetJSON(userKey(name), u); err != nil {
-			return err
-		}
-		return s.audit(tx, actor, ActionUserCreate, name, "role="+string(role))
+		var err error
+		secret, err = s.createMemberTx(tx, name, role, actor, "role="+string(role))
+		return err
 	})
 	if err != nil {
-		return Enrolment{}, wrapf(err, "create user %s", name)
+		return "", wrapf(err, "create user %s", name)
 	}
-	return enrolmentOf(name, key)
+	return secret, nil
+}
+
+// createMemberTx stores a new, unenrolled member with a fresh TOTP secret
+// and a fresh enrolment secret, which it returns (its hash is stored).
+func (s *Service) createMemberTx(tx *store.Txn, name string, role Role, actor, detail string) (string, error) {
+	key, err := s.newTOTPKey(name, nil)
+	if err != nil {
+		return "", err
+	}
+	secret := newCode(6)
+	now := s.now().Truncate(time.Second)
+	u := userRecord{Name: name, Role: role, TOTPSecret: key.Secret(), EnrolHash: hashEnrolSecret(secret),
+		EnrolExpires: now.Add(EnrolmentValidFor), CreatedAt: now, CreatedBy: actor}
+	if err := tx.SetJSON(userKey(name), u); err != nil {
+		return "", err
+	}
+	return secret, s.audit(tx, actor, ActionUserCreate, name, detail)
 }
 
 // Bootstrap creates the first owner, already enrolled, when no staff account
@@ -226,49 +255,96 @@ func (s *Service) Bootstrap(name, password string) (Enrolment, []string, error) 
 	return e, codes, err
 }
 
-// PendingEnrolment shows an unenrolled staff member their enrolment again
-// after a password check (the console's enrolment page). Once enrolment is
-// finished it returns ErrAlreadyEnrolled: the secret is never shown again.
-func (s *Service) PendingEnrolment(name, password string) (Enrolment, error) {
-	u, err := s.verifyPassword(name, password)
+// PendingEnrolment shows a new member the TOTP secret to add to an
+// authenticator app, given their one-time enrolment secret (the approver
+// handed it over). It can be shown again until enrolment finishes. Any
+// refusal — unknown name, wrong or expired secret, enrolled already — is
+// ErrBadCredentials.
+func (s *Service) PendingEnrolment(name, enrolSecret string) (Enrolment, error) {
+	name, ok := normaliseName(name)
+	if !ok {
+		return Enrolment{}, ErrBadCredentials
+	}
+	var u userRecord
+	err := s.db.View(func(tx *store.Txn) error {
+		var err error
+		u, err = getUser(tx, name)
+		if errors.Is(err, ErrNotFound) {
+			return ErrBadCredentials
+		}
+		return err
+	})
 	if err != nil {
-		return Enrolment{}, err
+		return Enrolment{}, wrapf(err, "pending enrolment of %s", name)
 	}
-	if u.Enrolled {
-		return Enrolment{}, ErrAlreadyEnrolled
+	if !s.enrolSecretOK(u, enrolSecret) {
+		return Enrolment{}, ErrBadCredentials
 	}
-	secret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(u.TOTPSecret)
-	if err != nil {
-		return Enrolment{}, fmt.Errorf("staff: stored totp secret of %s: %w", u.Name, err)
-	}
-	key, err := s.newTOTPKey(u.Name, secret)
-	if err != nil {
-		return Enrolment{}, err
-	}
-	return enrolmentOf(u.Name, key)
+	return s.enrolmentFor(u.Name, u.TOTPSecret)
 }
 
-// FinishEnrolment accepts the first code from the staff member's
-// authenticator (through the TOTP guard: the step is claimed, failures
-// count towards the lockout), marks the account enrolled and returns its
-// ten single-use recovery codes, shown once.
-func (s *Service) FinishEnrolment(name, code string) ([]string, error) {
+// enrolSecretOK reports whether secret is u's unexpired enrolment secret.
+func (s *Service) enrolSecretOK(u userRecord, secret string) bool {
+	if u.Enrolled || u.EnrolHash == "" || !s.now().Before(u.EnrolExpires) {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(u.EnrolHash), []byte(hashEnrolSecret(secret))) == 1
+}
+
+// enrolmentFor is the enrolment (QR code and all) of a base32 TOTP secret.
+func (s *Service) enrolmentFor(name, secret string) (Enrolment, error) {
+	raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(secret)
+	if err != nil {
+		return Enrolment{}, fmt.Errorf("staff: stored totp secret of %s: %w", name, err)
+	}
+	key, err := s.newTOTPKey(name, raw)
+	if err != nil {
+		return Enrolment{}, err
+	}
+	return enrolmentOf(name, key)
+}
+
+// FinishEnrolment enrols a new member: with their enrolment secret, the
+// password they choose and a first code from their authenticator, in one
+// transaction it sets the password, marks the account enrolled, burns the
+// enrolment secret and returns ten single-use recovery codes, shown once.
+// The code goes through the guard's rules (its step is claimed, failures
+// count towards the lockout). A wrong enrolment secret is
+// ErrBadCredentials; a password out of bounds ErrBadPassword.
+func (s *Service) FinishEnrolment(name, enrolSecret, password, code string) ([]string, error) {
 	name, ok := normaliseName(name)
 	if !ok {
 		return nil, ErrBadCredentials
 	}
+	if !validPassword(password) {
+		return nil, ErrBadPassword
+	}
 	if normaliseCode(code) == "" {
 		return nil, ErrTOTPRequired
 	}
+	hash := s.hashPassword(password)
 	codes, hashes := newRecoveryCodes()
 	var refusal error
 	err := s.db.Update(func(tx *store.Txn) error {
+		refusal = nil
+		u, err := getUser(tx, name)
+		if errors.Is(err, ErrNotFound) {
+			refusal = ErrBadCredentials
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !s.enrolSecretOK(u, enrolSecret) {
+			refusal = ErrBadCredentials
+			return nil
+		}
 		u, ref, err := s.guardTx(tx, name, code, false)
 		if refusal = ref; err != nil || ref != nil {
 			return err
 		}
-		u.Enrolled = true
-		u.Recovery = hashes
+		u.PasswordHash, u.Enrolled, u.Recovery = hash, true, hashes
+		u.EnrolHash, u.EnrolExpires = "", time.Time{}
 		if err := tx.SetJSON(userKey(name), u); err != nil {
 			return err
 		}
@@ -415,93 +491,44 @@ func (s *Service) removeUserTx(tx *store.Txn, actor, name string) error {
 // Recovery codes: 16 Crockford base32 characters (80 bits), shown as
 // xxxx-xxxx-xxxx-xxxx. With 80 bits an unsalted SHA-256 is out of reach of
 // brute force, and the codes are useless without the password anyway.
+// Enrolment secrets are the same alphabet, 24 characters (120 bits).
 const recoveryAlphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+
+// newCode returns groups groups of four random base32 characters.
+func newCode(groups int) string {
+	raw := make([]byte, 4*groups)
+	_, _ = rand.Read(raw)
+	var b strings.Builder
+	for i, r := range raw {
+		if i > 0 && i%4 == 0 {
+			b.WriteByte('-')
+		}
+		b.WriteByte(recoveryAlphabet[r&31])
+	}
+	return b.String()
+}
 
 func newRecoveryCodes() (codes, hashes []string) {
 	for range recoveryCount {
-		var raw [16]byte
-		_, _ = rand.Read(raw[:])
-		var b strings.Builder
-		for i, r := range raw {
-			if i > 0 && i%4 == 0 {
-				b.WriteByte('-')
-			}
-			b.WriteByte(recoveryAlphabet[r&31])
-		}
-		c := b.String()
+		c := newCode(4)
 		codes = append(codes, c)
 		hashes = append(hashes, hashRecovery(c))
 	}
 	return codes, hashes
 }
 
-func hashRecovery(code string) string {
+// normaliseCodeText forgives case, spaces, dashes and confusable letters.
+func normaliseCodeText(code string) string {
 	r := strings.NewReplacer("-", "", " ", "", "i", "1", "l", "1", "o", "0", "u", "v")
-	n := r.Replace(strings.ToLower(strings.TrimSpace(code)))
-	sum := sha256.Sum256([]byte("veil-recovery-v1:" + n))
+	return r.Replace(strings.ToLower(strings.TrimSpace(code)))
+}
+
+func hashRecovery(code string) string {
+	sum := sha256.Sum256([]byte("veil-recovery-v1:" + normaliseCodeText(code)))
 	return hex.EncodeToString(sum[:])
 }
 
-// UseRecoveryCode spends one recovery code of name in place of a TOTP code.
-// It sits behind the same lockout as the TOTP guard (a wrong code counts as
-// a failure). It does not check the password: callers must have done so
-// (LoginRecovery does).
-func (s *Service) UseRecoveryCode(name, code string) error {
-	name, ok := normaliseName(name)
-	if !ok {
-		return ErrBadCredentials
-	}
-	var refusal error
-	err := s.db.Update(func(tx *store.Txn) error {
-		var err error
-		refusal, err = s.useRecoveryTx(tx, name, code)
-		return err
-	})
-	if err != nil {
-		return wrapf(err, "recovery code for %s", name)
-	}
-	return refusal
-}
-
-func (s *Service) useRecoveryTx(tx *store.Txn, name, code string) (refusal, err error) {
-	if strings.TrimSpace(code) == "" {
-		return ErrTOTPRequired, nil
-	}
-	u, err := getUser(tx, name)
-	if errors.Is(err, ErrNotFound) {
-		return ErrBadCredentials, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	if !u.Enrolled {
-		return ErrNotEnrolled, nil
-	}
-	now := s.now()
-	g, err := getGuard(tx, name)
-	if err != nil {
-		return nil, err
-	}
-	if g.locked(now) {
-		return ErrLockedOut, nil
-	}
-	want := []byte(hashRecovery(code))
-	found := -1
-	for i, h := range u.Recovery {
-		if subtle.ConstantTimeCompare([]byte(h), want) == 1 {
-			found = i
-		}
-	}
-	if found < 0 {
-		return ErrRecoveryInvalid, s.recordFailure(tx, name, g, now)
-	}
-	u.Recovery = append(u.Recovery[:found:found], u.Recovery[found+1:]...)
-	if err := tx.SetJSON(userKey(name), u); err != nil {
-		return nil, err
-	}
-	g.Failures = nil
-	if err := tx.SetJSON(guardKey(name), g); err != nil {
-		return nil, err
-	}
-	return nil, s.audit(tx, StaffActor(name), ActionRecoveryUsed, name, fmt.Sprintf("left=%d", len(u.Recovery)))
+func hashEnrolSecret(secret string) string {
+	sum := sha256.Sum256([]byte("veil-enrol-v1:" + normaliseCodeText(secret)))
+	return hex.EncodeToString(sum[:])
 }

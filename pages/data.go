@@ -173,6 +173,9 @@ type ProductPage struct {
 	MaxQuantity int // the form's max: min(per-order limit, stock)
 	PerOrder    int // the product's per-order limit
 	MaxProofs   int // old tokens the proofs field takes
+	// Nonce is the checkout form's one-time nonce: sent twice (a reload of
+	// the token page), it places no second order.
+	Nonce string
 }
 
 func (*ProductPage) page() string { return "product" }

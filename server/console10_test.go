@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -310,5 +311,60 @@ func TestConsoleLinksResolve(t *testing.T) {
 	}
 	if !seen["/admin/new-product?lang=en"] {
 		t.Errorf("the crawl never reached the new-product form; visited %d pages", len(seen))
+	}
+}
+
+var nonceRE = regexp.MustCompile(`name="nonce" value="([0-9a-f]{32})"`)
+
+// TestCheckoutReloadPlacesNoSecondOrder: the product form carries a
+// one-time nonce; sending it again (a reload of the token page) places no
+// second order and shows no token, only "already shown"; a checkout that
+// failed may be sent again; the token is never in a URL or cookie.
+func TestCheckoutReloadPlacesNoSecondOrder(t *testing.T) {
+	e := newEnv(t, nil)
+	p := e.addProduct(t, "card", "K1", "K2", "K3")
+	pp := e.get(t, "/p/card?lang=en", nil)
+	if cc := pp.Header().Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("product page Cache-Control %q", cc)
+	}
+	m := nonceRE.FindStringSubmatch(pp.Body.String())
+	if m == nil {
+		t.Fatalf("no nonce in the product form:\n%s", pp.Body)
+	}
+	form := url.Values{"product": {"card"}, "quantity": {"1"}, "nonce": {m[1]}}
+	first := e.postForm(t, "/checkout?lang=en", form)
+	if first.Code != http.StatusOK {
+		t.Fatalf("checkout: %d %s", first.Code, first.Body)
+	}
+	token := tokenFromPage(t, first.Body.String())
+	for range 2 {
+		again := e.postForm(t, "/checkout?lang=en", form)
+		if again.Code != http.StatusConflict || !strings.Contains(again.Body.String(), e.srv.pages.T("en", "err.already_shown.title")) {
+			t.Fatalf("reload: %d %s", again.Code, again.Body)
+		}
+		if strings.Contains(again.Body.String(), "order-token") || strings.Contains(again.Body.String(), token) {
+			t.Fatal("the reload shows a token")
+		}
+		if loc, c := again.Header().Get("Location"), again.Header().Get("Set-Cookie"); loc != "" || c != "" {
+			t.Fatalf("reload answer has Location %q or a cookie %q", loc, c)
+		}
+	}
+	if q, _ := e.shop.Product(p.ID); q.InStock != 2 {
+		t.Fatalf("stock %d: the reload placed another order", q.InStock)
+	}
+	// A failed checkout (over the newcomer cap) frees its nonce for a corrected retry.
+	m = nonceRE.FindStringSubmatch(e.get(t, "/p/card?lang=en", nil).Body.String())
+	form = url.Values{"product": {"card"}, "quantity": {"9"}, "nonce": {m[1]}}
+	if w := e.postForm(t, "/checkout?lang=en", form); w.Code == http.StatusOK || strings.Contains(w.Body.String(), e.srv.pages.T("en", "err.already_shown.title")) {
+		t.Fatalf("over stock: %d", w.Code)
+	}
+	form.Set("quantity", "1")
+	if w := e.postForm(t, "/checkout?lang=en", form); w.Code != http.StatusOK {
+		t.Fatalf("retry after a failed checkout: %d %s", w.Code, w.Body)
+	}
+	// A malformed nonce is refused.
+	wantStatus := e.postForm(t, "/checkout?lang=en", url.Values{"product": {"card"}, "quantity": {"1"}, "nonce": {"x"}})
+	if wantStatus.Code != http.StatusBadRequest {
+		t.Fatalf("bad nonce: %d", wantStatus.Code)
 	}
 }

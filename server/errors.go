@@ -199,6 +199,8 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, p problem) 
 	}
 	page.BackURL, page.BackLabel = page.URL("/"), s.pages.T(lang, "error.home")
 	switch {
+	case p.code == "already_shown":
+		page.BackURL, page.BackLabel = page.URL("/order"), s.pages.T(lang, "error.back_lookup")
 	case r.Method == http.MethodPost && r.URL.Path == "/checkout" && r.PostForm.Get("product") != "" &&
 		p.code != "product_not_found":
 		page.BackURL = page.URL("/p/" + url.PathEscape(r.PostForm.Get("product")))

@@ -138,11 +138,28 @@ func (s *Server) checkoutPage(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, &shop.InputError{Message: "quantity must be a whole number"})
 		return
 	}
+	// A form without a nonce (an older page, a script) places its order
+	// as before; one with a used nonce places nothing (checkout_once.go).
+	nonce := r.PostForm.Get("nonce")
+	if nonce != "" {
+		if !checkoutNonceRE.MatchString(nonce) {
+			s.writeError(w, r, badRequest("nonce: reload the product page"))
+			return
+		}
+		if !s.nonces.claim(nonce, s.now()) {
+			noStore(w)
+			s.writeError(w, r, errAlreadyShown)
+			return
+		}
+	}
 	placed, p, start, err := s.placeOrder(r, orderInput{
 		product: r.PostForm.Get("product"), qty: qty,
 		proofs: splitProofs(r.PostForm.Get("proofs")), discount: r.PostForm.Get("discount"),
 	})
 	if err != nil {
+		if nonce != "" {
+			s.nonces.release(nonce)
+		}
 		s.writeError(w, r, err)
 		return
 	}

@@ -156,6 +156,10 @@ func (s *Server) productPage(w http.ResponseWriter, r *http.Request) {
 		page.Policy.Remedies = append(page.Policy.Remedies, s.pages.T(lang, "remedy."+string(rem)))
 	}
 	page.MaxProofs = maxProofs
+	// The checkout form's one-time nonce: a cached copy would carry a used
+	// one, so the page is not stored.
+	page.Nonce = newCheckoutNonce()
+	noStore(w)
 	page.Scripts = []string{s.walletJS} // fills the proofs from the opt-in token wallet
 	s.render(w, r, http.StatusOK, page)
 }

@@ -82,6 +82,8 @@ type Server struct {
 	// holderKey keys the HMAC that turns a client address into the opaque
 	// holder of shop.OrderRequest; random per process, never stored.
 	holderKey [32]byte
+	// nonces are the one-time checkout nonces used (checkout_once.go).
+	nonces *checkoutNonces
 	// scripts are the hashed URLs of the page scripts (chat.js, wallet.js).
 	chatJS, walletJS string
 }
@@ -131,6 +133,7 @@ func New(cfg Config) (*Server, error) {
 		db:       cfg.Store,
 		chatJS:   static.Path("chat.js"),
 		walletJS: static.Path("wallet.js"),
+		nonces:   newCheckoutNonces(),
 	}
 	_, _ = rand.Read(s.holderKey[:]) // never fails as of Go 1.24
 	if s.css == "" || s.js == "" || s.chatJS == "" || s.walletJS == "" {

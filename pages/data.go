@@ -78,6 +78,15 @@ func (b Base) When(t time.Time) string {
 	return t.Format("2006-01-02 15:04 UTC-07:00")
 }
 
+// ZoneName is the shop's time zone's IANA name, for scripts that show
+// times as When does.
+func (b Base) ZoneName() string {
+	if b.Zone == nil {
+		return "UTC"
+	}
+	return b.Zone.String()
+}
+
 // ISO formats t for a <time datetime=...> attribute.
 func (b Base) ISO(t time.Time) string {
 	if t.IsZero() {

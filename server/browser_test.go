@@ -161,6 +161,13 @@ func chatJourney(t *testing.T, b *browser) {
 		t.Errorf("chat status %q, want %q", got, s.T("en", "chat.waiting"))
 	}
 
+	// A line before staff join: the staff's chat page shows it once, from
+	// the sealed thread, although the room replays it on join.
+	const earlyText = "BUYER-EARLY-5120: the key says already used"
+	buyer.typeIn("#chat-text", earlyText)
+	buyer.click(`#chat-form button[type="submit"]`)
+	buyer.waitVisible(`//ol[@id="chat-log"]/li[contains(@class,"from-buyer")]/p[normalize-space()=` + xq(earlyText) + `]`)
+
 	staff := joinRoomAsStaff(t, b, s, buyer, ref)
 
 	const staffText = "STAFF-REPLY-4471: please try the key again now"
@@ -176,6 +183,19 @@ func chatJourney(t *testing.T, b *browser) {
 	buyer.click(`#chat-form button[type="submit"]`)
 	buyer.waitVisible(`//ol[@id="chat-log"]/li[contains(@class,"from-buyer")]/p[normalize-space()=` + xq(buyerText) + `]`)
 	staff.sees("buyer", buyerText)
+	if staff.texts != nil {
+		// Every line once: the replay on join and the live relay add
+		// nothing the page already shows.
+		seen := map[string]int{}
+		for _, x := range staff.texts() {
+			seen[x]++
+		}
+		for _, want := range []string{earlyText, staffText, buyerText} {
+			if seen[want] != 1 {
+				t.Errorf("the staff chat shows %q %d times: %q", want, seen[want], staff.texts())
+			}
+		}
+	}
 
 	// The buyer ends the chat: both sides see it closed.
 	buyer.click("#chat-end")
@@ -203,6 +223,7 @@ type chatStaff struct {
 	sees         func(from, text string)
 	closed       func()
 	cleanConsole func()
+	texts        func() []string // the chat log's lines; nil without the console page
 }
 
 // joinRoomAsStaff has olga sign in to the console in her own browser
@@ -247,6 +268,7 @@ func joinRoomAsStaff(t *testing.T, b *browser, s *browserShop, buyer *tab, ref s
 			st.waitVisible(`//p[@id="chat-status" and normalize-space()=` + xq(s.T("en", "admin.chat.closed")) + `]`)
 		},
 		cleanConsole: st.wantCleanConsole,
+		texts:        func() []string { return st.texts("#chat-log li p") },
 	}
 }
 

@@ -21,8 +21,25 @@
     return e;
   }
 
-  function when(iso) {
-    return iso ? iso.replace("T", " ").replace("Z", " UTC") : "";
+  // when shows an RFC 3339 UTC time as the server's pages do: in the shop's
+  // time zone (tz) with its offset, "2026-12-04 00:01 UTC+08:00".
+  function when(iso, tz) {
+    if (!iso) { return ""; }
+    var d = new Date(iso);
+    if (tz && window.Intl && !isNaN(d.getTime())) {
+      try {
+        var parts = new Intl.DateTimeFormat("en-GB", {
+          timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit",
+          hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "longOffset"
+        }).formatToParts(d);
+        var p = {};
+        for (var i = 0; i < parts.length; i++) { p[parts[i].type] = parts[i].value; }
+        var off = (p.timeZoneName || "GMT").replace("GMT", "UTC");
+        if (off === "UTC+00:00") { off = "UTC"; }
+        return p.year + "-" + p.month + "-" + p.day + " " + p.hour + ":" + p.minute + " " + off;
+      } catch (e) { /* an old browser: UTC below */ }
+    }
+    return iso.replace("T", " ").replace(/(:\d\d)?Z$/, " UTC");
   }
 
   // The room list.
@@ -31,13 +48,14 @@
     var api = box.getAttribute("data-api");
     var csrf = box.getAttribute("data-csrf");
     var lang = box.getAttribute("data-lang");
+    var tz = box.getAttribute("data-tz");
     if (!body || !api || !window.fetch) { return; }
     function t(name) { return box.getAttribute("data-t-" + name) || ""; }
 
     function row(r) {
       var tr = el("tr");
       tr.appendChild(el("td", "mono", r.ref));
-      tr.appendChild(el("td", "small", when(r.opened_at)));
+      tr.appendChild(el("td", "small", when(r.opened_at, tz)));
       tr.appendChild(el("td", "", r.buyer_joined ? t("yes") : t("no")));
       var staff = el("td");
       if (r.staff_joined) {
@@ -46,7 +64,7 @@
         staff.appendChild(el("span", "badge warn", t("no")));
       }
       tr.appendChild(staff);
-      tr.appendChild(el("td", "small", when(r.last_activity)));
+      tr.appendChild(el("td", "small", when(r.last_activity, tz)));
       var td = el("td");
       var form = el("form", "inline");
       form.method = "post";
@@ -102,12 +120,31 @@
     function setStatus(s) { statusEl.textContent = s; }
     function showError(s) { errorEl.textContent = s; errorEl.hidden = !s; }
 
+    var tz = box.getAttribute("data-tz");
+
+    // The page shows the sealed thread, and the room replays its recent
+    // messages on join: each line the page shows absorbs one replayed
+    // frame with the same sender, second and text, so nothing shows twice.
+    var shown = {};
+    function key(from, at, body) { return from + "\n" + at + "\n" + body; }
+    var rendered = log.querySelectorAll("li[data-from]");
+    for (var i = 0; i < rendered.length; i++) {
+      var p = rendered[i].querySelector("p");
+      var k = key(rendered[i].getAttribute("data-from"), rendered[i].getAttribute("data-at"), p ? p.textContent : "");
+      shown[k] = (shown[k] || 0) + 1;
+    }
+
     function addMessage(from, body, at) {
+      var k = key(from, at, body);
+      if (shown[k]) {
+        shown[k]--;
+        return;
+      }
       var li = el("li", "from-" + (fromLabel[from] ? from : "system"));
       li.appendChild(el("span", "who", fromLabel[from] || from));
       if (at) {
         li.appendChild(document.createTextNode(" "));
-        var time = el("time", "small muted", when(at));
+        var time = el("time", "small muted", when(at, tz));
         time.setAttribute("datetime", at);
         li.appendChild(time);
       }

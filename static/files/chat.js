@@ -18,6 +18,26 @@
     return new TextEncoder().encode(s).length;
   }
 
+  // when shows an RFC 3339 UTC time as the server's pages do: in the shop's
+  // time zone (tz) with its offset, "2026-12-04 00:01 UTC+08:00".
+  function when(iso, tz) {
+    var d = new Date(iso);
+    if (tz && window.Intl && !isNaN(d.getTime())) {
+      try {
+        var parts = new Intl.DateTimeFormat("en-GB", {
+          timeZone: tz, year: "numeric", month: "2-digit", day: "2-digit",
+          hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "longOffset"
+        }).formatToParts(d);
+        var p = {};
+        for (var i = 0; i < parts.length; i++) { p[parts[i].type] = parts[i].value; }
+        var off = (p.timeZoneName || "GMT").replace("GMT", "UTC");
+        if (off === "UTC+00:00") { off = "UTC"; }
+        return p.year + "-" + p.month + "-" + p.day + " " + p.hour + ":" + p.minute + " " + off;
+      } catch (e) { /* an old browser: UTC below */ }
+    }
+    return iso.replace("T", " ").replace(/(:\d\d)?Z$/, " UTC");
+  }
+
   function init() {
     var box = document.getElementById("chat");
     if (!box || !window.WebSocket || !window.fetch || !window.TextEncoder) { return; }
@@ -58,7 +78,7 @@
         var time = document.createElement("time");
         time.className = "small muted";
         time.setAttribute("datetime", at);
-        time.textContent = at.replace("T", " ").replace("Z", " UTC");
+        time.textContent = when(at, box.getAttribute("data-tz"));
         li.appendChild(time);
       }
       var p = document.createElement("p");

@@ -25,6 +25,7 @@ func TestLinksStayOnSite(t *testing.T) {
 	for _, target := range []string{
 		"//evil.example/x", "/\\evil.example/x", "///evil.example/x", "//evil.example/x?lang=en",
 		"/%2F%2Fevil.example/x", "//evil.example/admin", "//evil.example/admin/approvals?cursor=1",
+		"//admin/", "//evil.example/admin/", "/\\evil.example/admin/", "//evil.example/%2e%2e/admin",
 	} {
 		for _, who := range []string{"buyer", "staff"} {
 			var w = e.get(t, target, nil)

@@ -185,6 +185,12 @@ type MoneroWallet struct {
 	endpoint string // {URL}/json_rpc
 	client   *http.Client
 	auth     *digestAuth // nil without a login
+	// serial holds one token while an authenticated call is under way.
+	// monero-wallet-rpc (epee) keeps one digest nonce per user and wants
+	// its nc in order: a call that arrives out of order is answered stale
+	// with a new nonce, which makes every other call in flight stale too.
+	// So authenticated calls go one at a time.
+	serial chan struct{}
 }
 
 // MoneroWalletConfig configures NewMoneroWallet.
@@ -215,6 +221,7 @@ func NewMoneroWallet(c MoneroWalletConfig) (*MoneroWallet, error) {
 	}
 	if c.Username != "" {
 		w.auth = &digestAuth{user: c.Username, pass: c.Password}
+		w.serial = make(chan struct{}, 1)
 	}
 	return w, nil
 }
@@ -250,8 +257,20 @@ const maxRPCAnswer = 16 << 20
 // to ignore it). A transport failure, an HTTP error or a malformed answer
 // is a *GatewayError (wrapping ErrGateway); an error answer is a
 // *RPCError, wrapped in a *GatewayError too. Errors never hold the login.
+//
+// With a login, calls are made one at a time (see MoneroWallet.serial):
+// a slow call (Refresh of a wallet that was long offline) delays the
+// others, and ctx bounds the wait. Use one MoneroWallet per wallet RPC.
 func (w *MoneroWallet) Call(ctx context.Context, method string, params, result any) error {
 	op := "wallet-rpc " + method
+	if w.serial != nil {
+		select {
+		case w.serial <- struct{}{}:
+			defer func() { <-w.serial }()
+		case <-ctx.Done():
+			return &GatewayError{Op: op, Reason: "timed out"}
+		}
+	}
 	if params == nil {
 		params = struct{}{}
 	}

@@ -2,6 +2,7 @@ package pay_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,6 +32,17 @@ func TestMoneroRegtest(t *testing.T) {
 	// each block costs the daemon ~160 ms of CPU (RandomX, light mode).
 	const confirmations = 3
 	m := pay.NewMonero(w, confirmations)
+	// Calls at once, as a watcher and checkouts make them, all pass the
+	// wallet's digest authentication.
+	var wg sync.WaitGroup
+	for range 12 {
+		wg.Go(func() {
+			if _, err := w.Height(ctx); err != nil {
+				t.Errorf("concurrent call: %v", err)
+			}
+		})
+	}
+	wg.Wait()
 	rate := pay.XMRRate{Currency: "CNY", MinorPerXMR: 120000} // 1 XMR = 1200.00 CNY
 	exact, err := m.Create(ctx, shop.Order{Ref: "R-EXACT234", AmountMinor: 990, Currency: "CNY"}, rate)
 	if err != nil {

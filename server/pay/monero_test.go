@@ -239,8 +239,11 @@ func (f *fakeWallet) authorised(r *http.Request) (ok, stale bool) {
 		return false, true
 	}
 	nc, err := strconv.ParseInt(p["nc"], 16, 64)
-	if err != nil || nc <= f.lastNC {
+	if err != nil {
 		return false, false
+	}
+	if nc <= f.lastNC {
+		return false, true // out of order: epee answers stale, with a new nonce
 	}
 	ha1 := md5hex(f.user + ":monero-rpc:" + f.pass)
 	switch p["algorithm"] {
@@ -372,6 +375,41 @@ func TestMoneroWalletOverHTTP(t *testing.T) {
 	if _, err := m.Create(ctx, shop.Order{Ref: "R-ABCD2345", AmountMinor: 990, Currency: "CNY"}, XMRRate{"CNY", 0}); !errors.Is(err, ErrRate) {
 		t.Fatalf("no rate: %v", err)
 	}
+}
+
+// TestMoneroWalletConcurrentCalls: calls made at once all succeed against
+// a server that, like epee, answers an out-of-order nc as stale with a new
+// nonce (which would make the other calls in flight stale in turn).
+func TestMoneroWalletConcurrentCalls(t *testing.T) {
+	f := newFakeWallet(t, "veil", "s3cret")
+	f.handle = walletRPC(t, fakeTransfers)
+	w, _ := NewMoneroWallet(MoneroWalletConfig{URL: f.srv.URL, Username: "veil", Password: "s3cret"})
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for range 40 {
+		wg.Go(func() {
+			if _, err := w.Height(context.Background()); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if f.nonces != 1 {
+		t.Errorf("%d nonces for 40 calls", f.nonces)
+	}
+	// A caller whose deadline passes while waiting its turn gives up.
+	w.serial <- struct{}{}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var ge *GatewayError
+	if _, err := w.Height(ctx); !errors.As(err, &ge) || ge.Reason != "timed out" {
+		t.Fatalf("waiting past the deadline: %v", err)
+	}
+	<-w.serial
 }
 
 func TestMoneroWalletFailures(t *testing.T) {

@@ -510,6 +510,21 @@ func (s *Server) proposeSettings(sess staff.Session, req settingsRequest) (staff
 		}
 		p.TwoPerson[staff.Kind(k)] = on
 	}
+	// Kinds that pay money out share one switch: on when any of them is
+	// asked on (the form sends every kind, checked or not).
+	money, asked := false, false
+	for k, on := range p.TwoPerson {
+		if staff.MoneyOut(k) {
+			money, asked = money || on, true
+		}
+	}
+	if asked {
+		for _, k := range staff.Kinds() {
+			if staff.MoneyOut(k) {
+				p.TwoPerson[k] = money
+			}
+		}
+	}
 	if req.Tiers != nil {
 		if err := checkTierRules(*req.Tiers); err != nil {
 			return staff.Approval{}, err

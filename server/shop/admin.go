@@ -125,6 +125,12 @@ func (s *Shop) RefundTx(tx *store.Txn, ref string, amountMinor int64) (Order, er
 	if full {
 		o.Status = StatusRefunded
 		o.Notices = append(o.Notices, Notice{Code: "refunded", At: now})
+		if !o.Revealed {
+			// Refunded before the keys were shown: they are withheld for
+			// good, and their sealed copy goes with this commit, so no
+			// later event can show them.
+			o.Withheld, o.Payloads = true, nil
+		}
 		if err := s.scheduleRetention(tx, &o, now); err != nil {
 			return Order{}, err
 		}

@@ -428,19 +428,8 @@ func (s *Shop) replaceTx(tx *store.Txn, o *Order, prod Product, bad []string, st
 	if err != nil {
 		return 0, err
 	}
-	for _, kid := range bad {
-		var rec keyRecord
-		if err := tx.GetJSON(pKey+kid, &rec); err != nil {
-			return 0, err
-		}
-		rec.State = state
-		if err := tx.SetJSON(pKey+kid, rec); err != nil {
-			return 0, err
-		}
-		if o.Bad == nil {
-			o.Bad = map[string]KeyState{}
-		}
-		o.Bad[kid] = state
+	if err := markKeys(tx, o, bad, state); err != nil {
+		return 0, err
 	}
 	if len(fresh) == 0 {
 		return 0, nil
@@ -460,6 +449,30 @@ func (s *Shop) replaceTx(tx *store.Txn, o *Order, prod Product, bad []string, st
 	}
 	o.Payloads = append(o.Payloads, Payload{Sealed: sealed})
 	return len(fresh), nil
+}
+
+// markKeys gives the order's delivered keys kids the state (reported_bad
+// or recalled), in the store and on the order.
+func markKeys(tx *store.Txn, o *Order, kids []string, state KeyState) error {
+	for _, kid := range kids {
+		var rec keyRecord
+		if err := tx.GetJSON(pKey+kid, &rec); err != nil {
+			return err
+		}
+		rec.State = state
+		if err := tx.SetJSON(pKey+kid, rec); err != nil {
+			return err
+		}
+		if o.Bad == nil {
+			o.Bad = map[string]KeyState{}
+		}
+		o.Bad[kid] = state
+	}
+	return nil
+}
+
+func markRecalled(tx *store.Txn, o *Order, kids []string) error {
+	return markKeys(tx, o, kids, KeyRecalled)
 }
 
 // ReplaceTx replaces one delivered item (the ticket's, or the first when
@@ -555,6 +568,18 @@ func (s *Shop) RecallTx(tx *store.Txn, batchID string) (RecallResult, error) {
 		}
 		bad := byOrder[ref]
 		res.Recalled += len(bad)
+		if o.Payment != nil && o.Refunded() >= o.AmountMinor {
+			// Refunded in full already (its keys perhaps withheld): the
+			// keys are marked recalled, but the buyer is owed nothing more
+			// — no fresh key, no second refund.
+			if err := markRecalled(tx, &o, bad); err != nil {
+				return res, err
+			}
+			if err := tx.SetJSON(pOrder+lk, o); err != nil {
+				return res, err
+			}
+			continue
+		}
 		got, err := s.replaceTx(tx, &o, prod, bad, KeyRecalled, exclude)
 		if err != nil {
 			return res, err

@@ -160,6 +160,9 @@ func (s *Shop) expireDue() (int, error) {
 			}
 			o.Status, o.Items = StatusExpired, nil
 			s.holders.done(o.Ref)
+			if err := giveBackDiscount(tx, o); err != nil {
+				return err
+			}
 			if err := s.schedulePurge(tx, o, o.ExpiresAt.Add(s.cfg.ExpiredRetention)); err != nil {
 				return err
 			}

@@ -89,7 +89,7 @@ func (s *Shop) Place(req OrderRequest) (Placed, error) {
 		}
 		lk := lookupHex(tok)
 		err = s.update(prod, func(tx *store.Txn) error {
-			o.AmountMinor, o.Discount = amount, 0
+			o.AmountMinor, o.Discount, o.DiscountKey = amount, 0, ""
 			if req.Discount != "" {
 				var rw reward
 				if err := tx.GetJSON(rewardKey(req.Discount), &rw); err != nil || rw.Used {
@@ -102,7 +102,7 @@ func (s *Shop) Place(req OrderRequest) (Placed, error) {
 				if err := tx.SetJSON(rewardKey(req.Discount), rw); err != nil {
 					return err
 				}
-				o.Discount = rw.Percent
+				o.Discount, o.DiscountKey = rw.Percent, rewardKey(req.Discount)
 				o.AmountMinor = max(1, amount*int64(100-rw.Percent)/100)
 			}
 			if code != "" {
@@ -485,11 +485,16 @@ func (s *Shop) Retrieve(token string) (View, error) {
 	return s.withStockView(v)
 }
 
-// withheld: an order refunded before its keys were ever shown keeps them
-// hidden — the buyer has the money back. (Retrieve reads and records in
-// one transaction, so a cooling-off refund and a first retrieval racing
-// each other serialise: one of them sees the other.)
-func withheld(o Order) bool { return o.Status == StatusRefunded && !o.Revealed }
+// withheld: an order refunded in full before its keys were ever shown
+// keeps them hidden for good — the buyer has the money back. It rests on
+// the durable flag (and, for records written before the flag, on the
+// refunds, which only ever grow), never on the status, which a later
+// payment moves on to refund_due. (Retrieve reads and records in one
+// transaction, so a cooling-off refund and a first retrieval racing each
+// other serialise: one of them sees the other.)
+func withheld(o Order) bool {
+	return o.Withheld || (!o.Revealed && len(o.Refunds) > 0 && o.Refunded() >= o.AmountMinor)
+}
 
 // rewardCode opens the discount code an order earned, if any.
 func rewardCode(t crypto.Token, o Order) string {

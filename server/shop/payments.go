@@ -35,6 +35,8 @@ type PaymentRecord struct {
 	Payment Payment      `json:"payment"`
 	State   PaymentState `json:"state"`
 	// Reason says why a payment is held or owed: amount_mismatch,
+	// discount_spent (a late payment of an expired order whose discount
+	// code another order spent meanwhile),
 	// after_refund (the order was refunded or refund_due already), extra
 	// (the order was paid already), superseded (a held payment replaced by
 	// an exact one), rejected (staff refused a held payment), no_stock (a
@@ -159,6 +161,9 @@ func (s *Shop) ApplyPayment(ref string, p Payment, onHeld HeldFunc) (PayResult, 
 	if err != nil {
 		return PayResult{}, fmt.Errorf("shop: pay %s: %w", ref, err)
 	}
+	if res.Order.Status != StatusPending {
+		s.holders.done(ref) // paid (or held for staff): no longer an unpaid hold
+	}
 	if res.Outcome != OutcomeRepeat {
 		s.log.Info("shop: payment recorded", "ref", ref, "provider", p.Provider,
 			"outcome", string(res.Outcome), "status", string(res.Order.Status))
@@ -201,6 +206,9 @@ func (s *Shop) ConfirmPaymentTx(tx *store.Txn, ref string, p Payment) (Order, er
 	if err != nil {
 		return Order{}, fmt.Errorf("shop: confirm payment of %s: %w", ref, err)
 	}
+	// Before the caller's commit: should it abort, the client's cap is
+	// one order looser until the order expires — never tighter.
+	s.holders.done(ref)
 	return res.Order, nil
 }
 
@@ -233,6 +241,22 @@ func (s *Shop) applyTx(tx *store.Txn, o Order, lk string, prod Product, p Paymen
 	exact := p.AmountMinor == o.AmountMinor
 	switch o.Status {
 	case StatusPending, StatusExpired, StatusPaymentHeld:
+		reason := "amount_mismatch"
+		if o.Status == StatusExpired {
+			// Expiry gave the order's discount code back; paying now takes
+			// it again, or, spent elsewhere meanwhile, the discounted
+			// amount is not what is due: staff decide.
+			ok, err := reclaimDiscount(tx, &o)
+			if err != nil {
+				return res, err
+			}
+			if !ok {
+				if noTrade {
+					return res, ErrNotPayable
+				}
+				exact, reason = false, "discount_spent"
+			}
+		}
 		if exact {
 			return s.acceptTx(tx, &o, lk, prod, p, h, tradeKey, now)
 		}
@@ -242,7 +266,7 @@ func (s *Shop) applyTx(tx *store.Txn, o Order, lk string, prod Product, p Paymen
 		if o.Status == StatusPaymentHeld {
 			return s.owedTx(tx, &o, lk, p, tradeKey, "extra", noticeExtraPayment, false, now)
 		}
-		return s.holdTx(tx, &o, lk, p, h, tradeKey, onHeld, now)
+		return s.holdTx(tx, &o, lk, p, h, tradeKey, reason, onHeld, now)
 	case StatusPaid, StatusDelivered, StatusSettled, StatusReplaced, StatusPartiallyRefunded:
 		if noTrade {
 			return res, ErrNotPayable
@@ -317,6 +341,9 @@ func (s *Shop) acceptTx(tx *store.Txn, o *Order, lk string, prod Product, p Paym
 			o.Status = StatusRefundDue
 			o.Notices = append(o.Notices, Notice{Code: "late_payment_no_stock", At: now})
 			rec.Reason = "no_stock"
+			if err := giveBackDiscount(tx, o); err != nil { // nothing bought with it
+				return PayResult{}, err
+			}
 			if err := s.refundDue(tx, *o); err != nil {
 				return PayResult{}, err
 			}
@@ -356,9 +383,9 @@ func (s *Shop) deliverOrQueue(tx *store.Txn, o *Order, prod Product) error {
 // holdTx holds a payment of another amount for staff. A pending order
 // keeps its reserved stock (and leaves the expiry queue); an expired one
 // takes stock again, or with none left is refund_due at once.
-func (s *Shop) holdTx(tx *store.Txn, o *Order, lk string, p Payment, h *hold, tradeKey string,
+func (s *Shop) holdTx(tx *store.Txn, o *Order, lk string, p Payment, h *hold, tradeKey, reason string,
 	onHeld HeldFunc, now time.Time) (PayResult, error) {
-	rec := PaymentRecord{Ref: o.Ref, Payment: p, State: PaymentHeld, Reason: "amount_mismatch"}
+	rec := PaymentRecord{Ref: o.Ref, Payment: p, State: PaymentHeld, Reason: reason}
 	switch o.Status {
 	case StatusPending:
 		if err := tx.Delete(pExpiry + unixKey(o.ExpiresAt) + "/" + o.Ref); err != nil {
@@ -371,7 +398,7 @@ func (s *Shop) holdTx(tx *store.Txn, o *Order, lk string, p Payment, h *hold, tr
 			items, err = h.apply(tx, o.Ref)
 		}
 		if errors.Is(err, ErrOutOfStock) {
-			return s.owedTx(tx, o, lk, p, tradeKey, "amount_mismatch", noticePaymentRefundDue, true, now)
+			return s.owedTx(tx, o, lk, p, tradeKey, reason, noticePaymentRefundDue, true, now)
 		}
 		if err != nil {
 			return PayResult{}, err

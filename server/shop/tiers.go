@@ -324,6 +324,46 @@ type reward struct {
 	Used    bool `json:"used"`
 }
 
+// giveBackDiscount makes the code an order spent usable again, once,
+// inside tx: the order expired unpaid.
+func giveBackDiscount(tx *store.Txn, o *Order) error {
+	if o.DiscountKey == "" || o.DiscountBack {
+		return nil
+	}
+	var rw reward
+	if err := tx.GetJSON(o.DiscountKey, &rw); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil // purged or never stored: nothing to give back
+		}
+		return err
+	}
+	rw.Used = false
+	o.DiscountBack = true
+	return tx.SetJSON(o.DiscountKey, rw)
+}
+
+// reclaimDiscount takes the code given back by an expired order again,
+// inside tx, for a late payment of that order. It reports false when the
+// code was spent by another order meanwhile: the order's discounted
+// amount is no longer owed to it.
+func reclaimDiscount(tx *store.Txn, o *Order) (bool, error) {
+	if o.DiscountKey == "" || !o.DiscountBack {
+		return true, nil
+	}
+	var rw reward
+	if err := tx.GetJSON(o.DiscountKey, &rw); errors.Is(err, store.ErrNotFound) {
+		return true, nil
+	} else if err != nil {
+		return false, err
+	}
+	if rw.Used {
+		return false, nil
+	}
+	rw.Used = true
+	o.DiscountBack = false
+	return true, tx.SetJSON(o.DiscountKey, rw)
+}
+
 func rewardKey(code string) string {
 	h := sha256.Sum256([]byte(strings.ToUpper(strings.TrimSpace(code))))
 	return pReward + hex.EncodeToString(h[:])

@@ -200,7 +200,12 @@ type Order struct {
 	// recipient on first retrieval (Sym).
 	Payloads []Payload `json:"payloads,omitempty"`
 	// Revealed is set when the keys were first shown to the token holder.
-	Revealed bool     `json:"revealed"`
+	Revealed bool `json:"revealed"`
+	// Withheld is set, for good, when the order was refunded in full
+	// before its keys were ever shown: its sealed deliveries are dropped
+	// and nothing that happens later (another payment, a recall, a status
+	// change) shows a key again.
+	Withheld bool     `json:"withheld,omitempty"`
 	Notices  []Notice `json:"notices,omitempty"`
 	// Refunds are the amounts paid back, in order.
 	Refunds []Refund `json:"refunds,omitempty"`
@@ -209,6 +214,11 @@ type Order struct {
 	// order by a code presented with it.
 	Reward   []byte `json:"reward,omitempty"`
 	Discount int    `json:"discount,omitempty"`
+	// DiscountKey is the store key of the code spent on this order (a
+	// hash of the code, never the code), so that an order expiring unpaid
+	// gives the code back (DiscountBack) and a late payment takes it again.
+	DiscountKey  string `json:"discount_key,omitempty"`
+	DiscountBack bool   `json:"discount_back,omitempty"`
 	// Bad marks delivered items that after-sales took back: item id ->
 	// reported_bad or recalled.
 	Bad map[string]KeyState `json:"bad,omitempty"`

@@ -52,13 +52,43 @@ func floorRole(k Kind) Role {
 	return RoleOwner
 }
 
-// twoPersonSwitch is the kind whose two-person switch rules k: giving an
-// owed payment back is money leaving the shop, ruled by the refund switch.
-func twoPersonSwitch(k Kind) Kind {
-	if k == KindPaymentReturn {
-		return KindRefund
+// MoneyOut reports whether kind pays money out of the shop — a refund
+// of any size, or any other way money is given back. For the two-person
+// rule these are one kind, whatever each is called: the rule on any of
+// them is on for all of them. A new kind that returns money belongs here.
+func MoneyOut(k Kind) bool {
+	switch k {
+	case KindRefund, KindPartialRefund, KindPaymentReturn:
+		return true
 	}
-	return k
+	return false
+}
+
+// twoPersonGroup lists the kinds that share kind's two-person switch.
+func twoPersonGroup(k Kind) []Kind {
+	if !MoneyOut(k) {
+		return []Kind{k}
+	}
+	var g []Kind
+	for _, x := range Kinds() {
+		if MoneyOut(x) {
+			g = append(g, x)
+		}
+	}
+	return g
+}
+
+// twoPersonOn reads kind's two-person switch inside tx: on when it is set
+// for any kind of its group (a switch stored for one money kind before
+// they were grouped counts for all).
+func twoPersonOn(tx *store.Txn, k Kind) (bool, error) {
+	for _, x := range twoPersonGroup(k) {
+		on, err := tx.Has(twoPersonPrefix + string(x))
+		if err != nil || on {
+			return on, err
+		}
+	}
+	return false, nil
 }
 
 func (k Kind) valid() bool {
@@ -367,6 +397,8 @@ func (s *Service) List(f Filter, cursor string, limit int) (page []Approval, nex
 
 // SetTwoPerson turns the two-person rule for kind on or off: when on, the
 // staff member who proposed an approval of that kind cannot approve it.
+// Kinds that pay money out share one switch (MoneyOut): setting any of
+// them sets all of them.
 // actor is audited. This is itself a settings change: the console should
 // reach it through a settings approval (SetTwoPersonTx in its executor).
 func (s *Service) SetTwoPerson(actor string, kind Kind, on bool) error {
@@ -379,14 +411,16 @@ func (s *Service) SetTwoPersonTx(tx *store.Txn, actor string, kind Kind, on bool
 	if !kind.valid() {
 		return ErrUnknownKind
 	}
-	var err error
-	if on {
-		err = tx.Set(twoPersonPrefix+string(kind), []byte("true"))
-	} else {
-		err = tx.Delete(twoPersonPrefix + string(kind))
-	}
-	if err != nil {
-		return err
+	for _, k := range twoPersonGroup(kind) {
+		var err error
+		if on {
+			err = tx.Set(twoPersonPrefix+string(k), []byte("true"))
+		} else {
+			err = tx.Delete(twoPersonPrefix + string(k))
+		}
+		if err != nil {
+			return err
+		}
 	}
 	return s.audit(tx, actor, ActionTwoPerson, string(kind), strconv.FormatBool(on))
 }
@@ -396,7 +430,7 @@ func (s *Service) TwoPerson(kind Kind) (bool, error) {
 	var on bool
 	err := s.db.View(func(tx *store.Txn) error {
 		var err error
-		on, err = tx.Has(twoPersonPrefix + string(twoPersonSwitch(kind)))
+		on, err = twoPersonOn(tx, kind)
 		return err
 	})
 	return on, wrapf(err, "two-person setting")
@@ -479,7 +513,7 @@ func (s *Service) mayDecide(u userRecord, a Approval, decision string) error {
 		var on bool
 		err := s.db.View(func(tx *store.Txn) error {
 			var err error
-			on, err = tx.Has(twoPersonPrefix + string(twoPersonSwitch(a.Kind)))
+			on, err = twoPersonOn(tx, a.Kind)
 			return err
 		})
 		if err != nil {

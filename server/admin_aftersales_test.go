@@ -433,6 +433,11 @@ func TestTrustedTierRemedyAutoApproved(t *testing.T) {
 	id := e.openTicket(pl, "key_already_used", "")
 	id0 := e.openTicket(newcomer, "key_already_used", "")
 	olga := e.login("olga")
+	e.next()
+	if w := e.api(olga, http.MethodPost, "/api/v1/admin/settings",
+		`{"fast_track":{"remedies":["partial_refund"],"max_order_minor":500,"max_day_minor":1000},"totp":"`+e.code("olga")+`"}`); w.Code != http.StatusOK {
+		t.Fatalf("fast-track bounds: %d %s", w.Code, w.Body)
+	}
 
 	w := e.api(olga, http.MethodPost, "/api/v1/admin/tickets/"+id+"/propose", `{"remedy":"partial_refund","amount_minor":300}`)
 	if w.Code != http.StatusOK {
@@ -448,7 +453,7 @@ func TestTrustedTierRemedyAutoApproved(t *testing.T) {
 	if o.Status != shop.StatusPartiallyRefunded || o.Refunded() != 300 {
 		t.Fatalf("order %s refunded %d", o.Status, o.Refunded())
 	}
-	if n := e.auditCount(staff.ActionApprovalApprove, "id="+op.ApprovalID+" kind=partial_refund rule=tier>=1"); n != 1 {
+	if n := e.auditCount(staff.ActionApprovalApprove, "id="+op.ApprovalID+" kind=partial_refund rule=fast_track tier>=1"); n != 1 {
 		t.Fatalf("%d policy approvals in the audit log", n)
 	}
 	// The newcomer's remedy waits for a person.

@@ -52,6 +52,9 @@ type settingsParams struct {
 	// and its retention of settled and refunded orders.
 	TimeZone      string `json:"time_zone,omitempty"`
 	RetentionDays int    `json:"retention_days,omitempty"`
+	// FastTrack, when set, replaces the bounds of remedies approved by
+	// policy (shop.FastTrack).
+	FastTrack *shop.FastTrack `json:"fast_track,omitempty"`
 }
 
 // registerConsoleExecutors plugs in the kinds the console proposes. Each
@@ -132,6 +135,11 @@ func (s *Server) registerConsoleExecutors() {
 		}
 		if p.RetentionDays != 0 {
 			if err := s.shop.SetRetentionDaysTx(tx, p.RetentionDays); err != nil {
+				return "", permanent(err)
+			}
+		}
+		if p.FastTrack != nil {
+			if err := s.shop.SetFastTrackTx(tx, *p.FastTrack); err != nil {
 				return "", permanent(err)
 			}
 		}
@@ -496,12 +504,13 @@ type settingsRequest struct {
 	Tiers         *shop.TierRules `json:"tiers"`
 	TimeZone      *string         `json:"time_zone"`
 	RetentionDays *int            `json:"retention_days"`
+	FastTrack     *shop.FastTrack `json:"fast_track"`
 	TOTP          string          `json:"totp"`
 }
 
 func (s *Server) proposeSettings(sess staff.Session, req settingsRequest) (staff.Approval, error) {
-	if len(req.TwoPerson) == 0 && req.Tiers == nil && req.TimeZone == nil && req.RetentionDays == nil {
-		return staff.Approval{}, badRequest("at least one setting: two_person, tiers, time_zone or retention_days")
+	if len(req.TwoPerson) == 0 && req.Tiers == nil && req.TimeZone == nil && req.RetentionDays == nil && req.FastTrack == nil {
+		return staff.Approval{}, badRequest("at least one setting: two_person, tiers, time_zone, retention_days or fast_track")
 	}
 	p := settingsParams{TwoPerson: map[staff.Kind]bool{}}
 	for k, on := range req.TwoPerson {
@@ -543,12 +552,20 @@ func (s *Server) proposeSettings(sess staff.Session, req settingsRequest) (staff
 		}
 		p.RetentionDays = *req.RetentionDays
 	}
+	if req.FastTrack != nil {
+		if err := req.FastTrack.Validate(); err != nil {
+			return staff.Approval{}, err
+		}
+		p.FastTrack = req.FastTrack
+	}
 	ref := "shop"
 	switch {
 	case len(p.TwoPerson) > 0:
 		ref = "two_person"
 	case p.Tiers != nil:
 		ref = "tiers"
+	case p.FastTrack != nil:
+		ref = "fast_track"
 	}
 	return s.proposeOp(sess, staff.KindSettings, ref, settingsSummary(p), p, req.TOTP)
 }
@@ -568,7 +585,29 @@ func settingsSummary(p settingsParams) string {
 	if p.RetentionDays != 0 {
 		parts = append(parts, fmt.Sprintf("retention: %d days", p.RetentionDays))
 	}
+	if p.FastTrack != nil {
+		parts = append(parts, "fast track: "+fastTrackSummary(*p.FastTrack))
+	}
 	return strings.Join(parts, "; ")
+}
+
+func fastTrackSummary(f shop.FastTrack) string {
+	return fmt.Sprintf("remedies %s, at most %d per order and %d per day (minor units)",
+		remedyNames(f.Remedies), f.MaxOrderMinor, f.MaxDayMinor)
+}
+
+// apiFastTrack is GET /api/v1/admin/fast-track: the bounds in force.
+// Change them with POST /api/v1/admin/settings {"fast_track":{…},"totp"}.
+func (s *Server) apiFastTrack(w http.ResponseWriter, r *http.Request, _ staff.Session) {
+	f, err := s.shop.FastTrack()
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if f.Remedies == nil {
+		f.Remedies = []shop.Remedy{}
+	}
+	writeJSON(w, http.StatusOK, f)
 }
 
 func twoPersonSummary(m map[staff.Kind]bool) string {

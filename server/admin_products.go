@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"veil/pages"
 	"veil/server/shop"
 	"veil/server/staff"
+	"veil/server/store"
 )
 
 // flexText is a text given either as one string (taken to be in the
@@ -58,6 +60,9 @@ type productRequest struct {
 		FailureRatePermille int      `json:"failure_rate_permille"`
 	} `json:"disclosure"`
 	Policy shop.Policy `json:"policy"`
+	// TOTP, on an update, carries out a price or policy change at once
+	// for someone who may approve it alone.
+	TOTP string `json:"totp"`
 }
 
 func (req productRequest) product(lang string) shop.Product {
@@ -108,17 +113,69 @@ func (s *Server) createProduct(sess staff.Session, p shop.Product) (shop.Product
 	return p, nil
 }
 
-func (s *Server) updateProduct(sess staff.Session, p shop.Product) (shop.Product, error) {
-	p, err := s.shop.UpdateProduct(p)
+// updateProduct saves an existing product. Names, texts and limits
+// change at once; a change of its price or after-sales policy (window,
+// remedies, cooling-off, fast-track tier) is a sensitive operation: it
+// becomes a product_policy approval, carried out at once only with a
+// valid code from someone who may approve it alone. The approval is
+// proposed before anything is written, so a refused code changes nothing.
+// a is the zero Approval when the price and policy stay as they are.
+func (s *Server) updateProduct(sess staff.Session, p shop.Product, totp string) (shop.Product, staff.Approval, error) {
+	old, change, err := s.shop.PlanUpdate(p)
 	if err != nil {
-		return p, err
+		return p, staff.Approval{}, err
+	}
+	var a staff.Approval
+	if !change.Empty() {
+		a, err = s.proposeOp(sess, staff.KindProductPolicy, old.ID,
+			fmt.Sprintf("change %s: %s", old.Slug, change.Summary(old)), change, totp)
+		if err != nil {
+			return p, a, err
+		}
+	}
+	p, _, err = s.shop.UpdateDetails(p)
+	if err != nil {
+		return p, a, err
 	}
 	s.record(sess, "product.update", p.ID, "slug="+p.Slug)
-	return p, nil
+	return p, a, nil
+}
+
+// registerProductExecutors plugs in product_policy: the change is applied
+// inside the approving transaction; afterApproval's Reconcile reloads the
+// product into the catalog once it committed.
+func (s *Server) registerProductExecutors() {
+	s.staff.RegisterExecutor(staff.KindProductPolicy, staff.RoleOwner, func(tx *store.Txn, a staff.Approval) (string, error) {
+		var c shop.PolicyChange
+		if err := json.Unmarshal(a.Params, &c); err != nil {
+			return "", fmt.Errorf("%w: params: %v", staff.ErrExecFailed, err)
+		}
+		p, err := s.shop.ChangePolicyTx(tx, c)
+		if err != nil {
+			return "", permanent(err)
+		}
+		return fmt.Sprintf("%s: price %d %s, window %d h, remedies %s, cooling-off %d min, fast-track tier %d",
+			p.Slug, p.PriceMinor, p.Currency, p.Policy.WindowHours, remedyNames(p.Policy.Remedies),
+			p.Policy.CoolingOffMinutes, p.Policy.AutoApproveTier), nil
+	})
+}
+
+func remedyNames(rs []shop.Remedy) string {
+	if len(rs) == 0 {
+		return "none"
+	}
+	names := make([]string, len(rs))
+	for i, r := range rs {
+		names[i] = string(r)
+	}
+	return strings.Join(names, "+")
 }
 
 // apiUpdateProduct is PUT /api/v1/admin/products/:id: the whole product
-// again (the kind cannot change); 200 with the product.
+// again (the kind cannot change). 200 with the product when its price and
+// policy stay, or change at once (a valid "totp" from someone who may
+// approve alone); 202 {"approval_id","status":"pending"} when that change
+// waits for approval — the rest is saved already.
 func (s *Server) apiUpdateProduct(w http.ResponseWriter, r *http.Request, sess staff.Session) {
 	if err := requireOwner(sess); err != nil {
 		s.writeError(w, r, err)
@@ -131,10 +188,20 @@ func (s *Server) apiUpdateProduct(w http.ResponseWriter, r *http.Request, sess s
 	}
 	p := req.product(s.lang(r))
 	p.ID = param(r, "id")
-	p, err := s.updateProduct(sess, p)
+	p, a, err := s.updateProduct(sess, p, req.TOTP)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
+	}
+	if a.Status == staff.StatusPending {
+		s.writeOp(w, a)
+		return
+	}
+	if a.ID != "" {
+		if p, err = s.shop.Product(p.ID); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, productToJSON(p, s.lang(r)))
 }
@@ -295,16 +362,21 @@ func (s *Server) productSubmit(w http.ResponseWriter, r *http.Request, sess staf
 		here = "/admin/products/" + url.PathEscape(id) + "/edit"
 	}
 	pf, p, err := formProduct(r.PostForm)
+	var a staff.Approval
 	if err == nil {
 		if id == "" {
 			_, err = s.createProduct(sess, p)
 		} else {
 			p.ID = id
-			_, err = s.updateProduct(sess, p)
+			_, a, err = s.updateProduct(sess, p, r.PostForm.Get("totp"))
 		}
 	}
 	if err == nil {
-		s.redirectNotice(w, r, "/admin/products", "product_saved")
+		notice := "product_saved"
+		if a.Status == staff.StatusPending {
+			notice = "product_policy_queued"
+		}
+		s.redirectNotice(w, r, "/admin/products", notice)
 		return
 	}
 	prob := classify(err)

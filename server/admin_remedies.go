@@ -97,9 +97,11 @@ func withoutTicket(params any) any {
 
 // proposeRemedy turns a ticket's remedy into an approval. The product's
 // policy must offer it within the after-sales window (shop.CheckRemedy).
-// For an order whose trust tier reaches the policy's threshold, policy
-// approves and executes it at once (staff.AutoApproveTx) and the ticket is
-// resolved, all in one commit; otherwise the approval and the ticket's
+// For an order whose trust tier reaches the policy's threshold, and a
+// remedy within the fast-track bounds the owner set (shop.FastTrackTx,
+// checked and counted in the same transaction), policy approves and
+// executes it at once (staff.AutoApproveTx, the rule in the audit log) and
+// the ticket is resolved, all in one commit; otherwise the approval and the ticket's
 // "proposed" state commit together and the remedy waits for a person with
 // a TOTP code. Only the ticket's owner (or anyone, while it has none) may
 // propose.
@@ -124,13 +126,19 @@ func (s *Server) proposeRemedy(sess staff.Session, ticketID string, remedy shop.
 	}
 	kind, params, summary := remedyOp(t, o, remedy, amountMinor)
 	var a staff.Approval
-	if auto {
-		prod, err := s.shop.Product(o.ProductID)
-		if err != nil {
-			return a, err
+	var rule string
+	fast := false
+	err = s.db.Update(func(tx *store.Txn) error {
+		fast, rule = false, ""
+		if auto {
+			// Fast track: the owner's bounds are checked, and the amount
+			// counted, in the transaction that approves it.
+			var err error
+			if rule, fast, err = s.shop.FastTrackTx(tx, o.Ref, remedy, amountMinor); err != nil {
+				return err
+			}
 		}
-		rule := fmt.Sprintf("tier>=%d", prod.Policy.AutoApproveTier)
-		err = s.db.Update(func(tx *store.Txn) error {
+		if fast {
 			var err error
 			a, err = s.staff.AutoApproveTx(tx, staff.StaffActor(sess.User), kind, o.Ref, summary+" [policy "+rule+"]", withoutTicket(params), rule)
 			if err != nil {
@@ -140,15 +148,7 @@ func (s *Server) proposeRemedy(sess staff.Session, ticketID string, remedy shop.
 				return err
 			}
 			return s.shop.ResolveTicketTx(tx, t.ID, shop.TicketResolved)
-		})
-		if err != nil {
-			return staff.Approval{}, err
 		}
-		s.log.Info("remedy approved by policy", "ticket", t.ID, "ref", o.Ref, "approval", a.ID, "kind", string(kind), "rule", rule)
-		s.afterApproval(a)
-		return a, nil
-	}
-	err = s.db.Update(func(tx *store.Txn) error {
 		var err error
 		a, err = s.staff.ProposeTx(tx, staff.StaffActor(sess.User), kind, o.Ref, summary, params)
 		if err != nil {
@@ -158,6 +158,14 @@ func (s *Server) proposeRemedy(sess staff.Session, ticketID string, remedy shop.
 	})
 	if err != nil {
 		return staff.Approval{}, err
+	}
+	if fast {
+		s.log.Info("remedy approved by policy", "ticket", t.ID, "ref", o.Ref, "approval", a.ID, "kind", string(kind), "rule", rule)
+		s.afterApproval(a)
+		return a, nil
+	}
+	if auto {
+		s.log.Info("remedy outside the fast-track bounds, proposed", "ticket", t.ID, "ref", o.Ref, "approval", a.ID, "bound", rule)
 	}
 	s.log.Info("remedy proposed", "ticket", t.ID, "ref", o.Ref, "approval", a.ID, "kind", string(kind), "staff", sess.User)
 	return a, nil

@@ -9,4 +9,5 @@ func (s *Server) registerExecutors() {
 	s.registerConsoleExecutors()    // refunds, exports, deletions, settings (admin_ops.go)
 	s.registerAfterSalesExecutors() // replacements, recalls (admin_remedies.go)
 	s.registerOwedExecutor()        // payment_return (admin_owed.go)
+	s.registerProductExecutors()    // product price and policy changes (admin_products.go)
 }

@@ -123,6 +123,7 @@ func (s *Server) routes() http.Handler {
 		c.staff(http.MethodGet, "/api/v1/admin/rooms", s.apiRooms)
 		c.staff(http.MethodPost, "/api/v1/admin/rooms/:id/join", s.apiRoomJoin)
 		c.staff(http.MethodGet, "/api/v1/admin/tiers", s.apiTiers)
+		c.staff(http.MethodGet, "/api/v1/admin/fast-track", s.apiFastTrack)
 		c.staff(http.MethodGet, "/api/v1/admin/patterns", s.apiPatterns)
 
 		c.open(http.MethodGet, "/admin/login", s.loginPage)

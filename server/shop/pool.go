@@ -121,7 +121,13 @@ func (s *Shop) poolOf(pid string) *pool {
 // not own (export, deletion, refunds) leave the pool stale until then; a
 // stale entry is harmless (reservation re-checks each key and skips it) but
 // makes the stock count wrong.
+//
+// It also reloads the product itself into the catalog, for an approval
+// that changed its price or policy (ChangePolicyTx).
 func (s *Shop) Reconcile(productID string) error {
+	if err := s.reloadProduct(productID); err != nil {
+		return fmt.Errorf("shop: reconcile %s: %w", productID, err)
+	}
 	prefix := pAvail + productID + "/"
 	var kids []string
 	err := s.db.View(func(tx *store.Txn) error {

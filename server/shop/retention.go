@@ -265,7 +265,7 @@ func (s *Shop) purgeTx(tx *store.Txn, ref string) error {
 		}
 	}
 	for _, k := range []string{
-		pOrder + lk, pRef + ref, orderTimeKey(o), pDeliver + ref,
+		pOrder + lk, pRef + ref, orderTimeKey(o), pDeliver + ref, pFastOrder + ref,
 		pPurge + unixKey(o.PurgeAt) + "/" + ref,
 		pRetain + unixKey(o.RetainFrom) + "/" + ref,
 		pExpiry + unixKey(o.ExpiresAt) + "/" + ref,

@@ -33,12 +33,16 @@ const (
 	// KindPaymentReturn marks a payment owed back to a buyer (duplicate,
 	// late or rejected) as given back: money leaving the shop.
 	KindPaymentReturn Kind = "payment_return"
+	// KindProductPolicy changes an existing product's price or after-sales
+	// policy (window, remedies, cooling-off, fast-track tier).
+	KindProductPolicy Kind = "product_policy"
 )
 
 // Kinds lists every kind, for settings pages.
 func Kinds() []Kind {
 	return []Kind{KindRefund, KindPartialRefund, KindReplacement, KindRecall, KindExport, KindPaymentConfirm,
-		KindStaffAdd, KindStaffRemove, KindStaffRole, KindSettings, KindVaultUnlock, KindInventoryDelete, KindPaymentReturn}
+		KindStaffAdd, KindStaffRemove, KindStaffRole, KindSettings, KindVaultUnlock, KindInventoryDelete, KindPaymentReturn,
+		KindProductPolicy}
 }
 
 // floorRole is the least role that may decide a kind, whatever an executor

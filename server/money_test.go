@@ -217,3 +217,23 @@ func TestWholeRefundAsPartialNeedsTwoPeople(t *testing.T) {
 		}
 	}
 }
+
+// TestPaidOrdersLeaveTheUnpaidCap: a newcomer who pays the orders it
+// holds may order again at once (issue 10 item 11: the third order of a
+// buyer who paid two was refused with tier_limit).
+func TestPaidOrdersLeaveTheUnpaidCap(t *testing.T) {
+	e := newSupportEnv(t, 1000)
+	e.addProduct(t, "card", "PC-1", "PC-2", "PC-3", "PC-4", "PC-5")
+	max := e.shop.TierRules().MaxUnpaid[0]
+	for i := range max + 1 {
+		w := e.postJSON(t, "/api/v1/orders", `{"product":"card","quantity":1}`)
+		if w.Code != http.StatusCreated {
+			t.Fatalf("order %d after paying the others: %d %s", i+1, w.Code, w.Body)
+		}
+		var o struct{ Ref string }
+		decode(t, w, &o)
+		if w := e.postJSON(t, "/api/v1/pay/demo", `{"ref":"`+o.Ref+`"}`); w.Code != http.StatusOK {
+			t.Fatalf("pay %d: %d %s", i+1, w.Code, w.Body)
+		}
+	}
+}

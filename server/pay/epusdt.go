@@ -97,6 +97,8 @@ func (e *GatewayError) Error() string {
 // Unwrap makes errors.Is(err, ErrGateway) hold.
 func (e *GatewayError) Unwrap() error { return ErrGateway }
 
+var _ CurrencyChecker = (*Epusdt)(nil)
+
 // NewEpusdt checks c and returns the provider.
 func NewEpusdt(c EpusdtConfig) (*Epusdt, error) {
 	base, err := url.Parse(c.URL)

@@ -123,6 +123,26 @@ func (r XMRRate) Atomic(amountMinor int64) (uint64, error) {
 	return q, nil
 }
 
+// Minor converts piconero back to the rate's minor units, rounding down:
+// what a payment of atomic is worth at the rate, e.g. to record an
+// underpayment in the order's currency without crediting more than was
+// paid. For any rate up to 10^12 minor units per XMR,
+// Minor(Atomic(x)) == x. Amounts beyond int64 are capped.
+func (r XMRRate) Minor(atomic uint64) int64 {
+	if r.MinorPerXMR <= 0 {
+		return 0
+	}
+	hi, lo := bits.Mul64(atomic, uint64(r.MinorPerXMR))
+	if hi >= AtomicPerXMR {
+		return 1<<63 - 1
+	}
+	q, _ := bits.Div64(hi, lo, AtomicPerXMR)
+	if q > 1<<63-1 {
+		return 1<<63 - 1
+	}
+	return int64(q)
+}
+
 // FormatXMR writes piconero as XMR, exactly, without trailing zeros:
 // 1500000000000 → "1.5", 1 → "0.000000000001", 0 → "0".
 func FormatXMR(atomic uint64) string {

@@ -74,6 +74,33 @@ func TestXMRRateAtomic(t *testing.T) {
 	}
 }
 
+func TestXMRRateMinor(t *testing.T) {
+	r := XMRRate{"CNY", 120000}
+	for atomic, want := range map[uint64]int64{
+		AtomicPerXMR: 120000, 8_250_000_000: 990, 8_249_999_999: 989, 0: 0, 1: 0, ^uint64(0): 2213609288845,
+	} {
+		if got := r.Minor(atomic); got != want {
+			t.Errorf("Minor(%d) = %d, want %d", atomic, got, want)
+		}
+	}
+	// Atomic then Minor gives the price back: rounding up never loses a
+	// minor unit, and never adds one.
+	for amount := int64(1); amount < 50000; amount += 7 {
+		for _, rate := range []int64{1, 3, 120000, 123457, 99999999} {
+			a, err := XMRRate{"CNY", rate}.Atomic(amount)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if back := (XMRRate{"CNY", rate}).Minor(a); back != amount {
+				t.Fatalf("rate %d amount %d: %d piconero worth %d", rate, amount, a, back)
+			}
+		}
+	}
+	if (XMRRate{"CNY", 0}).Minor(AtomicPerXMR) != 0 || (XMRRate{"CNY", 1 << 62}).Minor(^uint64(0)) != 1<<63-1 {
+		t.Error("edge rates")
+	}
+}
+
 func TestFormatParseXMR(t *testing.T) {
 	for atomic, want := range map[uint64]string{
 		0: "0", 1: "0.000000000001", AtomicPerXMR: "1", 1_500_000_000_000: "1.5", 8_250_000_000: "0.00825",

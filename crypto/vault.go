@@ -36,6 +36,11 @@ type Vault struct {
 	// fingerprint. Nil for vaults sealed before backups were signed, until
 	// the caller adds one.
 	BackupSignKey ed25519.PrivateKey
+	// OldInventory and OldSupport are the identities being replaced while a
+	// rotation re-seals what was sealed to them ([Vault.Rotate]); nil
+	// otherwise.
+	OldInventory *Identity
+	OldSupport   *Identity
 }
 
 // VaultPublic is the public half of a [Vault]: the age recipients, safe to
@@ -78,6 +83,8 @@ type vaultJSON struct {
 	FingerprintKey []byte `json:"fingerprint_key"`
 	NoticeSeed     []byte `json:"notice_seed,omitempty"`
 	BackupSignSeed []byte `json:"backup_sign_seed,omitempty"`
+	OldInventory   string `json:"old_inventory,omitempty"`
+	OldSupport     string `json:"old_support,omitempty"`
 }
 
 // NewVault returns a vault with fresh identities of the given kind and a
@@ -133,6 +140,8 @@ func (v *Vault) SealWorkFactor(passphrase string, logN int) ([]byte, error) {
 		FingerprintKey: v.FingerprintKey[:],
 		NoticeSeed:     noticeSeed(v.NoticeKey),
 		BackupSignSeed: noticeSeed(v.BackupSignKey),
+		OldInventory:   secretOrEmpty(v.OldInventory),
+		OldSupport:     secretOrEmpty(v.OldSupport),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("crypto: seal vault: %w", err)
@@ -179,6 +188,17 @@ func OpenVault(sealed []byte, passphrase string) (*Vault, error) {
 		dst **Identity
 		s   string
 	}{{&v.Inventory, j.Inventory}, {&v.Support, j.Support}, {&v.Backup, j.Backup}} {
+		if *f.dst, err = ParseIdentity(f.s); err != nil {
+			return nil, fmt.Errorf("crypto: open vault: %w", err)
+		}
+	}
+	for _, f := range []struct {
+		dst **Identity
+		s   string
+	}{{&v.OldInventory, j.OldInventory}, {&v.OldSupport, j.OldSupport}} {
+		if f.s == "" {
+			continue
+		}
 		if *f.dst, err = ParseIdentity(f.s); err != nil {
 			return nil, fmt.Errorf("crypto: open vault: %w", err)
 		}

@@ -111,6 +111,11 @@ func (s *Server) routes() http.Handler {
 		c.staff(http.MethodGet, "/api/v1/admin/vault", s.apiVault)
 		c.staff(http.MethodPost, "/api/v1/admin/vault/unlock", s.apiVaultUnlock)
 		c.staff(http.MethodPost, "/api/v1/admin/vault/lock", s.apiVaultLock)
+		// Key rotation (admin_rotation.go).
+		c.staff(http.MethodPost, "/api/v1/admin/vault/passphrase", s.apiChangePassphrase)
+		c.staff(http.MethodGet, "/api/v1/admin/rotation", s.apiRotation)
+		c.staff(http.MethodPost, "/api/v1/admin/rotation", s.apiStartRotation)
+		c.staff(http.MethodPost, "/api/v1/admin/epay/key", s.apiRotateEpay)
 		// After-sales (admin_tickets.go, admin_remedies.go, admin_rooms.go,
 		// admin_trust.go).
 		c.staff(http.MethodGet, "/api/v1/admin/tickets", s.apiAdminTickets)
@@ -155,6 +160,10 @@ func (s *Server) routes() http.Handler {
 		c.staff(http.MethodGet, "/admin/vault", s.vaultPage)
 		c.staff(http.MethodPost, "/admin/vault/unlock", s.vaultUnlockSubmit)
 		c.staff(http.MethodPost, "/admin/vault/lock", s.vaultLockSubmit)
+		c.staff(http.MethodGet, "/admin/keys", s.keysPage)
+		c.staff(http.MethodPost, "/admin/keys/rotate", s.keysRotateSubmit)
+		c.staff(http.MethodPost, "/admin/keys/passphrase", s.keysPassphraseSubmit)
+		c.staff(http.MethodPost, "/admin/keys/epay", s.keysEpaySubmit)
 		c.staff(http.MethodGet, "/admin/staff", s.staffPage)
 		c.staff(http.MethodPost, "/admin/staff", s.staffSubmit)
 		c.staff(http.MethodPost, "/admin/settings", s.settingsSubmit)

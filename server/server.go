@@ -86,6 +86,9 @@ type Server struct {
 	nonces *checkoutNonces
 	// scripts are the hashed URLs of the page scripts (chat.js, wallet.js).
 	chatJS, walletJS string
+	// rotateEpayKey swaps the 易支付 merchant key (admin_rotation.go); nil
+	// unless the payment provider can.
+	rotateEpayKey func(key string) error
 }
 
 // maxBody caps every buyer request body, JSON or form: the largest is an
@@ -141,6 +144,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.RateLimit > 0 {
 		s.limiter = newLimiter(cfg.RateLimit, time.Now)
+	}
+	if kr, ok := cfg.Payments.(interface{ RotateKey(string) error }); ok {
+		s.rotateEpayKey = kr.RotateKey
 	}
 	if s.staff != nil {
 		s.registerExecutors()

@@ -60,6 +60,12 @@ func openAppWith(dir string, log *slog.Logger, cfg shop.Config) (*app, error) {
 		return err
 	}
 	cfg.OnPurge = threads.Delete
+	cfg.Threads = threads
+	cfg.OnRotationDone = func(r shop.Rotation) {
+		if err := st.Record("system", "rotation.done", r.Which, fmt.Sprintf("resealed=%d; the old identity is destroyed", r.Done)); err != nil {
+			log.Error("audit append failed", "action", "rotation.done", "err", err)
+		}
+	}
 	sh, err := shop.New(db, cfg)
 	if err != nil {
 		db.Close()

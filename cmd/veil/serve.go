@@ -104,7 +104,7 @@ func (pf paymentFlags) build() (pay.Provider, error) {
 		}
 		root := strings.TrimRight(pf.publicURL, "/")
 		p, err := pay.NewEpay(pay.EpayConfig{
-			PID: pf.epayPID, Key: key, Gateway: pf.epayGateway, Type: pf.epayType,
+			PID: pf.epayPID, Key: key, KeyFile: pf.epayKeyFile, Gateway: pf.epayGateway, Type: pf.epayType,
 			NotifyURL: root + "/pay/epay/notify", ReturnURL: root + "/pay/epay/return",
 		})
 		if err != nil {

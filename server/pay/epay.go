@@ -1,7 +1,6 @@
 package pay
 
 import (
-	"crypto/hmac"
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
@@ -10,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"veil/server/shop"
@@ -27,11 +28,13 @@ import (
 // never leaves this process.
 type Epay struct {
 	pid       string
-	key       string
+	keys      atomic.Pointer[epayKeys] // the merchant key, and the previous one for a while after a rotation (epay_rotate.go)
 	gateway   string
 	notifyURL string
 	returnURL string
 	typ       string
+	keyFile   string
+	rotMu     sync.Mutex
 }
 
 // EpayConfig configures NewEpay.
@@ -47,6 +50,10 @@ type EpayConfig struct {
 	// Type is the payment method asked of the gateway ("alipay", "wxpay",
 	// "qqpay", …); empty leaves the choice to the gateway's cashier page.
 	Type string
+	// KeyFile is where Key came from; [Epay.RotateKey] writes the new key
+	// there so that a restart uses it. Empty: a rotation lasts until the
+	// process ends.
+	KeyFile string
 }
 
 var _ Verifier = (*Epay)(nil)
@@ -68,7 +75,9 @@ func NewEpay(c EpayConfig) (*Epay, error) {
 	if c.Type != "" && !safeToken(c.Type, 16) {
 		return nil, errors.New("pay: epay type: 1–16 letters, digits, '-' or '_'")
 	}
-	return &Epay{pid: c.PID, key: c.Key, gateway: c.Gateway, notifyURL: c.NotifyURL, returnURL: c.ReturnURL, typ: c.Type}, nil
+	e := &Epay{pid: c.PID, gateway: c.Gateway, notifyURL: c.NotifyURL, returnURL: c.ReturnURL, typ: c.Type, keyFile: c.KeyFile}
+	e.keys.Store(&epayKeys{cur: c.Key})
+	return e, nil
 }
 
 // Name implements Provider.
@@ -103,7 +112,7 @@ func (e *Epay) Start(o shop.Order, _ shop.Product) (Start, error) {
 			q.Set(k, v)
 		}
 	}
-	q.Set("sign", EpaySign(p, e.key))
+	q.Set("sign", EpaySign(p, e.keys.Load().cur))
 	q.Set("sign_type", "MD5")
 	return Start{Provider: "epay", URL: e.gateway + "?" + q.Encode()}, nil
 }
@@ -210,8 +219,7 @@ func (e *Epay) Verify(params url.Values) (Notification, error) {
 	if st := p["sign_type"]; st != "" && st != "MD5" {
 		return Notification{}, fmt.Errorf("%w: sign_type %q", ErrRefused, clip(st))
 	}
-	want := EpaySign(p, e.key)
-	if !hmac.Equal([]byte(sign), []byte(want)) {
+	if !e.signedByOurKey(p, sign) {
 		return Notification{}, fmt.Errorf("%w: bad signature", ErrRefused)
 	}
 	if p["pid"] != e.pid {

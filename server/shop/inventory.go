@@ -103,7 +103,7 @@ func (s *Shop) ImportKeys(productID string, info BatchInfo, r io.Reader) (Import
 	}
 	defer dk.Wipe()
 	s.mu.RLock()
-	rcpt := s.invRcpt
+	rcpt, sealedTo := s.invRcpt, s.pub.Inventory
 	s.mu.RUnlock()
 	sealedDK, err := dk.Seal(rcpt)
 	if err != nil {
@@ -158,6 +158,9 @@ func (s *Shop) ImportKeys(productID string, info BatchInfo, r io.Reader) (Import
 				if err := tx.Set(pShared+prod.ID, []byte(fresh[0].rec.ID)); err != nil {
 					return err
 				}
+			}
+			if err := s.resealIfRotated(tx, &b, &sealedTo, dk); err != nil {
+				return err
 			}
 			bb := b
 			bb.Imported = res.Imported + len(fresh)

@@ -20,9 +20,12 @@ var (
 
 // Run does background work until ctx ends: expiring reservations, retrying
 // queued deliveries (at once after Unlock), turning overdue ones into
-// refund_due, settling orders whose after-sales window closed, and, hourly,
-// purging orders whose retention ended.
+// refund_due, settling orders whose after-sales window closed, hourly,
+// purging orders whose retention ended, and a key rotation's re-sealing.
 func (s *Shop) Run(ctx context.Context) {
+	rotDone := make(chan struct{})
+	go func() { s.runRotation(ctx); close(rotDone) }()
+	defer func() { <-rotDone }()
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
 	var lastPurge time.Time

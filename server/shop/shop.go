@@ -45,6 +45,12 @@ type Config struct {
 	// VaultWorkFactor is the scrypt cost of a new vault; 0 means the
 	// default (2^18, about a second). Tests lower it.
 	VaultWorkFactor int
+	// Threads re-seals support threads when the support identity rotates
+	// (nil: support rotations are refused).
+	Threads ThreadResealer
+	// OnRotationDone runs after a rotation's job destroyed the old identity
+	// (the audit log records it).
+	OnRotationDone func(Rotation)
 }
 
 // Shop is the domain service. It is safe for concurrent use.
@@ -67,6 +73,9 @@ type Shop struct {
 	dataKey map[string]*crypto.DataKey // batch id -> opened data key (only while unlocked)
 
 	kick chan struct{} // wakes the delivery worker
+
+	rotMu   sync.Mutex    // one rotation step, start or passphrase change at a time
+	rotKick chan struct{} // wakes the rotation job
 }
 
 // Store keys (under store.Version). Order records are keyed by the token's
@@ -112,7 +121,7 @@ func New(db *store.DB, cfg Config) (*Shop, error) {
 	if cfg.Kind == 0 {
 		cfg.Kind = crypto.DefaultKind
 	}
-	s := &Shop{db: db, cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1),
+	s := &Shop{db: db, cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), rotKick: make(chan struct{}, 1),
 		proofs: newProofUses(), holders: newHolders()}
 	err := db.View(func(tx *store.Txn) error {
 		err := tx.GetJSON(kVaultPub, &s.pub)
@@ -236,6 +245,7 @@ func (s *Shop) setVault(v *crypto.Vault) error {
 	s.dataKey = map[string]*crypto.DataKey{}
 	s.mu.Unlock()
 	s.wake()
+	s.wakeRotation()
 	return nil
 }
 
@@ -275,7 +285,7 @@ func (s *Shop) batchKey(b *Batch) (*crypto.DataKey, error) {
 	if dk != nil {
 		return dk, nil
 	}
-	dk, err := crypto.OpenDataKey(b.SealedDataKey, v.Inventory.Age())
+	dk, err := crypto.OpenDataKey(b.SealedDataKey, v.InventoryIdentity())
 	if err != nil {
 		return nil, fmt.Errorf("shop: open data key of batch %s: %w", b.ID, err)
 	}
@@ -317,5 +327,5 @@ func (s *Shop) SupportIdentity() (age.Identity, error) {
 	if s.vault == nil {
 		return nil, ErrLocked
 	}
-	return s.vault.Support.Age(), nil
+	return s.vault.SupportIdentity(), nil
 }

@@ -127,7 +127,7 @@ type AdminApproval struct {
 	KindText    string // translated
 	Ref         string
 	Summary     string
-	Params      string // JSON, for people
+	Details     []Detail // the params in words
 	ProposedBy  string
 	Status      string
 	StatusText  string
@@ -139,6 +139,9 @@ type AdminApproval struct {
 	Self        bool   // proposed by this staff member (may withdraw)
 	DownloadURL string // an approved export not yet downloaded
 }
+
+// Detail is one labelled value of an approval.
+type Detail struct{ Label, Value string }
 
 // AdminApprovals is the queue and its history.
 type AdminApprovals struct {

@@ -156,9 +156,7 @@ func (s *Server) approvalRow(lang string, sess staff.Session, a staff.Approval) 
 		CanDecide: s.staff.CanDecide(sess.Role, a.Kind),
 		Self:      a.ProposedBy == staff.StaffActor(sess.User),
 	}
-	if len(a.Params) > 0 && string(a.Params) != "null" {
-		row.Params = string(a.Params)
-	}
+	row.Details = s.approvalDetails(lang, a)
 	if d := exportDownload(a); d != "" {
 		row.DownloadURL = d
 	}

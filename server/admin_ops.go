@@ -82,7 +82,7 @@ func (s *Server) registerConsoleExecutors() {
 		if err := s.shop.ResolveTicketTx(tx, p.Ticket, shop.TicketResolved); err != nil {
 			return "", permanent(err)
 		}
-		return fmt.Sprintf("%s is %s; refunded %d of %d %s", o.Ref, o.Status, o.Refunded(), o.AmountMinor, o.Currency), nil
+		return refundResult(o), nil
 	}
 	s.staff.RegisterExecutor(staff.KindRefund, staff.RoleOwner, refund)
 	s.staff.RegisterExecutor(staff.KindPartialRefund, staff.RoleOwner, refund)
@@ -145,6 +145,15 @@ func (s *Server) registerConsoleExecutors() {
 		}
 		return settingsSummary(p), nil
 	})
+}
+
+// refundResult says what a refund did, money formatted: "R-… refunded in
+// full (¥48.50)" or "R-… partly refunded: ¥12.00 of ¥48.50".
+func refundResult(o shop.Order) string {
+	if o.Refunded() >= o.AmountMinor {
+		return fmt.Sprintf("%s refunded in full (%s)", o.Ref, pages.Money(o.AmountMinor, o.Currency))
+	}
+	return fmt.Sprintf("%s partly refunded: %s of %s", o.Ref, pages.Money(o.Refunded(), o.Currency), pages.Money(o.AmountMinor, o.Currency))
 }
 
 // permanent marks refusals no retry can fix (the client-error kind: not
@@ -276,7 +285,7 @@ func (s *Server) proposeRefund(sess staff.Session, req refundRequest) (staff.App
 	}
 	kind, what := staff.KindRefund, "all that is left"
 	if req.AmountMinor > 0 {
-		kind, what = staff.KindPartialRefund, fmt.Sprintf("%d %s", req.AmountMinor, o.Currency)
+		kind, what = staff.KindPartialRefund, pages.Money(req.AmountMinor, o.Currency)
 	}
 	p := refundParams{Ref: o.Ref, Product: o.ProductID, AmountMinor: req.AmountMinor, Currency: o.Currency, Reason: reason}
 	return s.proposeOp(sess, kind, o.Ref, fmt.Sprintf("refund %s of %s: %s", what, o.Ref, reason), p, req.TOTP)

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 
+	"veil/pages"
 	"veil/server/shop"
 	"veil/server/staff"
 	"veil/server/store"
@@ -69,15 +70,15 @@ func remedyOp(t shop.Ticket, o shop.Order, remedy shop.Remedy, amountMinor int64
 	switch remedy {
 	case shop.RemedyReplace:
 		return staff.KindReplacement, replacementParams{Ref: o.Ref, ItemID: t.ItemID, Ticket: t.ID, Product: o.ProductID},
-			fmt.Sprintf("replace a key of %s (ticket %s, %s)", o.Ref, t.ID, t.Reason)
+			fmt.Sprintf("replace a key of %s (ticket %s, %s)", o.Ref, t.ID, strings.ReplaceAll(string(t.Reason), "_", " "))
 	case shop.RemedyPartialRefund:
 		return staff.KindPartialRefund, refundParams{Ref: o.Ref, Product: o.ProductID, AmountMinor: amountMinor, Currency: o.Currency,
 				Reason: "ticket " + t.ID + ": " + string(t.Reason), Ticket: t.ID},
-			fmt.Sprintf("refund %d %s of %s (ticket %s, %s)", amountMinor, o.Currency, o.Ref, t.ID, t.Reason)
+			fmt.Sprintf("refund %s of %s (ticket %s, %s)", pages.Money(amountMinor, o.Currency), o.Ref, t.ID, strings.ReplaceAll(string(t.Reason), "_", " "))
 	}
 	return staff.KindRefund, refundParams{Ref: o.Ref, Product: o.ProductID, Currency: o.Currency,
 			Reason: "ticket " + t.ID + ": " + string(t.Reason), Ticket: t.ID},
-		fmt.Sprintf("refund all that is left of %s (ticket %s, %s)", o.Ref, t.ID, t.Reason)
+		fmt.Sprintf("refund all that is left of %s (ticket %s, %s)", o.Ref, t.ID, strings.ReplaceAll(string(t.Reason), "_", " "))
 }
 
 // withoutTicket drops the ticket from a remedy's params, for a remedy that

@@ -368,3 +368,55 @@ func TestCheckoutReloadPlacesNoSecondOrder(t *testing.T) {
 		t.Fatalf("bad nonce: %d", wantStatus.Code)
 	}
 }
+
+// TestApprovalCardsInWords: approval cards show params as translated
+// label–value pairs with money formatted, "the whole amount" for a refund
+// of all that is left, and results with money formatted — no raw JSON, no
+// amount_minor, no "4850 of 4850 CNY".
+func TestApprovalCardsInWords(t *testing.T) {
+	e := newConsoleEnv(t)
+	p := e.addProduct(t, "card", "K-0001-AAAA", "K-0002-BBBB")
+	o1, o2 := e.paidOrder(p), e.paidOrder(p)
+	olga := e.login("olga")
+	e.proposeRefund(olga, o1.Ref)
+	if w := e.api(olga, http.MethodPost, "/api/v1/admin/refunds", `{"ref":"`+o2.Ref+`","amount_minor":120,"reason":"half broken"}`); w.Code != http.StatusAccepted {
+		t.Fatalf("partial: %d %s", w.Code, w.Body)
+	}
+	for _, lang := range []string{"en", "zh-CN"} {
+		body := e.page(olga, "/admin/approvals?lang="+lang).Body.String()
+		for _, want := range []string{e.srv.pages.T(lang, "admin.approvals.whole_amount"), "¥1.20", e.srv.pages.T(lang, "admin.param.amount_minor"),
+			"Game Card card", "游戏点卡 card"} {
+			if lang == "en" && want == "游戏点卡 card" || lang == "zh-CN" && want == "Game Card card" {
+				continue
+			}
+			if !strings.Contains(body, want) {
+				t.Errorf("%s: approvals page lacks %q", lang, want)
+			}
+		}
+		for _, bad := range []string{"amount_minor", "{&#34;", `{"`, "120 CNY"} {
+			if strings.Contains(body, bad) {
+				t.Errorf("%s: approvals page shows %q", lang, bad)
+			}
+		}
+	}
+	// Approved with a code: the result formats money.
+	list, _, err := e.staff.List(staff.Filter{Status: staff.StatusPending}, "", 10)
+	if err != nil || len(list) != 2 {
+		t.Fatalf("pending %d %v", len(list), err)
+	}
+	for _, a := range list {
+		e.next()
+		if w := e.decideAPI(olga, a.ID, "approve", e.code("olga")); w.Code != http.StatusOK {
+			t.Fatalf("approve: %d %s", w.Code, w.Body)
+		}
+	}
+	body := e.page(olga, "/admin/approvals?lang=en").Body.String()
+	for _, want := range []string{o1.Ref + " refunded in full (¥9.90)", o2.Ref + " partly refunded: ¥1.20 of ¥9.90"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("history lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "990 CNY") || strings.Contains(body, "of 990") {
+		t.Error("history shows amounts in minor units")
+	}
+}

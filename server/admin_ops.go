@@ -288,7 +288,34 @@ func (s *Server) proposeRefund(sess staff.Session, req refundRequest) (staff.App
 		kind, what = staff.KindPartialRefund, pages.Money(req.AmountMinor, o.Currency)
 	}
 	p := refundParams{Ref: o.Ref, Product: o.ProductID, AmountMinor: req.AmountMinor, Currency: o.Currency, Reason: reason}
-	return s.proposeOp(sess, kind, o.Ref, fmt.Sprintf("refund %s of %s: %s", what, o.Ref, reason), p, req.TOTP)
+	// A refund is the answer to the order's open ticket, if it has one:
+	// the approval resolves it, and the buyer sees the ticket closed.
+	ticket, err := s.openTicketOf(o.Ref)
+	if err != nil {
+		return staff.Approval{}, err
+	}
+	summary := fmt.Sprintf("refund %s of %s: %s", what, o.Ref, reason)
+	if ticket != "" {
+		p.Ticket = ticket
+		summary += " (ticket " + ticket + ")"
+	}
+	return s.proposeOp(sess, kind, o.Ref, summary, p, req.TOTP)
+}
+
+// openTicketOf is the oldest ticket of the order still waiting for an
+// answer or a remedy (open or answered; a proposed one has its own
+// approval), "" if none.
+func (s *Server) openTicketOf(ref string) (string, error) {
+	ts, err := s.shop.TicketsOf(ref)
+	if err != nil {
+		return "", err
+	}
+	for _, t := range ts {
+		if t.Status == shop.TicketOpen || t.Status == shop.TicketAnswered {
+			return t.ID, nil
+		}
+	}
+	return "", nil
 }
 
 // refundSubmit is POST /admin/refunds (ref, amount in major units, reason,

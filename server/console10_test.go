@@ -420,3 +420,25 @@ func TestApprovalCardsInWords(t *testing.T) {
 		t.Error("history shows amounts in minor units")
 	}
 }
+
+// TestOrdersRefundResolvesOpenTicket: a refund proposed from the Orders
+// page answers the order's open ticket: once approved, the ticket is
+// resolved, and the approval names it.
+func TestOrdersRefundResolvesOpenTicket(t *testing.T) {
+	e := newAfterSalesEnv(t)
+	p := e.addProduct(t, "card", "K-0001-AAAA")
+	pl := e.paid(p)
+	id := e.openTicket(pl, "key_invalid", "does not redeem")
+	olga := e.login("olga")
+	e.next()
+	w := e.form(olga, "/admin/refunds?lang=en", url.Values{"ref": {pl.Order.Ref}, "reason": {"key did not work"}, "totp": {e.code("olga")}})
+	if w.Code != http.StatusSeeOther {
+		t.Fatalf("refund from Orders: %d %s", w.Code, w.Body)
+	}
+	if o, _ := e.shop.OrderByRef(pl.Order.Ref); o.Status != shop.StatusRefunded {
+		t.Fatalf("order %s", o.Status)
+	}
+	if tk := e.ticket(id); tk.Status != shop.TicketResolved {
+		t.Fatalf("ticket %s after the refund, want resolved", tk.Status)
+	}
+}

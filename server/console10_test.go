@@ -442,3 +442,25 @@ func TestOrdersRefundResolvesOpenTicket(t *testing.T) {
 		t.Fatalf("ticket %s after the refund, want resolved", tk.Status)
 	}
 }
+
+// TestHiddenKeysHint: while a cooling-off refund keeps the keys behind
+// "Show my keys", the status line does not say they are below.
+func TestHiddenKeysHint(t *testing.T) {
+	e := newAfterSalesEnv(t)
+	p := e.addProduct(t, "card", "K-0001-AAAA")
+	pl := e.paid(p)
+	body := e.postForm(t, "/order?lang=en", url.Values{"token": {pl.Token}}).Body.String()
+	if !strings.Contains(body, e.srv.pages.T("en", "order.show_keys")) {
+		t.Fatalf("keys not hidden behind the button:\n%s", body)
+	}
+	if strings.Contains(body, e.srv.pages.T("en", "status_hint.delivered")) || !strings.Contains(body, e.srv.pages.T("en", "status_hint.keys_hidden")) {
+		t.Fatalf("status hint while keys are hidden:\n%s", body)
+	}
+	if strings.Contains(body, "K-0001-AAAA") {
+		t.Fatal("a hidden key is on the page")
+	}
+	body = e.postForm(t, "/order?lang=en", url.Values{"token": {pl.Token}, "reveal": {"1"}}).Body.String()
+	if !strings.Contains(body, "K-0001-AAAA") || !strings.Contains(body, e.srv.pages.T("en", "status_hint.delivered")) {
+		t.Fatalf("after reveal:\n%s", body)
+	}
+}

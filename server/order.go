@@ -209,6 +209,10 @@ func (s *Server) renderOrderPage(w http.ResponseWriter, r *http.Request, lang, t
 		}
 	}
 	page.Delivered = len(page.Items) > 0 || keysHidden
+	if keysHidden {
+		// "Your keys are below" would be wrong: they wait behind a button.
+		page.StatusHint = s.pages.T(lang, "status_hint.keys_hidden")
+	}
 	for _, n := range o.Notices {
 		key := "notice." + n.Code
 		if !s.pages.Has(key) {

@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"html/template"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -136,6 +137,11 @@ func barChart(title string, labels []string, values []int64, format func(int64) 
 	}
 	slot := (float64(width) - left) / float64(n)
 	bw := slot * 0.72
+	// Day labels ("01-02", about 40 units wide at 12px) at an even step
+	// counted back from the last day, so no two overlap and today is
+	// always named.
+	const labelGap = 56.0
+	step := max(1, int(math.Ceil(labelGap/slot)))
 	for i, v := range values {
 		h := 0.0
 		if top64 > 0 {
@@ -145,7 +151,7 @@ func barChart(title string, labels []string, values []int64, format func(int64) 
 		y := float64(height) - bottom - h
 		fmt.Fprintf(&b, `<rect class="bar" x="%.1f" y="%.1f" width="%.1f" height="%.1f"><title>%s: %s</title></rect>`,
 			x, y, bw, h, esc(labels[i]), esc(format(v)))
-		if i%7 == 0 || i == n-1 {
+		if (n-1-i)%step == 0 {
 			short := labels[i]
 			if len(short) == len("2006-01-02") {
 				short = short[5:]

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -462,5 +463,36 @@ func TestHiddenKeysHint(t *testing.T) {
 	body = e.postForm(t, "/order?lang=en", url.Values{"token": {pl.Token}, "reveal": {"1"}}).Body.String()
 	if !strings.Contains(body, "K-0001-AAAA") || !strings.Contains(body, e.srv.pages.T("en", "status_hint.delivered")) {
 		t.Fatalf("after reveal:\n%s", body)
+	}
+}
+
+// TestBarChartLabelsApart: the dashboard's day labels never overlap (the
+// last two were drawn on top of each other), and the last day is named.
+func TestBarChartLabelsApart(t *testing.T) {
+	labelRE := regexp.MustCompile(`<text class="label" x="([0-9.]+)" y="[0-9.]+" text-anchor="middle">([^<]*)</text>`)
+	for _, n := range []int{1, 7, 14, 30, 31, 90} {
+		labels := make([]string, n)
+		values := make([]int64, n)
+		day := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		for i := range labels {
+			labels[i] = day.AddDate(0, 0, i).Format(time.DateOnly)
+			values[i] = int64(i)
+		}
+		svg := string(barChart("orders", labels, values, func(v int64) string { return itoa(int(v)) }))
+		ms := labelRE.FindAllStringSubmatch(svg, -1)
+		if len(ms) == 0 || ms[len(ms)-1][2] != labels[n-1][5:] {
+			t.Fatalf("%d days: labels %v, the last day unnamed", n, ms)
+		}
+		prev := -1e9
+		for _, m := range ms {
+			var x float64
+			if _, err := fmt.Sscan(m[1], &x); err != nil {
+				t.Fatal(err)
+			}
+			if x-prev < 45 {
+				t.Errorf("%d days: labels %.1f units apart (%s)", n, x-prev, m[2])
+			}
+			prev = x
+		}
 	}
 }

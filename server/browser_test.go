@@ -29,6 +29,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("BuyJSOffZhCN", func(t *testing.T) { buyJourney(t, b, "zh-CN", false) })
 	t.Run("SupportChat", func(t *testing.T) { chatJourney(t, b) })
 	t.Run("RefundWithTOTP", func(t *testing.T) { refundJourney(t, b) })
+	t.Run("ConsoleNarrow", func(t *testing.T) { consoleNarrowJourney(t, b) })
 }
 
 // buyJourney: catalog → product page (disclosure shown) → buy → the token

@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,8 @@ import (
 	"time"
 
 	"filippo.io/age"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 )
 
 // TestVaultCommandsEndToEnd drives the real binary: a data directory made
@@ -62,6 +65,7 @@ func TestVaultCommandsEndToEnd(t *testing.T) {
 	}
 	var res struct {
 		BackupIdentity string `json:"backup_identity"`
+		TOTPSecret     string `json:"totp_secret"`
 	}
 	if err := json.Unmarshal([]byte(out), &res); err != nil || res.BackupIdentity == "" {
 		t.Fatalf("init --json: %v %q", err, out)
@@ -159,6 +163,40 @@ func TestVaultCommandsEndToEnd(t *testing.T) {
 		errs := refused(t, backup, "--fingerprint", "0000 0000 0000 0000 0000 0000 0000 0000")
 		if !strings.Contains(errs, fp[1]) {
 			t.Fatalf("the refusal does not name the signing key: %q", errs)
+		}
+	})
+
+	// The console's online backup is signed by the same key and restores.
+	t.Run("online backup restores", func(t *testing.T) {
+		addr := freeAddr(t)
+		base := "http://" + addr
+		p := startVeil(t, bin, base, "serve", "--data", data, "--addr", addr, "--passphrase-file", pp, "--rate-limit", "0")
+		c := signIn(t, base, "olga", "a long owner password", res.TOTPSecret)
+		// The next step's code: fresh, and inside the ±1 step window.
+		code, err := totp.GenerateCodeCustom(res.TOTPSecret, time.Now().Add(30*time.Second),
+			totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/admin/backup", strings.NewReader(`{"totp":"`+code+`"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-CSRF-Token", c.csrf)
+		resp, err := c.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("online backup: %d %s", resp.StatusCode, body)
+		}
+		if err := p.stop(); err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+		target := filepath.Join(t.TempDir(), "restored")
+		if out, errs, code := veil("restore", "--in", write("online.age", string(body)), "--data", target,
+			"--identity-file", idFile, "--fingerprint", fp[1]); code != 0 {
+			t.Fatalf("restore of the online backup: %d %q %q", code, out, errs)
 		}
 	})
 

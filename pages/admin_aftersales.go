@@ -162,6 +162,17 @@ type AdminTiers struct {
 	Action      string
 	PatternsURL string
 	Currency    string
+	// FastTrack is the bounds of remedies approved by policy, posted to
+	// FastTrackAction.
+	FastTrack       FastTrackForm
+	FastTrackAction string
+}
+
+// FastTrackForm is the fast-track bounds as a form: the remedy kinds
+// policy may approve, and the most per order and per day, in major units.
+type FastTrackForm struct {
+	Replace, PartialRefund, Refund bool
+	MaxOrder, MaxDay               string
 }
 
 func (*AdminTiers) page() string { return "admin_tiers" }

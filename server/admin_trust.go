@@ -73,7 +73,55 @@ func (s *Server) showTiers(w http.ResponseWriter, r *http.Request, sess staff.Se
 	page.Action = page.URL("/admin/tiers")
 	page.PatternsURL = page.URL("/admin/patterns")
 	page.Currency = tierCurrency
+	page.FastTrackAction = page.URL("/admin/fast-track")
+	ft, err := s.shop.FastTrack()
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	page.FastTrack = fastTrackForm(ft)
 	s.render(w, r, status, page)
+}
+
+// fastTrackForm fills the fast-track form from the bounds in force.
+func fastTrackForm(f shop.FastTrack) pages.FastTrackForm {
+	return pages.FastTrackForm{
+		Replace:       slices.Contains(f.Remedies, shop.RemedyReplace),
+		PartialRefund: slices.Contains(f.Remedies, shop.RemedyPartialRefund),
+		Refund:        slices.Contains(f.Remedies, shop.RemedyRefund),
+		MaxOrder:      formatMajor(f.MaxOrderMinor, tierCurrency),
+		MaxDay:        formatMajor(f.MaxDayMinor, tierCurrency),
+	}
+}
+
+// fastTrackSubmit is POST /admin/fast-track: new bounds become a settings
+// approval (executed at once with a code from someone who may approve it
+// alone).
+func (s *Server) fastTrackSubmit(w http.ResponseWriter, r *http.Request, sess staff.Session) {
+	f := r.PostForm
+	var ft shop.FastTrack
+	for _, rem := range []shop.Remedy{shop.RemedyReplace, shop.RemedyPartialRefund, shop.RemedyRefund} {
+		if slices.Contains(f["remedy"], string(rem)) {
+			ft.Remedies = append(ft.Remedies, rem)
+		}
+	}
+	var err error
+	if ft.MaxOrderMinor, err = parseMoney(f.Get("max_order"), tierCurrency); err == nil {
+		ft.MaxDayMinor, err = parseMoney(f.Get("max_day"), tierCurrency)
+	}
+	if err == nil {
+		var a staff.Approval
+		if a, err = s.proposeSettings(sess, settingsRequest{FastTrack: &ft, TOTP: f.Get("totp")}); err == nil {
+			s.opRedirect(w, r, a, "/admin/tiers")
+			return
+		}
+	}
+	p := classify(err)
+	if p.status != http.StatusBadRequest {
+		s.writeError(w, r, err)
+		return
+	}
+	s.showTiers(w, r, sess, tierForm(s.shop.TierRules()), s.problemText(s.lang(r), p), p.status)
 }
 
 // parseTierForm reads the tier form; the first bad field is an error.

@@ -237,3 +237,41 @@ func TestPaidOrdersLeaveTheUnpaidCap(t *testing.T) {
 		}
 	}
 }
+
+// TestFastTrackForm: the tiers page shows the fast-track bounds and sets
+// them through a settings approval — at once with the owner's code, queued
+// without one.
+func TestFastTrackForm(t *testing.T) {
+	e := newConsoleEnv(t)
+	olga := e.login("olga")
+	pg := e.page(olga, "/admin/tiers?lang=en")
+	if pg.Code != http.StatusOK || !strings.Contains(pg.Body.String(), `action="/admin/fast-track?lang=en"`) {
+		t.Fatalf("tiers page without the fast-track form: %d", pg.Code)
+	}
+	w := e.form(olga, "/admin/fast-track?lang=en", url.Values{"remedy": {"replace"}, "max_order": {"20"}, "max_day": {"100.50"}})
+	if w.Code != http.StatusSeeOther || !strings.Contains(w.Header().Get("Location"), "/admin/approvals") {
+		t.Fatalf("without a code: %d %s", w.Code, w.Header().Get("Location"))
+	}
+	if f, _ := e.shop.FastTrack(); len(f.Remedies) != 0 {
+		t.Fatalf("bounds set without approval: %+v", f)
+	}
+	e.next()
+	w = e.form(olga, "/admin/fast-track?lang=en", url.Values{"remedy": {"replace", "partial_refund"}, "max_order": {"20"}, "max_day": {"100.50"},
+		"totp": {e.code("olga")}})
+	if w.Code != http.StatusSeeOther {
+		t.Fatalf("with a code: %d %s", w.Code, w.Body)
+	}
+	f, _ := e.shop.FastTrack()
+	if !slices.Equal(f.Remedies, []shop.Remedy{shop.RemedyReplace, shop.RemedyPartialRefund}) || f.MaxOrderMinor != 2000 || f.MaxDayMinor != 10050 {
+		t.Fatalf("bounds %+v", f)
+	}
+	pg = e.page(olga, "/admin/tiers?lang=en")
+	if body := pg.Body.String(); !strings.Contains(body, `value="100.50"`) || !strings.Contains(body, `value="partial_refund" checked`) {
+		t.Fatal("the form does not show the bounds in force")
+	}
+	e.next()
+	w = e.form(olga, "/admin/fast-track?lang=en", url.Values{"remedy": {"give_all"}, "max_order": {"-1"}, "totp": {e.code("olga")}})
+	if w.Code != http.StatusBadRequest {
+		t.Fatalf("bad amount: %d", w.Code)
+	}
+}

@@ -176,6 +176,7 @@ func (s *Server) routes() http.Handler {
 		c.staff(http.MethodPost, "/admin/rooms/:id/join", s.roomJoinSubmit)
 		c.staff(http.MethodGet, "/admin/tiers", s.tiersPage)
 		c.staff(http.MethodPost, "/admin/tiers", s.tiersSubmit)
+		c.staff(http.MethodPost, "/admin/fast-track", s.fastTrackSubmit)
 		c.staff(http.MethodGet, "/admin/patterns", s.patternsPage)
 	}
 

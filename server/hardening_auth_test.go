@@ -348,3 +348,23 @@ func TestStaffAddSecretToApprover(t *testing.T) {
 		t.Fatalf("the handed-over secret does not open enrolment: %d", w.Code)
 	}
 }
+
+// The staff form, approved at once with the owner's code, shows the
+// enrolment secret on the answer page itself (never a redirect with it).
+func TestStaffFormHandsOverSecret(t *testing.T) {
+	e := newConsoleEnv(t)
+	olga := e.login("olga")
+	e.next()
+	w := e.form(olga, "/admin/staff?lang=zh-CN", url.Values{"action": {"add"}, "name": {"nina"}, "role": {"support"}, "totp": {e.code("olga")}})
+	if w.Code != http.StatusOK || w.Header().Get("Location") != "" {
+		t.Fatalf("staff form: %d %q", w.Code, w.Header().Get("Location"))
+	}
+	checkHTML(t, w)
+	m := regexp.MustCompile(`class="mono secret">([0-9a-z]{4}(?:-[0-9a-z]{4}){5})<`).FindStringSubmatch(w.Body.String())
+	if m == nil || !strings.Contains(w.Body.String(), e.srv.pages.T("zh-CN", "admin.enrol.handover_title")) {
+		t.Fatalf("no handover page:\n%s", w.Body)
+	}
+	if _, err := e.staff.PendingEnrolment("nina", m[1]); err != nil {
+		t.Fatalf("the shown secret: %v", err)
+	}
+}

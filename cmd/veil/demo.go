@@ -11,6 +11,7 @@ import (
 	"veil/crypto"
 	"veil/server/pay"
 	"veil/server/shop"
+	"veil/server/store"
 )
 
 func cmdDemo(args []string, stdout, stderr io.Writer) error {
@@ -44,6 +45,9 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	stock, err := seedDemo(a.shop)
 	if err != nil {
 		return fmt.Errorf("demo catalog: %w", err)
+	}
+	if err := seedDemoFastTrack(a); err != nil {
+		return fmt.Errorf("demo fast track: %w", err)
 	}
 	return a.serveHTTP(context.Background(), serveConfig{
 		addr: *addr, payments: pay.Demo{}, demo: true, rateLimit: defaultRateLimit,
@@ -139,6 +143,15 @@ func seedDemo(sh *shop.Shop) (string, error) {
 		summary = append(summary, fmt.Sprintf("%s %d", p.Slug, stocked.InStock))
 	}
 	return strings.Join(summary, ", "), nil
+}
+
+// seedDemoFastTrack sets fast-track bounds, so that the demo's trusted
+// buyers see remedies approved by policy: replacements and partial
+// refunds up to ¥50 an order and ¥200 a day. A real shop sets its own
+// through a settings approval.
+func seedDemoFastTrack(a *app) error {
+	f := shop.FastTrack{Remedies: []shop.Remedy{shop.RemedyReplace, shop.RemedyPartialRefund}, MaxOrderMinor: 5000, MaxDayMinor: 20000}
+	return a.db.Update(func(tx *store.Txn) error { return a.shop.SetFastTrackTx(tx, f) })
 }
 
 func demoKey(slug string) string {

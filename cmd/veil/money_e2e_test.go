@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
+
+	"veil/server/shop"
 )
 
 // moneyShop is one real `veil serve` with 易支付 payments and its owner
@@ -331,5 +334,26 @@ func (m *moneyShop) partialRefundTwoPerson(t *testing.T) {
 	}
 	if v := m.view(o); v.Status != "delivered" {
 		t.Fatalf("refunded alone: %s", v.Status)
+	}
+}
+
+// TestDemoFastTrackBounds: the demo sets fast-track bounds, so its trusted
+// buyers' remedies can be approved by policy (none pass in a shop that set
+// none).
+func TestDemoFastTrackBounds(t *testing.T) {
+	a, err := openAppWith(t.TempDir(), slog.New(slog.DiscardHandler), shop.Config{VaultWorkFactor: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if f, err := a.shop.FastTrack(); err != nil || len(f.Remedies) != 0 {
+		t.Fatalf("a new shop's bounds: %+v %v", f, err)
+	}
+	if err := seedDemoFastTrack(a); err != nil {
+		t.Fatal(err)
+	}
+	f, err := a.shop.FastTrack()
+	if err != nil || len(f.Remedies) != 2 || f.MaxOrderMinor != 5000 || f.MaxDayMinor != 20000 {
+		t.Fatalf("demo bounds %+v %v", f, err)
 	}
 }

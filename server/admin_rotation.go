@@ -214,7 +214,7 @@ func (s *Server) renderKeys(w http.ResponseWriter, r *http.Request, sess staff.S
 	}
 	if rot := v.Rotation; rot != nil {
 		p.Rotation = &pages.KeyRotation{Which: rot.Which, Running: rot.State == shop.RotationRunning,
-			Done: min(rot.Done, max(rot.Total, rot.Done)), Total: max(rot.Total, rot.Done),
+			Done: rot.Done, Total: max(rot.Total, rot.Done), // items added during the rotation count too
 			Started: rot.Started, Finished: rot.Finished}
 	}
 	s.render(w, r, http.StatusOK, p)
@@ -222,7 +222,7 @@ func (s *Server) renderKeys(w http.ResponseWriter, r *http.Request, sess staff.S
 
 func (s *Server) keysRotateSubmit(w http.ResponseWriter, r *http.Request, sess staff.Session) {
 	f := r.PostForm
-	rot, id, err := s.startRotation(sess, f.Get("which"), f.Get("passphrase"), f.Get("totp"))
+	_, id, err := s.startRotation(sess, f.Get("which"), f.Get("passphrase"), f.Get("totp"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -232,7 +232,6 @@ func (s *Server) keysRotateSubmit(w http.ResponseWriter, r *http.Request, sess s
 		s.renderKeys(w, r, sess, id)
 		return
 	}
-	_ = rot
 	s.redirectNotice(w, r, "/admin/keys", "rotation_started")
 }
 

@@ -190,6 +190,12 @@ func (s *Service) login(name, password, code, recovery string) (Session, error) 
 		}
 		if reason != "" {
 			refusal = ErrBadCredentials
+			if reason == Code(ErrTOTPReplayed) {
+				// The public contract answers a replayed code as such.
+				// Only someone who saw this code within its ±1 step
+				// window learns the password was right (SECURITY.md).
+				refusal = ErrTOTPReplayed
+			}
 			record := s.recordFailure
 			if !pwOK {
 				record = s.recordLoginFailure

@@ -27,9 +27,8 @@ func TestCodeReplayedAcrossUses(t *testing.T) {
 		_, err := e.s.ProposeAndExecute("olga", KindExport, "batch-1", "export", nil, code)
 		return err
 	}
-	// Sign-in answers a replayed code like any refused pair
-	// (bad_credentials: it must not confirm the password); approvals, whose
-	// caller holds a session already, say totp_replayed.
+	// A replayed code is totp_replayed at sign-in too (the public
+	// contract); with a wrong password it is bad_credentials (auth_test.go).
 	tests := []struct {
 		name          string
 		first, second use
@@ -37,8 +36,8 @@ func TestCodeReplayedAcrossUses(t *testing.T) {
 	}{
 		{"login then approval", login, approve, ErrTOTPReplayed},
 		{"two approvals", approve, approve, ErrTOTPReplayed},
-		{"approval then login", approve, login, ErrBadCredentials},
-		{"two logins", login, login, ErrBadCredentials},
+		{"approval then login", approve, login, ErrTOTPReplayed},
+		{"two logins", login, login, ErrTOTPReplayed},
 		{"check then immediate execution", check, execNow, ErrTOTPReplayed},
 	}
 	for _, tt := range tests {

@@ -204,7 +204,9 @@ func TestCloseUnderLoad(t *testing.T) {
 			}
 		})
 	}
-	for deadline := time.Now().Add(hangLimit); started.Load() < 200; time.Sleep(time.Millisecond) {
+	// Wait for acknowledged writes, not only operations: views alone can
+	// reach any count while the writers wait for their first fsync.
+	for deadline := time.Now().Add(hangLimit); started.Load() < 200 || acked.Load() < 20; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the workers made no progress")
 		}

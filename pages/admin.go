@@ -249,6 +249,8 @@ type ProductForm struct {
 	RemedyReplace bool
 	RemedyPartial bool
 	RemedyRefund  bool
+	KeyMinLength  string // fewest characters of a key, "" = the default
+	KeyPattern    string // a regular expression the whole key matches
 }
 
 // AdminProductForm creates (ID empty) or edits a product.
@@ -261,6 +263,9 @@ type AdminProductForm struct {
 }
 
 func (*AdminProductForm) page() string { return "admin_product_form" }
+
+// KeyMinDefault is the shortest key any product takes.
+func (*AdminProductForm) KeyMinDefault() int { return 2 }
 
 // ImportOutcome is an import's result as shown.
 type ImportOutcome struct {
@@ -289,6 +294,10 @@ type AdminImport struct {
 	MaxKeys     int
 	MaxMiB      int
 	Result      *ImportOutcome
+	// Reasons translate every rejection reason, for the upload script.
+	Reasons []Choice
+	// KeyRule says what the product's keys must look like.
+	KeyRule string
 }
 
 func (*AdminImport) page() string { return "admin_import" }

@@ -74,6 +74,13 @@ func (s *Server) importPageData(r *http.Request, sess staff.Session, p shop.Prod
 	page.Action = page.URL(base + "/import")
 	page.APIURL = "/api/v1/admin/products/" + url.PathEscape(p.ID) + "/keys"
 	page.StockURL = page.URL(base + "/stock")
+	for _, code := range importReasons {
+		page.Reasons = append(page.Reasons, pages.Choice{Value: code, Label: s.reasonText(lang, code)})
+	}
+	page.KeyRule = fmt.Sprintf(s.pages.T(lang, "admin.import.key_rule"), max(p.KeyFormat.MinLength, shop.DefaultKeyMinLength))
+	if p.KeyFormat.Pattern != "" {
+		page.KeyRule += " " + fmt.Sprintf(s.pages.T(lang, "admin.import.key_rule_pattern"), p.KeyFormat.Pattern)
+	}
 	if res != nil {
 		out := &pages.ImportOutcome{BatchID: res.BatchID, Imported: res.Imported, Duplicates: res.Duplicates,
 			Rejected: res.Rejected, More: res.Rejected - len(res.Rejections)}
@@ -84,6 +91,9 @@ func (s *Server) importPageData(r *http.Request, sess staff.Session, p shop.Prod
 	}
 	return page
 }
+
+// importReasons are the rejection reasons of an import (shop.Rejection).
+var importReasons = []string{"empty", "too_long", "too_short", "no_alnum", "pattern", "bad_char", "duplicate", "invalid"}
 
 func (s *Server) reasonText(lang, reason string) string {
 	if s.pages.Has("admin.import.reason." + reason) {

@@ -59,7 +59,8 @@ type productRequest struct {
 		UsageGuide          flexText `json:"usage_guide"`
 		FailureRatePermille int      `json:"failure_rate_permille"`
 	} `json:"disclosure"`
-	Policy shop.Policy `json:"policy"`
+	Policy    shop.Policy    `json:"policy"`
+	KeyFormat shop.KeyFormat `json:"key_format"`
 	// TOTP, on an update, carries out a price or policy change at once
 	// for someone who may approve it alone.
 	TOTP string `json:"totp"`
@@ -74,7 +75,7 @@ func (req productRequest) product(lang string) shop.Product {
 			Validity: d.Validity.in(lang), Regions: d.Regions.in(lang), Devices: d.Devices.in(lang),
 			UsageGuide: d.UsageGuide.in(lang), FailureRatePermille: d.FailureRatePermille,
 		},
-		Policy: req.Policy,
+		Policy: req.Policy, KeyFormat: req.KeyFormat,
 	}
 }
 
@@ -242,6 +243,10 @@ func productForm(p shop.Product) pages.ProductForm {
 		DevicesEN: d.Devices["en"], DevicesZH: d.Devices["zh-CN"], GuideEN: d.UsageGuide["en"], GuideZH: d.UsageGuide["zh-CN"],
 		FailureRate: strconv.Itoa(d.FailureRatePermille), WindowHours: strconv.Itoa(p.Policy.WindowHours),
 		CoolingOff: strconv.Itoa(p.Policy.CoolingOffMinutes), AutoApprove: strconv.Itoa(p.Policy.AutoApproveTier),
+		KeyPattern: p.KeyFormat.Pattern,
+	}
+	if p.KeyFormat.MinLength > 0 {
+		f.KeyMinLength = strconv.Itoa(p.KeyFormat.MinLength)
 	}
 	if p.PriceMinor == 0 {
 		f.Price = ""
@@ -262,7 +267,7 @@ func formProduct(f url.Values) (pages.ProductForm, shop.Product, error) {
 		ValidityEN:  f.Get("validity_en"), ValidityZH: f.Get("validity_zh"), RegionsEN: f.Get("regions_en"), RegionsZH: f.Get("regions_zh"),
 		DevicesEN: f.Get("devices_en"), DevicesZH: f.Get("devices_zh"), GuideEN: f.Get("guide_en"), GuideZH: f.Get("guide_zh"),
 		FailureRate: f.Get("failure_rate"), WindowHours: f.Get("window_hours"), CoolingOff: f.Get("cooling_off"),
-		AutoApprove: f.Get("auto_approve"),
+		AutoApprove: f.Get("auto_approve"), KeyMinLength: f.Get("key_min_length"), KeyPattern: strings.TrimSpace(f.Get("key_pattern")),
 	}
 	remedies := f["remedy"]
 	pf.RemedyReplace = slices.Contains(remedies, string(shop.RemedyReplace))
@@ -299,6 +304,7 @@ func formProduct(f url.Values) (pages.ProductForm, shop.Product, error) {
 			Validity: text(pf.ValidityEN, pf.ValidityZH), Regions: text(pf.RegionsEN, pf.RegionsZH),
 			Devices: text(pf.DevicesEN, pf.DevicesZH), UsageGuide: text(pf.GuideEN, pf.GuideZH),
 		},
+		KeyFormat: shop.KeyFormat{Pattern: pf.KeyPattern},
 	}
 	for _, rem := range []shop.Remedy{shop.RemedyReplace, shop.RemedyPartialRefund, shop.RemedyRefund} {
 		if slices.Contains(remedies, string(rem)) {
@@ -319,6 +325,7 @@ func formProduct(f url.Values) (pages.ProductForm, shop.Product, error) {
 		{"window_hours", pf.WindowHours, &p.Policy.WindowHours},
 		{"cooling_off", pf.CoolingOff, &p.Policy.CoolingOffMinutes},
 		{"auto_approve", pf.AutoApprove, &p.Policy.AutoApproveTier},
+		{"key_min_length", pf.KeyMinLength, &p.KeyFormat.MinLength},
 	} {
 		if *n.dst, err = num(n.field, n.v); err != nil {
 			return pf, p, err

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"bytes"
 	"fmt"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -494,5 +496,81 @@ func TestBarChartLabelsApart(t *testing.T) {
 			}
 			prev = x
 		}
+	}
+}
+
+// TestImportRejectsJunk: every product refuses a one-character line or one
+// with no letter or digit; a product's own minimum length and pattern
+// refuse the rest; rejections are listed with translated reasons (page
+// and upload script), never the line's content.
+func TestImportRejectsJunk(t *testing.T) {
+	e := newConsoleEnv(t)
+	olga := e.login("olga")
+	w := e.api(olga, http.MethodPost, "/api/v1/admin/products", `{"slug":"gift","name":"Gift","price_minor":100,"currency":"CNY","kind":"unique",`+
+		`"key_format":{"min_length":14,"pattern":"[A-Z0-9]{4}(-[A-Z0-9]{4}){2}"}}`)
+	if w.Code != http.StatusCreated {
+		t.Fatalf("create: %d %s", w.Code, w.Body)
+	}
+	var created struct{ ID string }
+	decode(t, w, &created)
+	wantErrorJSON(t, e.api(olga, http.MethodPost, "/api/v1/admin/products", `{"slug":"bad","name":"Bad","price_minor":100,"currency":"CNY","kind":"unique","key_format":{"pattern":"(["}}`),
+		http.StatusBadRequest, "bad_request")
+	plain := e.addProduct(t, "plain")
+
+	importText := func(pid, text string) importAnswer {
+		t.Helper()
+		w := e.do(t, req{method: http.MethodPost, target: "/api/v1/admin/products/" + pid + "/keys", body: text, ctype: "text/plain",
+			header: map[string]string{"Cookie": staffCookie + "=" + olga.cookie, "X-CSRF-Token": olga.csrf}})
+		if w.Code != http.StatusOK {
+			t.Fatalf("import: %d %s", w.Code, w.Body)
+		}
+		var a importAnswer
+		decode(t, w, &a)
+		return a
+	}
+	reasons := func(a importAnswer) map[int]string {
+		m := map[int]string{}
+		for _, r := range a.Rejections {
+			m[r.Line] = r.Reason
+		}
+		return m
+	}
+	a := importText(plain.ID, "x\n----\nAB\nREAL-KEY-0001\n")
+	if a.Imported != 2 || a.Rejected != 2 || reasons(a)[1] != "too_short" || reasons(a)[2] != "no_alnum" {
+		t.Fatalf("plain product: %+v", a)
+	}
+	a = importText(created.ID, "x\nABCD-1234\nabcd-1234-efgh\nABCD-1234-EFGH\n")
+	if a.Imported != 1 || a.Rejected != 3 || reasons(a)[1] != "too_short" || reasons(a)[2] != "too_short" || reasons(a)[3] != "pattern" {
+		t.Fatalf("gift product: %+v", a)
+	}
+
+	// The page lists the rejections in words and tells the rule; the
+	// upload script gets every reason translated.
+	page := e.page(olga, "/admin/products/"+created.ID+"/import?lang=zh-CN").Body.String()
+	for _, want := range []string{`<li data-code="pattern">` + e.srv.pages.T("zh-CN", "admin.import.reason.pattern") + `</li>`,
+		`<li data-code="too_long">` + e.srv.pages.T("zh-CN", "admin.import.reason.too_long") + `</li>`, "14"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("import page lacks %q", want)
+		}
+	}
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	_ = mw.WriteField("csrf", olga.csrf)
+	_ = mw.WriteField("batch", "s")
+	_ = mw.WriteField("keys", "y\nWXYZ-0000-QQQQ\n")
+	_ = mw.Close()
+	w = e.do(t, req{method: http.MethodPost, target: "/admin/products/" + created.ID + "/import?lang=en", body: buf.String(),
+		ctype: mw.FormDataContentType(), header: map[string]string{"Cookie": staffCookie + "=" + olga.cookie}})
+	body := w.Body.String()
+	if !strings.Contains(body, e.srv.pages.T("en", "admin.import.reason.too_short")) || strings.Contains(body, ": too_short") {
+		t.Fatalf("form import result:\n%s", body)
+	}
+	// PUT is the whole product: key_format sent again stays.
+	w = e.api(olga, http.MethodPut, "/api/v1/admin/products/"+created.ID, `{"slug":"gift","name":"Gift","price_minor":100,"currency":"CNY","key_format":{"min_length":20}}`)
+	if w.Code != http.StatusOK {
+		t.Fatalf("put: %d %s", w.Code, w.Body)
+	}
+	if p, _ := e.shop.Product(created.ID); p.KeyFormat.MinLength != 20 || p.KeyFormat.Pattern != "" {
+		t.Fatalf("key format after PUT %+v", p.KeyFormat)
 	}
 }

@@ -85,6 +85,9 @@ func (p *Product) validate() error {
 	if p.MaxPerOrder < 1 || p.MaxPerOrder > maxPerOrderCap {
 		return inputErr("max_per_order: between 1 and %d", maxPerOrderCap)
 	}
+	if err := p.KeyFormat.validate(); err != nil {
+		return err
+	}
 	d := p.Disclosure
 	for _, f := range []struct {
 		name string

@@ -186,6 +186,7 @@ func (s *Shop) ImportKeys(productID string, info BatchInfo, r io.Reader) (Import
 		return nil
 	}
 
+	fits := prod.KeyFormat.keyChecker()
 	sc := bufio.NewScanner(io.LimitReader(r, MaxImportBytes+1))
 	sc.Buffer(make([]byte, 64<<10), 64<<10)
 	line, total := 0, 0
@@ -207,6 +208,10 @@ func (s *Shop) ImportKeys(productID string, info BatchInfo, r io.Reader) (Import
 		k, nerr := crypto.NormalizeKey(raw)
 		if nerr != nil {
 			reject(line, rejectReason(nerr))
+			continue
+		}
+		if why := fits(k); why != "" {
+			reject(line, why)
 			continue
 		}
 		total++

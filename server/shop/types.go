@@ -103,7 +103,9 @@ type Product struct {
 	MaxPerOrder int        `json:"max_per_order"`
 	Disclosure  Disclosure `json:"disclosure"`
 	Policy      Policy     `json:"policy"`
-	CreatedAt   time.Time  `json:"created_at"`
+	// KeyFormat is what its keys look like; imports reject the rest.
+	KeyFormat KeyFormat `json:"key_format,omitzero"`
+	CreatedAt time.Time `json:"created_at"`
 	// InStock is computed on read: keys (or seats) available now.
 	InStock int `json:"in_stock"`
 }
@@ -144,7 +146,7 @@ type ImportResult struct {
 // its content.
 type Rejection struct {
 	Line   int    `json:"line"`
-	Reason string `json:"reason"` // empty, too_long, bad_char, duplicate
+	Reason string `json:"reason"` // empty, too_long, too_short, no_alnum, pattern, bad_char, duplicate
 }
 
 // Status is an order's state.

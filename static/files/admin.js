@@ -5,6 +5,15 @@
 
   function text(el, s) { if (el) { el.textContent = s; } }
 
+  // reasonText translates a rejection reason from the page's hidden list.
+  function reasonText(code) {
+    var items = document.querySelectorAll("#import-reasons li");
+    for (var i = 0; i < items.length; i++) {
+      if (items[i].getAttribute("data-code") === code) { return items[i].textContent; }
+    }
+    return code;
+  }
+
   function showResult(status, form, res) {
     var parts = [
       status.getAttribute("data-done"),
@@ -15,7 +24,10 @@
     if (res.rejections && res.rejections.length) {
       var lines = [];
       for (var i = 0; i < res.rejections.length && i < 20; i++) {
-        lines.push(res.rejections[i].line + ": " + res.rejections[i].reason);
+        var rj = res.rejections[i];
+        var reason = reasonText(rj.reason);
+        var line = (status.getAttribute("data-line") || "%d").replace("%d", String(rj.line));
+        lines.push(line + ": " + reason);
       }
       parts.push("(" + lines.join(", ") + (res.rejections.length > 20 ? ", …" : "") + ")");
     }

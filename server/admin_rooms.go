@@ -133,7 +133,7 @@ func (s *Server) roomJoinSubmit(w http.ResponseWriter, r *http.Request, sess sta
 		}
 		for _, m := range ms {
 			page.Thread = append(page.Thread, pages.AdminMessage{From: m.From, FromText: s.pages.T(lang, "admin.thread.from_"+threadFrom(m.From)),
-				Staff: m.Staff, Text: m.Text, At: m.At})
+				Staff: m.Staff, Text: s.threadText(lang, m.Text), At: m.At})
 		}
 	}
 	s.render(w, r, http.StatusOK, page)

@@ -440,7 +440,7 @@ func (s *Server) showTicket(w http.ResponseWriter, r *http.Request, sess staff.S
 	page.ThreadLocked, page.ThreadOff = v.locked, s.threads == nil
 	for _, m := range v.thread {
 		page.Thread = append(page.Thread, pages.AdminMessage{From: m.From, FromText: s.pages.T(lang, "admin.thread.from_"+threadFrom(m.From)),
-			Staff: m.Staff, Text: m.Text, At: m.At})
+			Staff: m.Staff, Text: s.threadText(lang, m.Text), At: m.At})
 	}
 	page.Closed = v.t.Status == shop.TicketResolved || v.t.Status == shop.TicketRejected
 	page.OwnedByOther = v.t.Owner != "" && v.t.Owner != sess.User

@@ -115,6 +115,21 @@ func ticketText(reason shop.Reason, detail string) (string, error) {
 	return tag + " " + clean, nil
 }
 
+// threadText is a thread message as pages show it: the reason tag of a
+// ticket's message ("[key_invalid] …") in words, "[Key does not work] …".
+// The sealed text and the JSON API keep the code.
+func (s *Server) threadText(lang, text string) string {
+	rest, ok := strings.CutPrefix(text, "[")
+	if !ok {
+		return text
+	}
+	code, rest, ok := strings.Cut(rest, "]")
+	if !ok || !slices.Contains(shop.Reasons(), shop.Reason(code)) {
+		return text
+	}
+	return "[" + s.pages.T(lang, "reason."+code) + "]" + rest
+}
+
 // openTicket is the one way the API and the form open a ticket. Everything
 // that can refuse the detail is checked before the ticket exists, so a
 // refused detail leaves no ticket behind.

@@ -574,3 +574,27 @@ func TestImportRejectsJunk(t *testing.T) {
 		t.Fatalf("key format after PUT %+v", p.KeyFormat)
 	}
 }
+
+// TestNoRawCodesForPeople: a ticket's reason tag in the thread and the
+// signed-in member's role are shown in words, in both languages.
+func TestNoRawCodesForPeople(t *testing.T) {
+	e := newAfterSalesEnv(t)
+	p := e.addProduct(t, "card", "K-0001-AAAA")
+	pl := e.paid(p)
+	id := e.openTicket(pl, "key_invalid", "does not redeem")
+	olga := e.login("olga")
+	for _, lang := range []string{"en", "zh-CN"} {
+		want := "[" + e.srv.pages.T(lang, "reason.key_invalid") + "] does not redeem"
+		buyer := e.postForm(t, "/order?lang="+lang, url.Values{"token": {pl.Token}}).Body.String()
+		staffPage := e.page(olga, "/admin/tickets/"+id+"?lang="+lang).Body.String()
+		for name, body := range map[string]string{"order page": buyer, "ticket page": staffPage} {
+			if strings.Contains(body, "[key_invalid]") || !strings.Contains(body, want) {
+				t.Errorf("%s (%s): the thread shows the reason code, not %q", name, lang, want)
+			}
+		}
+		role := "olga (" + e.srv.pages.T(lang, "admin.role.owner") + ")"
+		if !strings.Contains(staffPage, role) || strings.Contains(staffPage, "olga (owner)") {
+			t.Errorf("%s: the console header does not say %q", lang, role)
+		}
+	}
+}

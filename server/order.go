@@ -293,7 +293,7 @@ func (s *Server) orderAfterSales(page *pages.OrderPage, lang, token string, v sh
 	}
 	for _, m := range ms {
 		page.Thread = append(page.Thread, pages.ThreadMessage{
-			From: m.From, FromText: s.pages.T(lang, threadFromKey(m.From)), Text: m.Text, At: m.At,
+			From: m.From, FromText: s.pages.T(lang, threadFromKey(m.From)), Text: s.threadText(lang, m.Text), At: m.At,
 		})
 	}
 	return nil

@@ -462,7 +462,7 @@ func TestSupportFormsNoJS(t *testing.T) {
 		}
 		checkHTML(t, w)
 		body = w.Body.String()
-		for _, want := range []string{tr("order.ticket_opened"), tr("reason.wrong_region"), tr("ticket_status.open"), "[wrong_region] region " + lang} {
+		for _, want := range []string{tr("order.ticket_opened"), tr("reason.wrong_region"), tr("ticket_status.open"), "[" + tr("reason.wrong_region") + "] region " + lang} {
 			if !strings.Contains(body, want) {
 				t.Errorf("%s: page lacks %q", lang, want)
 			}

@@ -155,8 +155,8 @@ func (s *Server) registerProductExecutors() {
 		if err != nil {
 			return "", permanent(err)
 		}
-		return fmt.Sprintf("%s: price %d %s, window %d h, remedies %s, cooling-off %d min, fast-track tier %d",
-			p.Slug, p.PriceMinor, p.Currency, p.Policy.WindowHours, remedyNames(p.Policy.Remedies),
+		return fmt.Sprintf("%s: price %s, window %d h, remedies %s, cooling-off %d min, fast-track tier %d",
+			p.Slug, pages.Money(p.PriceMinor, p.Currency), p.Policy.WindowHours, remedyNames(p.Policy.Remedies),
 			p.Policy.CoolingOffMinutes, p.Policy.AutoApproveTier), nil
 	})
 }

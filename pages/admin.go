@@ -101,6 +101,8 @@ type AdminBatchStat struct {
 // generated from numbers and escaped labels only.
 type AdminDashboard struct {
 	AdminBase
+	// Payments are the providers on, in order (the first is the default).
+	Payments     []string
 	Days         int
 	Orders       int
 	Revenue      string

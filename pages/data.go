@@ -185,6 +185,24 @@ type ProductPage struct {
 	// Nonce is the checkout form's one-time nonce: sent twice (a reload of
 	// the token page), it places no second order.
 	Nonce string
+	// PayWith are the payment providers the buyer picks from (radio
+	// buttons when more than one; the first is checked).
+	PayWith []PayOption
+}
+
+// PayOption is one payment provider on the product form.
+type PayOption struct {
+	Name    string // the provider's id, the form value
+	Label   string // translated
+	Checked bool
+}
+
+// Invoice is a payment a gateway created for the order (epusdt): the exact
+// amount to send, the wallet, and until when.
+type Invoice struct {
+	Amount    string // "7.9104 USDT"
+	Address   string
+	ExpiresAt time.Time
 }
 
 func (*ProductPage) page() string { return "product" }
@@ -201,7 +219,8 @@ type TokenPage struct {
 	ExpiresAt   time.Time
 	PayURL      string
 	PayProvider string
-	Tier        int // the trust tier the presented proofs earned
+	Invoice     *Invoice // a gateway's invoice (epusdt), else nil
+	Tier        int      // the trust tier the presented proofs earned
 }
 
 func (*TokenPage) page() string { return "token" }
@@ -294,6 +313,7 @@ type OrderPage struct {
 	Delivered   bool
 	Pending     bool
 	PayURL      string
+	Invoice     *Invoice // a gateway's invoice while pending (epusdt), else nil
 	ExpiresAt   time.Time
 	WindowEnds  time.Time
 	Notices     []Notice

@@ -27,6 +27,9 @@ func (s *Server) dashboardPage(w http.ResponseWriter, r *http.Request, sess staf
 	lang := s.lang(r)
 	page := &pages.AdminDashboard{AdminBase: s.adminBase(r, &sess, "dashboard", ""), Days: dashboardDays}
 	page.PendingCount = page.Pending
+	for _, p := range s.payments.list {
+		page.Payments = append(page.Payments, s.pages.T(lang, "pay.provider."+p.Name()))
+	}
 	owed, err := s.shop.OwedSum()
 	if err != nil {
 		s.writeError(w, r, err)

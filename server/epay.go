@@ -46,8 +46,8 @@ func (s *Server) epayNotify(w http.ResponseWriter, r *http.Request) {
 			_, _ = io.WriteString(w, "fail")
 		}
 	}
-	v, ok := s.payments.(pay.Verifier)
-	if !ok {
+	v := s.payments.epay()
+	if v == nil {
 		answer(false)
 		return
 	}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"veil/pages"
-	"veil/server/pay"
 	"veil/server/shop"
 	"veil/server/staff"
 	"veil/server/store"
@@ -129,8 +128,8 @@ func (s *Server) adminConfirmPayment(w http.ResponseWriter, r *http.Request, ses
 // instructions with the order's ref and amount. The ref grants nothing:
 // the page shows state, never keys.
 func (s *Server) payManualPage(w http.ResponseWriter, r *http.Request) {
-	m, ok := s.payments.(*pay.Manual)
-	if !ok {
+	m := s.payments.manual()
+	if m == nil {
 		s.writeError(w, r, errNotFound)
 		return
 	}

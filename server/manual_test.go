@@ -82,7 +82,7 @@ func TestManualInstructionsPage(t *testing.T) {
 	e := newManualEnv(t)
 	p := e.product("bank", 1)
 	pl := e.place(p, 1)
-	st, err := e.srv.payments.Start(pl.Order, p)
+	st, err := e.srv.startPayment(pl.Order, p)
 	if err != nil || st.Provider != "manual" {
 		t.Fatalf("%+v %v", st, err)
 	}

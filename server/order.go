@@ -98,9 +98,9 @@ func (s *Server) apiOrder(w http.ResponseWriter, r *http.Request) {
 		out.AfterSales.Tickets = append(out.AfterSales.Tickets, ticketToBrief(t))
 	}
 	if o.Status == shop.StatusPending {
-		start, err := s.payments.Start(o, v.Product)
+		start, err := s.startPayment(o, v.Product)
 		if err != nil {
-			s.writeError(w, r, fmt.Errorf("server: start payment for %s: %w", o.Ref, err))
+			s.writeError(w, r, err)
 			return
 		}
 		out.ExpiresAt = rfc3339(o.ExpiresAt)
@@ -225,12 +225,12 @@ func (s *Server) renderOrderPage(w http.ResponseWriter, r *http.Request, lang, t
 		return
 	}
 	if page.Pending {
-		start, err := s.payments.Start(o, v.Product)
+		start, err := s.startPayment(o, v.Product)
 		if err != nil {
-			s.writeError(w, r, fmt.Errorf("server: start payment for %s: %w", o.Ref, err))
+			s.writeError(w, r, err)
 			return
 		}
-		page.PayURL = start.URL
+		page.PayURL, page.Invoice = start.URL, invoicePage(o)
 	}
 	status := http.StatusOK
 	if f.bad && f.status != 0 {

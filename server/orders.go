@@ -28,6 +28,7 @@ type orderInput struct {
 	qty      int
 	proofs   []string // old order tokens, for the trust tier
 	discount string   // a reward code
+	payWith  string   // a provider's name; "" the default
 }
 
 // placeOrder is the one way both the API and the checkout form create an
@@ -49,20 +50,29 @@ func (s *Server) placeOrder(r *http.Request, in orderInput) (shop.Placed, shop.P
 	}
 	// Refuse before reserving: a product the provider cannot charge for
 	// must not hold stock until its reservation expires.
-	if c, ok := s.payments.(pay.CurrencyChecker); ok && !c.Accepts(p.Currency) {
+	prov := s.payments.def()
+	if in.payWith != "" {
+		if prov = s.payments.get(in.payWith); prov == nil {
+			return shop.Placed{}, p, pay.Start{}, badRequest("pay_with: this shop takes %s", strings.Join(s.payments.names(), ", "))
+		}
+	}
+	if c, ok := prov.(pay.CurrencyChecker); ok && !c.Accepts(p.Currency) {
 		return shop.Placed{}, p, pay.Start{}, pay.ErrCurrency
 	}
 	placed, err := s.shop.Place(shop.OrderRequest{
 		Product: p.ID, Quantity: qty, Proofs: proofs,
-		Holder: s.holder(r), Discount: strings.TrimSpace(in.discount),
+		Holder: s.holder(r), Discount: strings.TrimSpace(in.discount), PayWith: prov.Name(),
 	})
 	if err != nil {
 		return shop.Placed{}, p, pay.Start{}, err
 	}
-	start, err := s.payments.Start(placed.Order, p)
+	if placed.Order, err = s.createInvoice(r.Context(), placed.Order); err != nil {
+		return shop.Placed{}, p, pay.Start{}, err
+	}
+	start, err := s.startPayment(placed.Order, p)
 	if err != nil {
 		// The reservation expires by itself; nothing to undo.
-		return shop.Placed{}, p, pay.Start{}, fmt.Errorf("server: start %s payment for %s: %w", s.payments.Name(), placed.Order.Ref, err)
+		return shop.Placed{}, p, pay.Start{}, err
 	}
 	s.log.Info("order placed", "ref", placed.Order.Ref, "product", p.ID, "quantity", qty)
 	return placed, p, start, nil
@@ -87,9 +97,9 @@ func (s *Server) apiCreateOrder(w http.ResponseWriter, r *http.Request) {
 		Quantity *int     `json:"quantity"`
 		Proofs   []string `json:"proofs"`
 		Discount string   `json:"discount"`
-		// PayWith and Pow are the contract's (../shared/API.md): this
-		// shop runs one provider, so pay_with may only name it, and it
-		// never asks for proof of work, so a pow sent anyway is ignored.
+		// PayWith names one of the shop's providers (payments.go). Pow
+		// is the contract's (../shared/API.md): this shop never asks for
+		// proof of work yet, so a pow sent anyway is ignored.
 		PayWith string          `json:"pay_with"`
 		Pow     json.RawMessage `json:"pow"`
 	}
@@ -97,15 +107,11 @@ func (s *Server) apiCreateOrder(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if req.PayWith != "" && req.PayWith != s.payments.Name() {
-		s.writeError(w, r, badRequest("pay_with: this shop takes %s payments only", s.payments.Name()))
-		return
-	}
 	qty := 1
 	if req.Quantity != nil {
 		qty = *req.Quantity
 	}
-	placed, _, start, err := s.placeOrder(r, orderInput{product: req.Product, qty: qty, proofs: req.Proofs, discount: req.Discount})
+	placed, _, start, err := s.placeOrder(r, orderInput{product: req.Product, qty: qty, proofs: req.Proofs, discount: req.Discount, payWith: req.PayWith})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -155,6 +161,7 @@ func (s *Server) checkoutPage(w http.ResponseWriter, r *http.Request) {
 	placed, p, start, err := s.placeOrder(r, orderInput{
 		product: r.PostForm.Get("product"), qty: qty,
 		proofs: splitProofs(r.PostForm.Get("proofs")), discount: r.PostForm.Get("discount"),
+		payWith: r.PostForm.Get("pay_with"),
 	})
 	if err != nil {
 		if nonce != "" {
@@ -180,6 +187,7 @@ func (s *Server) renderToken(w http.ResponseWriter, r *http.Request, lang, token
 		ExpiresAt:   o.ExpiresAt,
 		PayURL:      start.URL,
 		PayProvider: start.Provider,
+		Invoice:     invoicePage(o),
 		Tier:        o.Tier,
 	}
 	page.Scripts = []string{s.walletJS} // saves the token when the buyer turned the wallet on
@@ -251,9 +259,9 @@ func (s *Server) tokenPageAgain(w http.ResponseWriter, r *http.Request) {
 		s.showOrder(w, r, lang, token, false, flash{})
 		return
 	}
-	start, err := s.payments.Start(v.Order, v.Product)
+	start, err := s.startPayment(v.Order, v.Product)
 	if err != nil {
-		s.writeError(w, r, fmt.Errorf("server: start payment for %s: %w", v.Order.Ref, err))
+		s.writeError(w, r, err)
 		return
 	}
 	s.renderToken(w, r, lang, token, v.Order, v.Product, start)

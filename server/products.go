@@ -159,6 +159,9 @@ func (s *Server) productPage(w http.ResponseWriter, r *http.Request) {
 	// The checkout form's one-time nonce: a cached copy would carry a used
 	// one, so the page is not stored.
 	page.Nonce = newCheckoutNonce()
+	for i, p := range s.payments.list {
+		page.PayWith = append(page.PayWith, pages.PayOption{Name: p.Name(), Label: s.pages.T(lang, "pay.provider."+p.Name()), Checked: i == 0})
+	}
 	noStore(w)
 	page.Scripts = []string{s.walletJS} // fills the proofs from the opt-in token wallet
 	s.render(w, r, http.StatusOK, page)

@@ -5,7 +5,6 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
-	"veil/server/pay"
 	"veil/static"
 )
 
@@ -62,14 +61,18 @@ func (s *Server) routes() http.Handler {
 	// Payments (epay.go, manual.go). The gateway's notify is body limited
 	// but not rate limited per address: a gateway notifies from a few
 	// addresses, and a refused notify costs one MD5 before any store read.
-	if _, ok := s.payments.(pay.Verifier); ok {
+	if s.payments.epay() != nil {
 		notify := s.logged("/pay/epay/notify", s.bodyLimited(s.epayNotify))
 		r.Handler(http.MethodGet, "/pay/epay/notify", notify)
 		r.Handler(http.MethodPost, "/pay/epay/notify", notify)
 		route(http.MethodGet, "/pay/epay/return", s.epayReturn)
 	}
-	if _, ok := s.payments.(*pay.Manual); ok {
+	if s.payments.manual() != nil {
 		route(http.MethodGet, "/pay/manual", s.payManualPage)
+	}
+	if s.payments.epusdt() != nil {
+		// A JSON body, limited like the epay notify (epusdt.go).
+		r.Handler(http.MethodPost, "/pay/epusdt/notify", s.logged("/pay/epusdt/notify", s.bodyLimited(s.epusdtNotify)))
 	}
 
 	// Merchant console (admin*.go; API.md "Merchant"). Every route is

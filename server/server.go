@@ -31,6 +31,10 @@ type Config struct {
 	// Payments starts payments; nil means pay.Demo{} when DemoPayments is
 	// set, and is an error otherwise.
 	Payments pay.Provider
+	// Providers, when set, are the payment providers the buyer chooses
+	// from (pay_with), the first the default; Payments is then ignored.
+	// Wrap an epusdt gateway in EpusdtRail.
+	Providers []pay.Provider
 	// DemoPayments enables POST /api/v1/pay/demo and the /pay/demo page.
 	DemoPayments bool
 	Logger       *slog.Logger
@@ -66,7 +70,7 @@ type Config struct {
 type Server struct {
 	shop     *shop.Shop
 	staff    *staff.Service
-	payments pay.Provider
+	payments rails // the payment providers (payments.go)
 	demo     bool
 	log      *slog.Logger
 	pages    *pages.Templates
@@ -100,11 +104,18 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Shop == nil {
 		return nil, errors.New("server: no shop")
 	}
-	if cfg.Payments == nil {
-		if !cfg.DemoPayments {
-			return nil, errors.New("server: no payment provider")
+	if len(cfg.Providers) == 0 {
+		if cfg.Payments == nil {
+			if !cfg.DemoPayments {
+				return nil, errors.New("server: no payment provider")
+			}
+			cfg.Payments = pay.Demo{}
 		}
-		cfg.Payments = pay.Demo{}
+		cfg.Providers = []pay.Provider{cfg.Payments}
+	}
+	rs, err := newRails(cfg.Providers)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.RateLimit < 0 {
 		return nil, fmt.Errorf("server: negative rate limit %d", cfg.RateLimit)
@@ -122,8 +133,8 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		shop:     cfg.Shop,
 		staff:    cfg.Staff,
-		payments: cfg.Payments,
-		demo:     cfg.DemoPayments,
+		payments: rs,
+		demo:     cfg.DemoPayments || rs.has("demo"),
 		log:      cfg.Logger,
 		pages:    tpl,
 		tls:      cfg.BehindTLS,
@@ -145,7 +156,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.RateLimit > 0 {
 		s.limiter = newLimiter(cfg.RateLimit, time.Now)
 	}
-	if kr, ok := cfg.Payments.(interface{ RotateKey(string) error }); ok {
+	if kr, ok := rs.get("epay").(interface{ RotateKey(string) error }); ok {
 		s.rotateEpayKey = kr.RotateKey
 	}
 	if s.staff != nil {

@@ -82,8 +82,10 @@ func newLogger(w io.Writer) *slog.Logger {
 
 // serveConfig is what serve (and demo) need to run the HTTP server.
 type serveConfig struct {
-	addr      string
-	payments  pay.Provider
+	addr     string
+	payments pay.Provider
+	// providers, when set, are serve's --payments list (payments unused).
+	providers []pay.Provider
 	demo      bool
 	rateLimit int
 	behindTLS bool
@@ -114,7 +116,7 @@ func (a *app) serveHTTP(ctx context.Context, c serveConfig) error {
 		AutoAnswer: func(ref, text string) (string, bool) { return srv.AutoAnswer(ref, text) }})
 	defer hub.Close()
 	srv, err := server.New(server.Config{
-		Shop: a.shop, Staff: a.staff, Payments: c.payments, DemoPayments: c.demo,
+		Shop: a.shop, Staff: a.staff, Payments: c.payments, Providers: c.providers, DemoPayments: c.demo,
 		Logger: a.log, RateLimit: c.rateLimit, BehindTLS: c.behindTLS, TrustProxy: c.trustProxy,
 		Threads: a.threads, Hub: hub, Store: a.db,
 	})

@@ -16,10 +16,14 @@ import (
 const usage = `usage:
   veil demo    [--addr 127.0.0.1:8080] [--data DIR]
   veil init    --data DIR --owner NAME --password-file FILE --passphrase-file FILE [--json]
-  veil serve   --data DIR [--addr ADDR] [--passphrase-file FILE] [--payments demo|epay|manual]
+  veil serve   --data DIR [--addr ADDR] [--passphrase-file FILE] [--payments LIST]
                [--epay-pid ID --epay-key-file FILE --epay-gateway URL] [--epay-type TYPE]
+               [--epusdt-url URL --epusdt-token-file FILE]
                [--public-url URL] [--manual-instructions-file FILE] [--rate-limit N] [--behind-tls] [--trust-proxy]
-               (--payments epay requires --public-url: the gateway calls back at absolute URLs)
+               (--payments LIST: a comma list of demo, epay, epusdt, manual; the first is the default
+               and the buyer picks any; monero is not yet available in this build)
+               (--payments epay requires --public-url: the gateway calls back at absolute URLs;
+               so does epusdt)
   veil backup  --data DIR --out FILE --passphrase-file FILE   (age-encrypted, signed by the vault)
   veil restore --in FILE --data DIR --identity-file FILE [--fingerprint "ab12 cd34 …"]
   veil audit verify --data DIR

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"veil/msg"
+	"veil/server"
 	"veil/server/pay"
 )
 
@@ -16,7 +17,9 @@ const defaultRateLimit = 120
 
 // paymentFlags configure the payment provider of serve.
 type paymentFlags struct {
-	provider     string // demo, epay or manual
+	provider     string // a comma list of demo, epay, epusdt, monero, manual
+	epusdtURL    string
+	epusdtToken  string // file
 	epayPID      string
 	epayKeyFile  string
 	epayGateway  string
@@ -31,12 +34,14 @@ func cmdServe(args []string, _, stderr io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	passFile := fs.String("passphrase-file", "", "file holding the vault passphrase (unlocks at start)")
 	var pf paymentFlags
-	fs.StringVar(&pf.provider, "payments", "demo", "payment provider: demo, epay or manual")
+	fs.StringVar(&pf.provider, "payments", "demo", "payment providers the buyer chooses from, a comma list of demo, epay, epusdt, manual (the first is the default; monero is not yet available)")
 	fs.StringVar(&pf.epayPID, "epay-pid", "", "易支付 merchant id")
 	fs.StringVar(&pf.epayKeyFile, "epay-key-file", "", "file holding the 易支付 merchant key")
 	fs.StringVar(&pf.epayGateway, "epay-gateway", "", "易支付 gateway submit URL, e.g. https://pay.example/submit.php")
 	fs.StringVar(&pf.epayType, "epay-type", "alipay", "易支付 payment type asked of the gateway (alipay, wxpay, …; empty lets the buyer choose there)")
-	fs.StringVar(&pf.publicURL, "public-url", "", "the shop's public base URL, e.g. https://shop.example (required with --payments epay: notify and return URLs; the chat accepts only this origin)")
+	fs.StringVar(&pf.epusdtURL, "epusdt-url", "", "epusdt-compatible gateway base URL (epusdt, BEpusdt, UPay), e.g. https://usdt.example")
+	fs.StringVar(&pf.epusdtToken, "epusdt-token-file", "", "file holding the epusdt gateway's API token")
+	fs.StringVar(&pf.publicURL, "public-url", "", "the shop's public base URL, e.g. https://shop.example (required with epay and epusdt: notify and return URLs; the chat accepts only this origin)")
 	fs.StringVar(&pf.instructions, "manual-instructions-file", "", "file with the payment instructions buyers see (manual payments)")
 	rate := fs.Int("rate-limit", defaultRateLimit, "requests per minute per client address on buyer routes (0 = off)")
 	behindTLS := fs.Bool("behind-tls", false, "the shop is served over TLS by a proxy (Secure cookies, HSTS)")
@@ -47,7 +52,7 @@ func cmdServe(args []string, _, stderr io.Writer) error {
 	if *rate < 0 {
 		return usagef("--rate-limit must be 0 or more")
 	}
-	provider, err := pf.build()
+	providers, err := pf.buildAll()
 	if err != nil {
 		return err
 	}
@@ -80,14 +85,40 @@ func cmdServe(args []string, _, stderr io.Writer) error {
 		log.Warn("veil: vault locked: deliveries queue until a merchant unlocks it")
 	}
 	return a.serveHTTP(context.Background(), serveConfig{
-		addr: *addr, payments: provider, demo: pf.provider == "demo", rateLimit: *rate, behindTLS: *behindTLS, trustProxy: *trustProxy,
+		addr: *addr, providers: providers, demo: hasProvider(providers, "demo"), rateLimit: *rate, behindTLS: *behindTLS, trustProxy: *trustProxy,
 		publicURL: pf.publicURL,
 	})
 }
 
-// build checks the combination of payment flags and makes the provider.
-func (pf paymentFlags) build() (pay.Provider, error) {
-	switch pf.provider {
+// buildAll makes every provider of the --payments list, in its order.
+func (pf paymentFlags) buildAll() ([]pay.Provider, error) {
+	var out []pay.Provider
+	for _, name := range strings.Split(pf.provider, ",") {
+		name = strings.TrimSpace(name)
+		if hasProvider(out, name) {
+			return nil, usagef("--payments names %s twice", name)
+		}
+		p, err := pf.build(name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+func hasProvider(ps []pay.Provider, name string) bool {
+	for _, p := range ps {
+		if p.Name() == name {
+			return true
+		}
+	}
+	return false
+}
+
+// build checks the flags one provider needs and makes it.
+func (pf paymentFlags) build(name string) (pay.Provider, error) {
+	switch name {
 	case "demo":
 		return pay.Demo{}, nil
 	case "epay":
@@ -124,6 +155,27 @@ func (pf paymentFlags) build() (pay.Provider, error) {
 			return nil, usagef("%v", err)
 		}
 		return p, nil
+	case "epusdt":
+		if pf.epusdtURL == "" || pf.epusdtToken == "" || pf.publicURL == "" {
+			return nil, usagef("--payments epusdt needs --epusdt-url, --epusdt-token-file and --public-url")
+		}
+		base, err := url.Parse(pf.publicURL)
+		if err != nil || (base.Scheme != "https" && base.Scheme != "http") || base.Host == "" || base.RawQuery != "" {
+			return nil, usagef("--public-url must be an absolute http(s) URL such as https://shop.example")
+		}
+		token, err := readSecretFile("epusdt-token-file", pf.epusdtToken)
+		if err != nil {
+			return nil, err
+		}
+		root := strings.TrimRight(pf.publicURL, "/")
+		e, err := pay.NewEpusdt(pay.EpusdtConfig{URL: pf.epusdtURL, Token: token,
+			NotifyURL: root + "/pay/epusdt/notify", RedirectURL: root + "/order"})
+		if err != nil {
+			return nil, usagef("%v", err)
+		}
+		return server.EpusdtRail{Epusdt: e}, nil
+	case "monero":
+		return nil, usagef("--payments monero is not yet available in this build")
 	}
-	return nil, usagef("--payments must be demo, epay or manual")
+	return nil, usagef("--payments: each must be demo, epay, epusdt or manual (monero is not yet available)")
 }

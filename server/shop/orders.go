@@ -28,6 +28,7 @@ type OrderRequest struct {
 	// "" skips that cap. It is never stored.
 	Holder   string
 	Discount string // a reward code, redeemable once
+	PayWith  string // the payment provider the buyer chose (kept on the order)
 }
 
 // PlaceOrder is Place without a holder or discount code.
@@ -80,7 +81,7 @@ func (s *Shop) Place(req OrderRequest) (Placed, error) {
 		if tok, o, err = s.newOrder(prod, qty); err != nil {
 			break
 		}
-		o.Tier = tr.Tier
+		o.Tier, o.PayWith = tr.Tier, req.PayWith
 		if grant {
 			code = newRewardCode()
 			if o.Reward, err = crypto.Seal([]byte(code), crypto.NewSymmetricRecipient(tok.RetrievalKey())); err != nil {

@@ -224,6 +224,11 @@ type Order struct {
 	// Bad marks delivered items that after-sales took back: item id ->
 	// reported_bad or recalled.
 	Bad map[string]KeyState `json:"bad,omitempty"`
+	// PayWith is the payment provider the buyer chose ("" for orders
+	// placed before a shop ran several; the default then); Invoice is what
+	// a gateway created for it (epusdt), shown again on the order page.
+	PayWith string   `json:"pay_with,omitempty"`
+	Invoice *Invoice `json:"invoice,omitempty"`
 }
 
 // Refund is money paid back to the buyer.

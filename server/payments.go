@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"veil/pages"
 	"veil/server/pay"
@@ -57,9 +56,6 @@ func (r rails) names() []string {
 	}
 	return out
 }
-
-// has reports whether name is on.
-func (r rails) has(name string) bool { return slices.Contains(r.names(), name) }
 
 // of is the provider an order was placed with: the one it names, else
 // the default (orders from before several providers).

@@ -134,7 +134,7 @@ func New(cfg Config) (*Server, error) {
 		shop:     cfg.Shop,
 		staff:    cfg.Staff,
 		payments: rs,
-		demo:     cfg.DemoPayments || rs.has("demo"),
+		demo:     cfg.DemoPayments,
 		log:      cfg.Logger,
 		pages:    tpl,
 		tls:      cfg.BehindTLS,

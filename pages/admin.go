@@ -356,10 +356,12 @@ type AdminAuditEntry struct {
 	At     time.Time
 	Actor  string
 	Action string
-	Ref    string
-	Detail string
-	Hash   string
-	Prev   string
+	// ActionText is the action in words ("" when the pages have none).
+	ActionText string
+	Ref        string
+	Detail     string
+	Hash       string
+	Prev       string
 }
 
 // AuditCheck is the "verify chain" result.

@@ -100,8 +100,12 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, sess staff.Se
 	}
 	page := &pages.AdminAudit{AdminBase: s.adminBase(r, &sess, "audit", "")}
 	for _, e := range entries {
-		page.Entries = append(page.Entries, pages.AdminAuditEntry{Seq: e.Seq, At: e.At, Actor: e.Actor,
-			Action: e.Action, Ref: e.Ref, Detail: e.Detail, Hash: e.Hash, Prev: e.Prev})
+		entry := pages.AdminAuditEntry{Seq: e.Seq, At: e.At, Actor: e.Actor,
+			Action: e.Action, Ref: e.Ref, Detail: e.Detail, Hash: e.Hash, Prev: e.Prev}
+		if key := "admin.audit.action." + e.Action; s.pages.Has(key) {
+			entry.ActionText = s.pages.T(s.lang(r), key)
+		}
+		page.Entries = append(page.Entries, entry)
 	}
 	page.Pager = s.pager(r, nextCursor(next), url.Values{})
 	if r.URL.Query().Get("verify") != "" {

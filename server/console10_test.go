@@ -598,3 +598,17 @@ func TestNoRawCodesForPeople(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditActionsInWords: the audit page names known actions in words
+// (the code stays in the title), in both languages.
+func TestAuditActionsInWords(t *testing.T) {
+	e := newConsoleEnv(t)
+	olga := e.login("olga")
+	for _, lang := range []string{"en", "zh-CN"} {
+		body := e.page(olga, "/admin/audit?lang="+lang).Body.String()
+		want := `<span title="staff.login">` + e.srv.pages.T(lang, "admin.audit.action.staff.login") + `</span>`
+		if !strings.Contains(body, want) {
+			t.Errorf("%s: the audit page lacks %q", lang, want)
+		}
+	}
+}

@@ -278,7 +278,7 @@ func TestEnrolment(t *testing.T) {
 	}
 	// The enrolment code was claimed: it cannot sign in.
 	_, err = e.s.Login("sam", testPassword, e.code("sam", 0))
-	wantErr(t, err, ErrBadCredentials)
+	wantErr(t, err, ErrTOTPReplayed)
 	// The enrolment secret is burned.
 	_, err = e.s.FinishEnrolment("sam", enrol, "another password", e.code("sam", 1))
 	wantErr(t, err, ErrBadCredentials)

@@ -61,19 +61,19 @@ func (s *Server) console(r *httprouter.Router) console {
 // open routes a handler that needs no session (sign-in, enrolment); it is
 // rate limited per address like buyer routes, since it checks passwords.
 func (c console) open(method, pattern string, h http.HandlerFunc) {
-	c.r.Handler(method, pattern, c.wrap(pattern, adminBody, c.s.rateLimited(h)))
+	c.handle(method, pattern, c.wrap(pattern, adminBody, c.s.rateLimited(h)))
 }
 
 // staff routes a handler that needs a full session and, unless it is a
 // GET, the CSRF token.
 func (c console) staff(method, pattern string, h adminHandler) {
-	c.r.Handler(method, pattern, c.wrap(pattern, adminBody, c.s.withStaff(h, true, false)))
+	c.handle(method, pattern, c.wrap(pattern, adminBody, c.s.withStaff(h, true, false)))
 }
 
 // reenrol routes a handler that a session opened with a recovery code may
 // reach too (re-enrolment and sign-out); it needs the CSRF token likewise.
 func (c console) reenrol(method, pattern string, h adminHandler) {
-	c.r.Handler(method, pattern, c.wrap(pattern, adminBody, c.s.withStaff(h, true, true)))
+	c.handle(method, pattern, c.wrap(pattern, adminBody, c.s.withStaff(h, true, true)))
 }
 
 // upload routes a key import: the large body limit, and a session whose
@@ -81,6 +81,15 @@ func (c console) reenrol(method, pattern string, h adminHandler) {
 // body ahead of the keys; the script sends the header).
 func (c console) upload(method, pattern string, h adminHandler) {
 	c.r.Handler(method, pattern, c.wrap(pattern, importBody, c.s.withStaff(h, false, false)))
+}
+
+// handle registers h, and for a GET route the same handler for HEAD
+// (httprouter v1.3 does not; net/http drops a HEAD answer's body).
+func (c console) handle(method, pattern string, h http.Handler) {
+	c.r.Handler(method, pattern, h)
+	if method == http.MethodGet {
+		c.r.Handler(http.MethodHead, pattern, h)
+	}
 }
 
 func (c console) wrap(pattern string, limit int64, h http.Handler) http.Handler {

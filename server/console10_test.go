@@ -300,6 +300,11 @@ func TestConsoleLinksResolve(t *testing.T) {
 			t.Errorf("%s: 404", target)
 			continue
 		}
+		// HEAD answers like GET (status), with no body.
+		head := e.do(t, req{method: http.MethodHead, target: target, header: map[string]string{"Cookie": staffCookie + "=" + olga.cookie}})
+		if head.Code != w.Code {
+			t.Errorf("HEAD %s: %d, GET %d", target, head.Code, w.Code)
+		}
 		if !strings.HasPrefix(target, "/admin") || w.Code != http.StatusOK {
 			continue
 		}

@@ -119,9 +119,16 @@ func (e *Epay) Start(o shop.Order, _ shop.Product) (Start, error) {
 
 // EpaySign is the protocol's signature of params under key (see Epay).
 func EpaySign(params map[string]string, key string) string {
-	names := make([]string, 0, len(params))
-	for k, v := range params {
-		if k == "sign" || k == "sign_type" || v == "" {
+	return md5Sign(params, key, "sign", "sign_type")
+}
+
+// md5Sign is the signature both 易支付 and epusdt gateways use: lowercase
+// hex MD5 of the non-empty fields except those in skip, sorted by name,
+// joined k=v&…, with the secret appended.
+func md5Sign(fields map[string]string, secret string, skip ...string) string {
+	names := make([]string, 0, len(fields))
+	for k, v := range fields {
+		if v == "" || slices.Contains(skip, k) {
 			continue
 		}
 		names = append(names, k)
@@ -134,9 +141,9 @@ func EpaySign(params map[string]string, key string) string {
 		}
 		b.WriteString(k)
 		b.WriteByte('=')
-		b.WriteString(params[k])
+		b.WriteString(fields[k])
 	}
-	b.WriteString(key)
+	b.WriteString(secret)
 	sum := md5.Sum([]byte(b.String()))
 	return hex.EncodeToString(sum[:])
 }

@@ -4,15 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
-	"crypto/md5"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -360,26 +357,7 @@ func parseDecimal(s string, places int) (int64, error) {
 // orders differ only when one name is a prefix of another followed by a
 // byte below '=', which no field of the protocol is.)
 func EpusdtSign(fields map[string]string, token string) string {
-	names := make([]string, 0, len(fields))
-	for k, v := range fields {
-		if k == "signature" || v == "" {
-			continue
-		}
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	var b strings.Builder
-	for i, k := range names {
-		if i > 0 {
-			b.WriteByte('&')
-		}
-		b.WriteString(k)
-		b.WriteByte('=')
-		b.WriteString(fields[k])
-	}
-	b.WriteString(token)
-	sum := md5.Sum([]byte(b.String()))
-	return hex.EncodeToString(sum[:])
+	return md5Sign(fields, token, "signature")
 }
 
 // Limits of an epusdt notify: a real one has eight short fields.

@@ -361,3 +361,25 @@ type ErrorPage struct {
 }
 
 func (*ErrorPage) page() string { return "error" }
+
+// PowPage is the checkout's answer when the hoarding guard asks for proof
+// of work (428): the same order again, paid with work by a Web Worker
+// (JavaScript), or with a wait (a delay ticket, without JavaScript).
+type PowPage struct {
+	Base
+	Fields    []Field // the checkout form's fields, repeated
+	Challenge string  // the work to pay
+	Bits      int
+	WorkerURL string
+	// Ticket is a delay ticket for the form without JavaScript, valid
+	// from WaitSeconds on ("" when too many are out: try again later);
+	// NotYet says the buyer came back too early.
+	Ticket      string
+	WaitSeconds int
+	NotYet      bool
+}
+
+// Field is one hidden form field.
+type Field struct{ Name, Value string }
+
+func (*PowPage) page() string { return "pow" }

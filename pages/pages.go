@@ -30,7 +30,7 @@ func Languages() []string { return []string{"zh-CN", "en"} }
 
 // pageNames lists every page template; New fails unless each parses and
 // defines "title" and "content".
-var pageNames = []string{"catalog", "product", "token", "paydemo", "lookup", "order", "error", "notices"}
+var pageNames = []string{"catalog", "product", "token", "paydemo", "lookup", "order", "error", "notices", "pow"}
 
 // Page is the data of one page: each page's struct names its template and
 // embeds Base.

@@ -114,6 +114,8 @@ func classify(err error) problem {
 			"send a message through the thread instead"}
 	case errors.Is(err, msg.ErrHubClosed):
 		return problem{status: http.StatusServiceUnavailable, code: "chat_unavailable", message: "chat is shutting down, try again later"}
+	case errors.As(err, new(*powRequiredError)):
+		return problem{status: http.StatusPreconditionRequired, code: "pow_required", message: "many orders of this product are waiting for payment: repeat the request with proof of work"}
 	case errors.Is(err, pay.ErrGateway):
 		return problem{status: http.StatusBadGateway, code: "gateway_error", message: "the payment gateway did not create the payment; no order was placed, try again or pay another way"}
 	case errors.Is(err, pay.ErrCurrency):

@@ -4,7 +4,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -29,6 +28,9 @@ type orderInput struct {
 	proofs   []string // old order tokens, for the trust tier
 	discount string   // a reward code
 	payWith  string   // a provider's name; "" the default
+	// powChallenge and powNonce are the proof of work the hoarding guard
+	// asked for (hoard.go), if any.
+	powChallenge, powNonce string
 }
 
 // placeOrder is the one way both the API and the checkout form create an
@@ -59,12 +61,21 @@ func (s *Server) placeOrder(r *http.Request, in orderInput) (shop.Placed, shop.P
 	if c, ok := prov.(pay.CurrencyChecker); ok && !c.Accepts(p.Currency) {
 		return shop.Placed{}, p, pay.Start{}, pay.ErrCurrency
 	}
+	worked, err := s.checkWork(p, qty, in.powChallenge, in.powNonce)
+	if err != nil {
+		return shop.Placed{}, p, pay.Start{}, err
+	}
 	placed, err := s.shop.Place(shop.OrderRequest{
 		Product: p.ID, Quantity: qty, Proofs: proofs,
 		Holder: s.holder(r), Discount: strings.TrimSpace(in.discount), PayWith: prov.Name(),
 	})
 	if err != nil {
 		return shop.Placed{}, p, pay.Start{}, err
+	}
+	if !worked {
+		if err := s.recheck(p, placed.Order); err != nil {
+			return shop.Placed{}, p, pay.Start{}, err
+		}
 	}
 	if placed.Order, err = s.createInvoice(r.Context(), placed.Order); err != nil {
 		return shop.Placed{}, p, pay.Start{}, err
@@ -97,11 +108,13 @@ func (s *Server) apiCreateOrder(w http.ResponseWriter, r *http.Request) {
 		Quantity *int     `json:"quantity"`
 		Proofs   []string `json:"proofs"`
 		Discount string   `json:"discount"`
-		// PayWith names one of the shop's providers (payments.go). Pow
-		// is the contract's (../shared/API.md): this shop never asks for
-		// proof of work yet, so a pow sent anyway is ignored.
-		PayWith string          `json:"pay_with"`
-		Pow     json.RawMessage `json:"pow"`
+		// PayWith names one of the shop's providers (payments.go); Pow
+		// pays the hoarding guard's challenge (hoard.go).
+		PayWith string `json:"pay_with"`
+		Pow     *struct {
+			Challenge string `json:"challenge"`
+			Nonce     string `json:"nonce"`
+		} `json:"pow"`
 	}
 	if err := decodeJSON(r, &req); err != nil {
 		s.writeError(w, r, err)
@@ -111,7 +124,19 @@ func (s *Server) apiCreateOrder(w http.ResponseWriter, r *http.Request) {
 	if req.Quantity != nil {
 		qty = *req.Quantity
 	}
-	placed, _, start, err := s.placeOrder(r, orderInput{product: req.Product, qty: qty, proofs: req.Proofs, discount: req.Discount, payWith: req.PayWith})
+	in := orderInput{product: req.Product, qty: qty, proofs: req.Proofs, discount: req.Discount, payWith: req.PayWith}
+	if req.Pow != nil {
+		in.powChallenge, in.powNonce = req.Pow.Challenge, req.Pow.Nonce
+		if in.powChallenge == "" || in.powNonce == "" {
+			s.writeError(w, r, badRequest("pow: challenge and nonce are required"))
+			return
+		}
+	}
+	placed, _, start, err := s.placeOrder(r, in)
+	if pe := (*powRequiredError)(nil); errors.As(err, &pe) {
+		writePowRequired(w, pe)
+		return
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -161,11 +186,16 @@ func (s *Server) checkoutPage(w http.ResponseWriter, r *http.Request) {
 	placed, p, start, err := s.placeOrder(r, orderInput{
 		product: r.PostForm.Get("product"), qty: qty,
 		proofs: splitProofs(r.PostForm.Get("proofs")), discount: r.PostForm.Get("discount"),
-		payWith: r.PostForm.Get("pay_with"),
+		payWith:      r.PostForm.Get("pay_with"),
+		powChallenge: r.PostForm.Get("pow_challenge"), powNonce: r.PostForm.Get("pow_nonce"),
 	})
 	if err != nil {
 		if nonce != "" {
 			s.nonces.release(nonce)
+		}
+		if pe := (*powRequiredError)(nil); errors.As(err, &pe) {
+			s.renderPow(w, r, pe, p)
+			return
 		}
 		s.writeError(w, r, err)
 		return
@@ -214,7 +244,7 @@ func splitProofs(text string) []string {
 // With the rate limiter off (RateLimit 0: a load test on loopback, where
 // every client shares one address) there is no per-address cap either.
 func (s *Server) holder(r *http.Request) string {
-	if s.limiter == nil {
+	if s.limiter == nil || s.tor {
 		return ""
 	}
 	m := hmac.New(sha256.New, s.holderKey[:])

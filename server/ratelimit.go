@@ -91,6 +91,10 @@ func (l *limiter) size() int {
 // earlier entries are the client's to forge). IPv6 addresses count per /64,
 // which is what one subscriber usually holds.
 func (s *Server) clientAddr(r *http.Request) string {
+	if s.tor {
+		// One address for everyone: the limiter is a global budget.
+		return "onion"
+	}
 	addr := ""
 	if s.proxy {
 		if vs := r.Header.Values("X-Forwarded-For"); len(vs) > 0 {

@@ -16,6 +16,7 @@ import (
 	"veil/msg"
 	"veil/pages"
 	"veil/server/pay"
+	"veil/server/pow"
 	"veil/server/shop"
 	"veil/server/staff"
 	"veil/server/store"
@@ -43,6 +44,15 @@ type Config struct {
 	// orders one client address may hold (trust tiers). The caller picks
 	// the default.
 	RateLimit int
+	// Tor: every client shares one address (an onion service). The
+	// per-address rate limit becomes one global budget of 60 × RateLimit
+	// requests a minute, and the per-address cap on unpaid orders is off;
+	// nothing keys on the client address.
+	Tor bool
+	// HoardGuard turns on the address-free hoarding guard (hoard.go): an
+	// order past half a product's stock held unpaid needs proof of work
+	// (428 pow_required). veil serve and demo always turn it on.
+	HoardGuard bool
 	// BehindTLS adds Strict-Transport-Security.
 	BehindTLS bool
 	// TrustProxy takes the client address from X-Forwarded-For (its last
@@ -93,6 +103,11 @@ type Server struct {
 	// rotateEpayKey swaps the 易支付 merchant key (admin_rotation.go); nil
 	// unless the payment provider can.
 	rotateEpayKey func(key string) error
+	// tor: every client shares one address (Config.Tor); guard is the
+	// hoarding guard's proof of work, nil unless Config.HoardGuard.
+	tor    bool
+	guard  *pow.Guard
+	delays delayTickets // delay tickets out (hoard.go)
 }
 
 // maxBody caps every buyer request body, JSON or form: the largest is an
@@ -155,6 +170,15 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.RateLimit > 0 {
 		s.limiter = newLimiter(cfg.RateLimit, time.Now)
+		if cfg.Tor {
+			s.limiter = newLimiter(torBudget*cfg.RateLimit, time.Now)
+		}
+	}
+	s.tor = cfg.Tor
+	if cfg.HoardGuard {
+		key := make([]byte, 32)
+		_, _ = rand.Read(key)
+		s.guard = pow.NewWith(key, cfg.Now, pow.DefaultMaxSeen)
 	}
 	if kr, ok := rs.get("epay").(interface{ RotateKey(string) error }); ok {
 		s.rotateEpayKey = kr.RotateKey

@@ -95,6 +95,9 @@ type serveConfig struct {
 	// publicURL, when set, is the only origin the chat's WebSocket accepts
 	// (scheme and host; the Host header is not trusted).
 	publicURL string
+	// tor: every client shares one address (serve --tor): a global request
+	// budget, no per-address cap, bounded connections and tighter timeouts.
+	tor bool
 	// ready, if set, is called with the bound address once listening.
 	ready func(addr string)
 }
@@ -119,6 +122,7 @@ func (a *app) serveHTTP(ctx context.Context, c serveConfig) error {
 		Shop: a.shop, Staff: a.staff, Payments: c.payments, Providers: c.providers, DemoPayments: c.demo,
 		Logger: a.log, RateLimit: c.rateLimit, BehindTLS: c.behindTLS, TrustProxy: c.trustProxy,
 		Threads: a.threads, Hub: hub, Store: a.db,
+		Tor: c.tor, HoardGuard: true,
 	})
 	if err != nil {
 		return err
@@ -135,6 +139,10 @@ func (a *app) serveHTTP(ctx context.Context, c serveConfig) error {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    32 << 10,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	if c.tor {
+		ln = newLimitListener(ln, torMaxConns)
+		hs.ReadTimeout, hs.IdleTimeout, hs.MaxHeaderBytes = torReadTimeout, torIdleTimeout, torMaxHeaderLen
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -19,7 +19,7 @@ const usage = `usage:
   veil serve   --data DIR [--addr ADDR] [--passphrase-file FILE] [--payments LIST]
                [--epay-pid ID --epay-key-file FILE --epay-gateway URL] [--epay-type TYPE]
                [--epusdt-url URL --epusdt-token-file FILE]
-               [--public-url URL] [--manual-instructions-file FILE] [--rate-limit N] [--behind-tls] [--trust-proxy]
+               [--public-url URL] [--manual-instructions-file FILE] [--rate-limit N] [--behind-tls] [--trust-proxy] [--tor]
                (--payments LIST: a comma list of demo, epay, epusdt, manual; the first is the default
                and the buyer picks any; monero is not yet available in this build)
                (--payments epay requires --public-url: the gateway calls back at absolute URLs;

@@ -45,6 +45,7 @@ func cmdServe(args []string, _, stderr io.Writer) error {
 	fs.StringVar(&pf.instructions, "manual-instructions-file", "", "file with the payment instructions buyers see (manual payments)")
 	rate := fs.Int("rate-limit", defaultRateLimit, "requests per minute per client address on buyer routes (0 = off)")
 	behindTLS := fs.Bool("behind-tls", false, "the shop is served over TLS by a proxy (Secure cookies, HSTS)")
+	tor := fs.Bool("tor", false, "an onion service: every client shares one address (no per-address limits; a global request budget; the hoarding guard protects stock)")
 	trustProxy := fs.Bool("trust-proxy", false, "take the client address from the proxy's X-Forwarded-For (only behind a proxy you run)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -86,7 +87,7 @@ func cmdServe(args []string, _, stderr io.Writer) error {
 	}
 	return a.serveHTTP(context.Background(), serveConfig{
 		addr: *addr, providers: providers, demo: hasProvider(providers, "demo"), rateLimit: *rate, behindTLS: *behindTLS, trustProxy: *trustProxy,
-		publicURL: pf.publicURL,
+		publicURL: pf.publicURL, tor: *tor,
 	})
 }
 

@@ -60,7 +60,7 @@ func (s *Shop) Abandon(ref string) error {
 	if err != nil {
 		return fmt.Errorf("shop: abandon %s: %w", ref, err)
 	}
-	s.holders.done(ref)
+	s.orderEnded(ref)
 	s.log.Info("shop: order abandoned (payment not started)", "ref", ref)
 	return nil
 }

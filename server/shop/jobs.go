@@ -162,7 +162,7 @@ func (s *Shop) expireDue() (int, error) {
 				return err
 			}
 			o.Status, o.Items = StatusExpired, nil
-			s.holders.done(o.Ref)
+			s.orderEnded(o.Ref)
 			if err := giveBackDiscount(tx, o); err != nil {
 				return err
 			}

@@ -147,6 +147,7 @@ func (s *Shop) Place(req OrderRequest) (Placed, error) {
 	if req.Holder != "" {
 		s.holders.add(req.Holder, o.Ref, o.ExpiresAt)
 	}
+	s.unpaid.add(prod.ID, o.Ref, qty, o.ExpiresAt)
 	s.log.Info("shop: order placed", "ref", o.Ref, "product", prod.Slug, "quantity", qty, "tier", o.Tier)
 	return Placed{Token: tok.String(), Order: o}, nil
 }

@@ -162,7 +162,7 @@ func (s *Shop) ApplyPayment(ref string, p Payment, onHeld HeldFunc) (PayResult, 
 		return PayResult{}, fmt.Errorf("shop: pay %s: %w", ref, err)
 	}
 	if res.Order.Status != StatusPending {
-		s.holders.done(ref) // paid (or held for staff): no longer an unpaid hold
+		s.orderEnded(ref) // paid (or held for staff): no longer an unpaid hold
 	}
 	if res.Outcome != OutcomeRepeat {
 		s.log.Info("shop: payment recorded", "ref", ref, "provider", p.Provider,
@@ -208,7 +208,7 @@ func (s *Shop) ConfirmPaymentTx(tx *store.Txn, ref string, p Payment) (Order, er
 	}
 	// Before the caller's commit: should it abort, the client's cap is
 	// one order looser until the order expires — never tighter.
-	s.holders.done(ref)
+	s.orderEnded(ref)
 	return res.Order, nil
 }
 

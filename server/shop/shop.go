@@ -64,6 +64,7 @@ type Shop struct {
 	catalog *catalog
 	proofs  *proofUses // per-proof daily uses, memory only
 	holders *holders   // unpaid orders per client, memory only
+	unpaid  onHold     // unpaid holds per product, memory only (unpaid.go)
 	zones   zoneCache  // loaded time zones (timezone.go)
 
 	mu      sync.RWMutex

@@ -387,6 +387,12 @@ func placeCrashOrder(hc *http.Client, base string, rng *mrand.Rand, b *crashBook
 		b.mu.Lock()
 		b.outOfStock = true
 		b.mu.Unlock()
+	case http.StatusPreconditionRequired:
+		// The hoarding guard: abandoned and cut-off orders hold over half
+		// the stock unpaid. A valid answer; this client does not pay work.
+		if !strings.Contains(string(body), `"pow_required"`) || !strings.Contains(string(body), `"challenge"`) {
+			b.errorf("POST /api/v1/orders: 428 %s", body)
+		}
 	default:
 		b.errorf("POST /api/v1/orders: %d %s", resp.StatusCode, body)
 	}

@@ -251,3 +251,50 @@ func (c *console) call(method, path, ctype, body string, want int, out any) {
 		}
 	}
 }
+
+// initAnswer is what `veil init --json` prints.
+type initAnswer struct {
+	Owner          string   `json:"owner"`
+	TOTPSecret     string   `json:"totp_secret"`
+	OTPAuthURL     string   `json:"otpauth_url"`
+	BackupIdentity string   `json:"backup_identity"`
+	RecoveryCodes  []string `json:"recovery_codes"`
+}
+
+// testShop is a shop made by the real binary's `veil init --json` in a
+// temp dir, with owner "owner".
+type testShop struct {
+	dir, data, password, ppFile string
+	ini                         initAnswer
+}
+
+// initVeil runs `veil init` for owner "owner" with password and
+// passphrase, and writes each of files (name → content) into the shop's
+// temp dir; file gives their paths.
+func initVeil(t *testing.T, bin, password, passphrase string, files map[string]string) testShop {
+	t.Helper()
+	dir := t.TempDir()
+	s := testShop{dir: dir, data: filepath.Join(dir, "data"), password: password, ppFile: filepath.Join(dir, "passphrase")}
+	pwFile := filepath.Join(dir, "password")
+	all := map[string]string{"password": password, "passphrase": passphrase}
+	for name, content := range files {
+		all[name] = content
+	}
+	for name, content := range all {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := exec.Command(bin, "init", "--data", s.data, "--owner", "owner",
+		"--password-file", pwFile, "--passphrase-file", s.ppFile, "--json").Output()
+	if err != nil {
+		t.Fatalf("veil init: %v", err)
+	}
+	if err := json.Unmarshal(out, &s.ini); err != nil || s.ini.Owner != "owner" || s.ini.TOTPSecret == "" {
+		t.Fatalf("veil init --json: %v %s", err, out)
+	}
+	return s
+}
+
+// file is the path of a file initVeil wrote.
+func (s testShop) file(name string) string { return filepath.Join(s.dir, name) }

@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -128,30 +127,9 @@ func TestCrashSafety(t *testing.T) {
 	rng := mrand.New(mrand.NewPCG(seed, 0x5eed))
 
 	bin := buildVeil(t)
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	const password, passphrase = "crash test owner password", "crash test vault passphrase"
-	pwFile, ppFile, keyFile := filepath.Join(dir, "password"), filepath.Join(dir, "passphrase"), filepath.Join(dir, "epay-key")
-	for f, s := range map[string]string{pwFile: password, ppFile: passphrase, keyFile: crashKey} {
-		if err := os.WriteFile(f, []byte(s+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-
-	out, err := exec.Command(bin, "init", "--data", data, "--owner", "owner",
-		"--password-file", pwFile, "--passphrase-file", ppFile, "--json").Output()
-	if err != nil {
-		t.Fatalf("veil init: %v", err)
-	}
-	var ini struct {
-		Owner          string `json:"owner"`
-		TOTPSecret     string `json:"totp_secret"`
-		OTPAuthURL     string `json:"otpauth_url"`
-		BackupIdentity string `json:"backup_identity"`
-	}
-	if err := json.Unmarshal(out, &ini); err != nil || ini.Owner != "owner" || ini.TOTPSecret == "" {
-		t.Fatalf("veil init --json: %v %s", err, out)
-	}
+	const password = "crash test owner password"
+	shop := initVeil(t, bin, password, "crash test vault passphrase", map[string]string{"epay-key": crashKey})
+	data, ppFile, keyFile, ini := shop.data, shop.ppFile, shop.file("epay-key"), shop.ini
 
 	addr := freeAddr(t)
 	base := "http://" + addr

@@ -8,9 +8,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -45,26 +42,9 @@ func (m *moneyShop) on(t *testing.T) *moneyShop {
 // called "partial" still needs two people.
 func TestMoneyE2E(t *testing.T) {
 	bin := buildVeil(t)
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	const password, passphrase = "money test owner password", "money test vault passphrase"
-	pwFile, ppFile, keyFile := filepath.Join(dir, "password"), filepath.Join(dir, "passphrase"), filepath.Join(dir, "epay-key")
-	for f, s := range map[string]string{pwFile: password, ppFile: passphrase, keyFile: crashKey} {
-		if err := os.WriteFile(f, []byte(s+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	out, err := exec.Command(bin, "init", "--data", data, "--owner", "owner",
-		"--password-file", pwFile, "--passphrase-file", ppFile, "--json").Output()
-	if err != nil {
-		t.Fatalf("veil init: %v", err)
-	}
-	var ini struct {
-		TOTPSecret string `json:"totp_secret"`
-	}
-	if err := json.Unmarshal(out, &ini); err != nil || ini.TOTPSecret == "" {
-		t.Fatalf("veil init --json: %v %s", err, out)
-	}
+	const password = "money test owner password"
+	shop := initVeil(t, bin, password, "money test vault passphrase", map[string]string{"epay-key": crashKey})
+	data, ppFile, keyFile, ini := shop.data, shop.ppFile, shop.file("epay-key"), shop.ini
 	addr := freeAddr(t)
 	base := "http://" + addr
 	srv := startVeil(t, bin, base, "serve", "--data", data, "--addr", addr, "--passphrase-file", ppFile,

@@ -9,9 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -107,26 +104,9 @@ func newFakeEpusdt(t *testing.T) *fakeEpusdt {
 func TestPaymentsE2E(t *testing.T) {
 	bin := buildVeil(t)
 	gw := newFakeEpusdt(t)
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	const password, passphrase = "payments test owner password", "payments test vault passphrase"
-	pwFile, ppFile, tokFile := filepath.Join(dir, "password"), filepath.Join(dir, "passphrase"), filepath.Join(dir, "usdt-token")
-	for f, s := range map[string]string{pwFile: password, ppFile: passphrase, tokFile: usdtToken} {
-		if err := os.WriteFile(f, []byte(s+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	out, err := exec.Command(bin, "init", "--data", data, "--owner", "owner",
-		"--password-file", pwFile, "--passphrase-file", ppFile, "--json").Output()
-	if err != nil {
-		t.Fatalf("veil init: %v", err)
-	}
-	var ini struct {
-		TOTPSecret string `json:"totp_secret"`
-	}
-	if err := json.Unmarshal(out, &ini); err != nil || ini.TOTPSecret == "" {
-		t.Fatalf("veil init --json: %v %s", err, out)
-	}
+	const password = "payments test owner password"
+	shop := initVeil(t, bin, password, "payments test vault passphrase", map[string]string{"usdt-token": usdtToken})
+	data, ppFile, tokFile, ini := shop.data, shop.ppFile, shop.file("usdt-token"), shop.ini
 	addr := freeAddr(t)
 	base := "http://" + addr
 	srv := startVeil(t, bin, base, "serve", "--data", data, "--addr", addr, "--passphrase-file", ppFile,

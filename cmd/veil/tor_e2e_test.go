@@ -7,9 +7,6 @@ import (
 	"io"
 	"math/bits"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -117,26 +114,9 @@ func (b torBuyer) buy(slug string) (string, bool, error) {
 // (one who pays) still buys during the hoarding; a challenge pays once.
 func TestTorE2E(t *testing.T) {
 	bin := buildVeil(t)
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	const password, passphrase = "tor test owner password", "tor test vault passphrase"
-	pwFile, ppFile := filepath.Join(dir, "password"), filepath.Join(dir, "passphrase")
-	for f, s := range map[string]string{pwFile: password, ppFile: passphrase} {
-		if err := os.WriteFile(f, []byte(s+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	out, err := exec.Command(bin, "init", "--data", data, "--owner", "owner",
-		"--password-file", pwFile, "--passphrase-file", ppFile, "--json").Output()
-	if err != nil {
-		t.Fatalf("veil init: %v", err)
-	}
-	var ini struct {
-		TOTPSecret string `json:"totp_secret"`
-	}
-	if err := json.Unmarshal(out, &ini); err != nil || ini.TOTPSecret == "" {
-		t.Fatalf("veil init --json: %v %s", err, out)
-	}
+	const password = "tor test owner password"
+	shop := initVeil(t, bin, password, "tor test vault passphrase", nil)
+	data, ppFile, ini := shop.data, shop.ppFile, shop.ini
 	addr := freeAddr(t)
 	base := "http://" + addr
 	srv := startVeil(t, bin, base, "serve", "--data", data, "--addr", addr, "--passphrase-file", ppFile,

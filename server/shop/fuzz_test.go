@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"veil/crypto"
 	"veil/server/store"
@@ -38,6 +40,7 @@ func FuzzImportKeys(f *testing.F) {
 
 	f.Add([]byte("AAAA-1111\nBBBB-2222\n"))
 	f.Add([]byte("\uFEFFAAAA-1111\r\nAAAA-1111\r\n\r\n  \n\x00bad\n"))
+	f.Add([]byte("0\nx\n--\nok-2\n")) // junk the default key format refuses
 	f.Fuzz(func(t *testing.T, data []byte) {
 		before := inStock(t, sh, p.ID)
 		res, err := sh.ImportKeys(p.ID, BatchInfo{}, bytes.NewReader(data))
@@ -107,6 +110,16 @@ func modelImport(data []byte, known map[string]bool) importModel {
 		k, err := crypto.NormalizeKey(raw)
 		if err != nil {
 			m.rejections = append(m.rejections, Rejection{Line: i + 1, Reason: rejectReason(err)})
+			continue
+		}
+		// The default key format: two characters or more, one of them a
+		// letter or digit.
+		if utf8.RuneCountInString(k) < 2 {
+			m.rejections = append(m.rejections, Rejection{Line: i + 1, Reason: "too_short"})
+			continue
+		}
+		if !strings.ContainsFunc(k, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) {
+			m.rejections = append(m.rejections, Rejection{Line: i + 1, Reason: "no_alnum"})
 			continue
 		}
 		if seen[k] || known[k] {

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -10,6 +12,7 @@ import (
 
 	"veil/server/shop"
 	"veil/server/staff"
+	"veil/server/store"
 )
 
 // TestProductPolicyChangeNeedsApproval: an owner alone, without a code,
@@ -118,6 +121,10 @@ func TestFastTrackBounds(t *testing.T) {
 	if r, err := e.shop.Sweep(); err != nil || r.Settled != 1 {
 		t.Fatalf("sweep %+v %v", r, err)
 	}
+	// Late in the UTC day, already the next day in Shanghai (the shop's
+	// default zone): the daily bound counts the shop's day.
+	now := e.clk.Now()
+	e.clk.Add(time.Date(now.Year(), now.Month(), now.Day(), 23, 0, 0, 0, time.UTC).Sub(now))
 	a, b, c := e.paid(p, old.Token), e.paid(p, old.Token), e.paid(p, old.Token)
 	if a.Order.Tier < 1 {
 		t.Fatalf("tier %d", a.Order.Tier)
@@ -180,6 +187,23 @@ func TestFastTrackBounds(t *testing.T) {
 	}
 	if o, _ := e.shop.OrderByRef(c.Order.Ref); o.Refunded() != 0 {
 		t.Fatal("refunded past the daily bound")
+	}
+	shanghai, utc := e.clk.Now().In(e.shop.Location()).Format(time.DateOnly), e.clk.Now().UTC().Format(time.DateOnly)
+	if shanghai == utc {
+		t.Fatalf("the test's clock (%v) is on the same day in both zones", e.clk.Now())
+	}
+	err := e.db.View(func(tx *store.Txn) error {
+		var given int64
+		if err := tx.GetJSON("fasttrack/day/"+shanghai+"/CNY", &given); err != nil || given != 300 {
+			return fmt.Errorf("the shop's day %s: %d given, %v", shanghai, given, err)
+		}
+		if _, err := tx.Get("fasttrack/day/" + utc + "/CNY"); !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("a count on the UTC day %s: %v", utc, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

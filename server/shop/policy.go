@@ -236,7 +236,7 @@ func (s *Shop) reloadProduct(id string) error {
 
 // FastTrack bounds the remedies that policy approves without a person (a
 // product's auto_approve_tier): which kinds, and how much may leave the
-// shop that way per order and per day (UTC), in minor units of the
+// shop that way per order and per day (the shop's day), in minor units of the
 // order's currency. A replacement counts as the price of one key. The
 // zero value — never set — lets nothing through: every remedy waits for a
 // person until the owner sets bounds (a settings approval).
@@ -332,7 +332,7 @@ func (s *Shop) FastTrackTx(tx *store.Txn, ref string, remedy Remedy, amountMinor
 		value = (o.AmountMinor + int64(o.Quantity) - 1) / int64(max(o.Quantity, 1))
 	}
 	orderKey := pFastOrder + o.Ref
-	dayKey := pFastDay + s.now().Format(time.DateOnly) + "/" + o.Currency
+	dayKey := pFastDay + s.now().In(s.locationTx(tx)).Format(time.DateOnly) + "/" + o.Currency
 	var onOrder, onDay int64
 	for _, x := range []struct {
 		k string

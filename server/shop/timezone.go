@@ -45,14 +45,27 @@ func parseZone(name string) (*time.Location, bool) {
 func (s *Shop) TimeZone() string {
 	name := DefaultTimeZone
 	_ = s.db.View(func(tx *store.Txn) error {
-		if b, err := tx.Get(kTimeZone); err == nil {
-			if _, ok := s.zones.load(string(b)); ok {
-				name = string(b)
-			}
-		}
+		name = s.timeZoneTx(tx)
 		return nil
 	})
 	return name
+}
+
+func (s *Shop) timeZoneTx(tx *store.Txn) string {
+	if b, err := tx.Get(kTimeZone); err == nil {
+		if _, ok := s.zones.load(string(b)); ok {
+			return string(b)
+		}
+	}
+	return DefaultTimeZone
+}
+
+// locationTx is the shop's time zone as tx sees it.
+func (s *Shop) locationTx(tx *store.Txn) *time.Location {
+	if l, ok := s.zones.load(s.timeZoneTx(tx)); ok {
+		return l
+	}
+	return time.UTC
 }
 
 // Location is the shop's time zone.

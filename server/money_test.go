@@ -299,3 +299,26 @@ func TestFastTrackForm(t *testing.T) {
 		t.Fatalf("bad amount: %d", w.Code)
 	}
 }
+
+// The product page promises fast track only once the owner's bounds let
+// something through: a product's auto_approve_tier alone promises nothing.
+func TestProductPageFastTrackPromise(t *testing.T) {
+	e := newAfterSalesEnv(t)
+	p := e.addProduct(t, "card", "FP-1")
+	p = e.setPolicy(p, func(pol *shop.Policy) { pol.AutoApproveTier = 2 })
+	promise := e.srv.pages.T("en", "policy.fast_track_tier")
+	promise = promise[:strings.Index(promise, "%d")]
+	if w := e.get(t, "/p/"+p.Slug+"?lang=en", nil); w.Code != http.StatusOK || strings.Contains(w.Body.String(), promise) {
+		t.Fatalf("fast track promised with no bounds set: %d", w.Code)
+	}
+	olga := e.login("olga")
+	e.next()
+	w := e.api(olga, http.MethodPost, "/api/v1/admin/settings",
+		`{"fast_track":{"remedies":["replace"],"max_order_minor":1000,"max_day_minor":5000},"totp":"`+e.code("olga")+`"}`)
+	if w.Code != http.StatusOK {
+		t.Fatalf("bounds: %d %s", w.Code, w.Body)
+	}
+	if w := e.get(t, "/p/"+p.Slug+"?lang=en", nil); !strings.Contains(w.Body.String(), promise+"2") {
+		t.Fatal("fast track not promised once bounds allow it")
+	}
+}

@@ -147,7 +147,7 @@ func (s *Server) productPage(w http.ResponseWriter, r *http.Request) {
 		Policy: pages.Policy{
 			WindowHours:       p.Policy.WindowHours,
 			CoolingOffMinutes: p.Policy.CoolingOffMinutes,
-			AutoApproveTier:   p.Policy.AutoApproveTier,
+			AutoApproveTier:   s.fastTrackTier(p),
 		},
 		MaxQuantity: max(1, min(maxPerOrder(p), p.InStock)),
 		PerOrder:    maxPerOrder(p),
@@ -165,4 +165,16 @@ func (s *Server) productPage(w http.ResponseWriter, r *http.Request) {
 	noStore(w)
 	page.Scripts = []string{s.walletJS} // fills the proofs from the opt-in token wallet
 	s.render(w, r, http.StatusOK, page)
+}
+
+// fastTrackTier is the tier from which the product page may promise fast
+// track: the product's, unless the owner's bounds let nothing through.
+func (s *Server) fastTrackTier(p shop.Product) int {
+	if p.Policy.AutoApproveTier == 0 {
+		return 0
+	}
+	if f, err := s.shop.FastTrack(); err != nil || !f.Allows() {
+		return 0
+	}
+	return p.Policy.AutoApproveTier
 }

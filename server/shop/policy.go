@@ -272,6 +272,11 @@ func (f FastTrack) Validate() error {
 	return nil
 }
 
+// Allows reports whether the bounds let policy approve anything at all.
+func (f FastTrack) Allows() bool {
+	return len(f.Remedies) > 0 && f.MaxOrderMinor > 0 && f.MaxDayMinor > 0
+}
+
 // FastTrack returns the bounds in force.
 func (s *Shop) FastTrack() (FastTrack, error) {
 	var f FastTrack

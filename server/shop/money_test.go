@@ -247,3 +247,35 @@ func TestLatePaymentDoesNotDoubleSpendDiscount(t *testing.T) {
 		t.Fatal("delivered at a discount twice")
 	}
 }
+
+// A held payment that staff refuse bought nothing: the order's discount
+// code is given back, once.
+func TestRefusedHeldPaymentGivesDiscountBack(t *testing.T) {
+	e := newEnv(t)
+	p := e.product("game", Unique)
+	e.importKeys(p.ID, keyList("DH", 10))
+	code := e.rewardFor(10)
+	a, err := e.shop.Place(OrderRequest{Product: p.ID, Quantity: 1, Discount: code})
+	if err != nil {
+		t.Fatal(err)
+	}
+	onHeld := func(tx *store.Txn, rec PaymentRecord) (string, error) { return "AP-" + rec.Payment.TradeNo, nil }
+	if r := e.apply(a.Order.Ref, gw("DH-1", 500), onHeld); r.Order.Status != StatusPaymentHeld {
+		t.Fatalf("underpaid: %s", r.Order.Status)
+	}
+	if !e.rewardUsed(code) {
+		t.Fatal("the code is free while its order's payment is held")
+	}
+	if _, err := e.shop.RefuseHeld(a.Order.Ref, "AP-DH-1"); err != nil {
+		t.Fatal(err)
+	}
+	if e.rewardUsed(code) {
+		t.Fatal("the code of a refused payment was not given back")
+	}
+	if _, err := e.shop.Place(OrderRequest{Product: p.ID, Quantity: 1, Discount: code}); err != nil {
+		t.Fatalf("the code given back: %v", err)
+	}
+	if _, err := e.shop.Place(OrderRequest{Product: p.ID, Quantity: 1, Discount: code}); err == nil {
+		t.Fatal("a code given back worked twice")
+	}
+}

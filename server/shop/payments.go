@@ -504,6 +504,9 @@ func (s *Shop) RefuseHeld(ref, approvalID string) (Order, error) {
 		o.Status = StatusRefundDue
 		o.Notices = append(o.Notices, Notice{Code: noticePaymentRefundDue, At: now})
 		rec.State, rec.Reason = PaymentOwed, "rejected"
+		if err := giveBackDiscount(tx, o); err != nil { // nothing bought with it
+			return err
+		}
 		if err := tx.Delete(pHeld + ref); err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package pages
 
 import (
 	"fmt"
+	"html/template"
 	"time"
 )
 
@@ -203,6 +204,8 @@ type Invoice struct {
 	Amount    string // "7.9104 USDT"
 	Address   string
 	ExpiresAt time.Time
+	URI       template.URL  // Monero: the monero: payment URI, else ""
+	QR        template.HTML // Monero: the URI as an SVG QR code, else ""
 }
 
 func (*ProductPage) page() string { return "product" }

@@ -60,13 +60,20 @@ type consoleEnv struct {
 
 func newConsoleEnv(t *testing.T) *consoleEnv {
 	t.Helper()
+	return newConsoleEnvWith(t, nil, nil)
+}
+
+// newConsoleEnvWith is newConsoleEnv with the shop's clock (nil: the real
+// one) and a change to the server's Config.
+func newConsoleEnvWith(t *testing.T, shopNow func() time.Time, tweak func(*Config)) *consoleEnv {
+	t.Helper()
 	dir := t.TempDir()
 	db, err := store.Open(dir, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	sh, err := shop.New(db, shop.Config{VaultWorkFactor: 10})
+	sh, err := shop.New(db, shop.Config{VaultWorkFactor: 10, Now: shopNow})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,10 +85,14 @@ func newConsoleEnv(t *testing.T) *consoleEnv {
 	clk := &consoleClock{t: time.Date(2025, 3, 1, 12, 0, 10, 0, time.UTC)}
 	st := staff.New(db, staff.Options{Now: clk.Now, Argon2: staff.Argon2Params{Time: 1, MemoryKiB: 256, Threads: 1}})
 	logs := &syncBuffer{}
-	srv, err := New(Config{
+	cfg := Config{
 		Shop: sh, Staff: st, Payments: pay.Demo{}, DemoPayments: true, Store: db,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
+	}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	srv, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

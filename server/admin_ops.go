@@ -55,6 +55,9 @@ type settingsParams struct {
 	// FastTrack, when set, replaces the bounds of remedies approved by
 	// policy (shop.FastTrack).
 	FastTrack *shop.FastTrack `json:"fast_track,omitempty"`
+	// XMRRate, when set, sets these currencies' XMR rates (minor units
+	// per XMR; 0 unsets one), for the monero rail.
+	XMRRate map[string]int64 `json:"xmr_rate,omitempty"`
 }
 
 // registerConsoleExecutors plugs in the kinds the console proposes. Each
@@ -140,6 +143,11 @@ func (s *Server) registerConsoleExecutors() {
 		}
 		if p.FastTrack != nil {
 			if err := s.shop.SetFastTrackTx(tx, *p.FastTrack); err != nil {
+				return "", permanent(err)
+			}
+		}
+		if len(p.XMRRate) > 0 {
+			if err := s.shop.SetXMRRatesTx(tx, p.XMRRate); err != nil {
 				return "", permanent(err)
 			}
 		}
@@ -536,17 +544,18 @@ func (s *Server) enrolHandover(w http.ResponseWriter, r *http.Request, sess staf
 // settingsRequest is POST /api/v1/admin/settings: any of its settings,
 // at least one.
 type settingsRequest struct {
-	TwoPerson     map[string]bool `json:"two_person"`
-	Tiers         *shop.TierRules `json:"tiers"`
-	TimeZone      *string         `json:"time_zone"`
-	RetentionDays *int            `json:"retention_days"`
-	FastTrack     *shop.FastTrack `json:"fast_track"`
-	TOTP          string          `json:"totp"`
+	TwoPerson     map[string]bool  `json:"two_person"`
+	Tiers         *shop.TierRules  `json:"tiers"`
+	TimeZone      *string          `json:"time_zone"`
+	RetentionDays *int             `json:"retention_days"`
+	FastTrack     *shop.FastTrack  `json:"fast_track"`
+	XMRRate       map[string]int64 `json:"xmr_rate"`
+	TOTP          string           `json:"totp"`
 }
 
 func (s *Server) proposeSettings(sess staff.Session, req settingsRequest) (staff.Approval, error) {
-	if len(req.TwoPerson) == 0 && req.Tiers == nil && req.TimeZone == nil && req.RetentionDays == nil && req.FastTrack == nil {
-		return staff.Approval{}, badRequest("at least one setting: two_person, tiers, time_zone, retention_days or fast_track")
+	if len(req.TwoPerson) == 0 && req.Tiers == nil && req.TimeZone == nil && req.RetentionDays == nil && req.FastTrack == nil && req.XMRRate == nil {
+		return staff.Approval{}, badRequest("at least one setting: two_person, tiers, time_zone, retention_days, fast_track or xmr_rate")
 	}
 	p := settingsParams{TwoPerson: map[staff.Kind]bool{}}
 	for k, on := range req.TwoPerson {
@@ -594,6 +603,12 @@ func (s *Server) proposeSettings(sess staff.Session, req settingsRequest) (staff
 		}
 		p.FastTrack = req.FastTrack
 	}
+	if req.XMRRate != nil {
+		if err := shop.CheckXMRRates(req.XMRRate); err != nil {
+			return staff.Approval{}, err
+		}
+		p.XMRRate = req.XMRRate
+	}
 	ref := "shop"
 	switch {
 	case len(p.TwoPerson) > 0:
@@ -602,6 +617,8 @@ func (s *Server) proposeSettings(sess staff.Session, req settingsRequest) (staff
 		ref = "tiers"
 	case p.FastTrack != nil:
 		ref = "fast_track"
+	case p.XMRRate != nil:
+		ref = "xmr_rate"
 	}
 	return s.proposeOp(sess, staff.KindSettings, ref, settingsSummary(p), p, req.TOTP)
 }
@@ -623,6 +640,14 @@ func settingsSummary(p settingsParams) string {
 	}
 	if p.FastTrack != nil {
 		parts = append(parts, "fast track: "+fastTrackSummary(*p.FastTrack))
+	}
+	if len(p.XMRRate) > 0 {
+		cs := make([]string, 0, len(p.XMRRate))
+		for c, r := range p.XMRRate {
+			cs = append(cs, fmt.Sprintf("%s %d", c, r))
+		}
+		slices.Sort(cs)
+		parts = append(parts, "XMR rate (minor units per XMR): "+strings.Join(cs, ", "))
 	}
 	return strings.Join(parts, "; ")
 }

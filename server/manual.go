@@ -203,8 +203,12 @@ func (s *Server) AfterDecision(a staff.Approval) {
 	}
 }
 
-// RunPayments runs ReconcileHeld every minute until ctx ends.
+// RunPayments runs ReconcileHeld every minute, and the Monero watcher
+// (RunMonero) when the rail is on, until ctx ends.
 func (s *Server) RunPayments(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { s.RunMonero(ctx); close(done) }()
+	defer func() { <-done }()
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {

@@ -230,7 +230,7 @@ func (s *Server) renderOrderPage(w http.ResponseWriter, r *http.Request, lang, t
 			s.writeError(w, r, err)
 			return
 		}
-		page.PayURL, page.Invoice = start.URL, invoicePage(o)
+		page.PayURL, page.Invoice = payLink(o, start), invoicePage(o)
 	}
 	status := http.StatusOK
 	if f.bad && f.status != 0 {

@@ -61,6 +61,11 @@ func (s *Server) placeOrder(r *http.Request, in orderInput) (shop.Placed, shop.P
 	if c, ok := prov.(pay.CurrencyChecker); ok && !c.Accepts(p.Currency) {
 		return shop.Placed{}, p, pay.Start{}, pay.ErrCurrency
 	}
+	if prov.Name() == "monero" {
+		if _, err := s.xmrRate(p.Currency); err != nil {
+			return shop.Placed{}, p, pay.Start{}, err
+		}
+	}
 	worked, err := s.checkWork(p, qty, in.powChallenge, in.powNonce)
 	if err != nil {
 		return shop.Placed{}, p, pay.Start{}, err
@@ -215,7 +220,7 @@ func (s *Server) renderToken(w http.ResponseWriter, r *http.Request, lang, token
 		Quantity:    o.Quantity,
 		Amount:      pages.Money(o.AmountMinor, o.Currency),
 		ExpiresAt:   o.ExpiresAt,
-		PayURL:      start.URL,
+		PayURL:      payLink(o, start),
 		PayProvider: start.Provider,
 		Invoice:     invoicePage(o),
 		Tier:        o.Tier,

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
 
 	"veil/pages"
 	"veil/server/pay"
@@ -99,6 +102,46 @@ func (e EpusdtRail) Start(o shop.Order, _ shop.Product) (pay.Start, error) {
 	return pay.Start{Provider: "epusdt", URL: o.Invoice.URL}, nil
 }
 
+// monero is the Monero rail when on.
+func (r rails) monero() *pay.Monero {
+	if m, ok := r.get("monero").(MoneroRail); ok {
+		return m.Monero
+	}
+	return nil
+}
+
+// MoneroRail makes a *pay.Monero one of Config.Providers. Each order gets
+// a fresh subaddress and its XMR amount when placed (Server.createInvoice);
+// Start names the monero: URI the order keeps. The watcher
+// (monero_watch.go) applies what the view-only wallet sees.
+type MoneroRail struct{ *pay.Monero }
+
+// Start implements pay.Provider: the order's monero: URI.
+func (m MoneroRail) Start(o shop.Order, _ shop.Product) (pay.Start, error) {
+	if o.Invoice == nil || o.Invoice.Unit != "XMR" {
+		return pay.Start{}, fmt.Errorf("%w: order %s has no Monero subaddress", pay.ErrGateway, o.Ref)
+	}
+	return pay.Start{Provider: "monero", URL: o.Invoice.URL}, nil
+}
+
+// errXMRRate: the merchant set no XMR rate for the product's currency, so
+// a Monero order cannot be priced (409 xmr_rate_unset); checked before
+// the order holds any stock.
+var errXMRRate = &httpError{http.StatusConflict, "xmr_rate_unset", "this shop has no XMR rate for this product's currency yet: pay another way"}
+
+// xmrRate is the merchant's rate for currency, or errXMRRate.
+func (s *Server) xmrRate(currency string) (pay.XMRRate, error) {
+	rates, err := s.shop.XMRRates()
+	if err != nil {
+		return pay.XMRRate{}, err
+	}
+	r := rates[currency]
+	if r <= 0 {
+		return pay.XMRRate{}, errXMRRate
+	}
+	return pay.XMRRate{Currency: currency, MinorPerXMR: r}, nil
+}
+
 // startPayment is how the buyer pays o: its own provider's start.
 func (s *Server) startPayment(o shop.Order, p shop.Product) (pay.Start, error) {
 	prov := s.payments.of(o)
@@ -116,16 +159,41 @@ func (s *Server) startPayment(o shop.Order, p shop.Product) (pay.Start, error) {
 // at once, its stock and discount code given back, and the buyer gets 502
 // gateway_error — no order is left holding stock for a payment nobody can
 // make.
+//
+// A Monero order gets a fresh subaddress of the view-only wallet and its
+// XMR amount, fixed now at the merchant's rate (rounded up).
 func (s *Server) createInvoice(ctx context.Context, o shop.Order) (shop.Order, error) {
-	e := s.payments.epusdt()
-	if o.PayWith != "epusdt" || e == nil {
+	e, m := s.payments.epusdt(), s.payments.monero()
+	var create func(context.Context) (shop.Invoice, error)
+	switch {
+	case o.PayWith == "epusdt" && e != nil:
+		create = func(ctx context.Context) (shop.Invoice, error) {
+			t, err := e.Create(ctx, o)
+			if err != nil {
+				return shop.Invoice{}, err
+			}
+			return shop.Invoice{TradeID: t.TradeID, URL: t.URL, Amount: t.USDT, Unit: "USDT", Address: t.Address, ExpiresAt: t.Expires}, nil
+		}
+	case o.PayWith == "monero" && m != nil:
+		create = func(ctx context.Context) (shop.Invoice, error) {
+			rate, err := s.xmrRate(o.Currency)
+			if err != nil {
+				return shop.Invoice{}, err
+			}
+			inv, err := m.Create(ctx, o, rate)
+			if err != nil {
+				return shop.Invoice{}, err
+			}
+			return shop.Invoice{TradeID: moneroTrade(inv.Index), URL: inv.URI, Amount: inv.XMR, Unit: "XMR",
+				Address: inv.Address, Index: inv.Index, Atomic: inv.Atomic}, nil
+		}
+	default:
 		return o, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, pay.DefaultGatewayTimeout)
 	defer cancel()
-	t, err := e.Create(ctx, o)
+	inv, err := create(ctx)
 	if err == nil {
-		inv := shop.Invoice{TradeID: t.TradeID, URL: t.URL, Amount: t.USDT, Unit: "USDT", Address: t.Address, ExpiresAt: t.Expires}
 		if err = s.shop.SetInvoice(o.Ref, inv); err == nil {
 			o.Invoice = &inv
 			return o, nil
@@ -134,7 +202,10 @@ func (s *Server) createInvoice(ctx context.Context, o shop.Order) (shop.Order, e
 	if aerr := s.shop.Abandon(o.Ref); aerr != nil {
 		s.log.Error("order not abandoned after a gateway failure", "ref", o.Ref, "err", aerr)
 	}
-	s.log.Warn("epusdt trade not created", "ref", o.Ref, "reason", err.Error())
+	s.log.Warn("payment not created", "provider", o.PayWith, "ref", o.Ref, "reason", err.Error())
+	if errors.Is(err, errXMRRate) {
+		return shop.Order{}, err
+	}
 	if !errors.Is(err, pay.ErrGateway) {
 		err = fmt.Errorf("%w: %w", pay.ErrGateway, err)
 	}
@@ -146,5 +217,28 @@ func invoicePage(o shop.Order) *pages.Invoice {
 	if o.Invoice == nil {
 		return nil
 	}
-	return &pages.Invoice{Amount: o.Invoice.Amount + " " + o.Invoice.Unit, Address: o.Invoice.Address, ExpiresAt: o.Invoice.ExpiresAt}
+	inv := &pages.Invoice{Amount: o.Invoice.Amount + " " + o.Invoice.Unit, Address: o.Invoice.Address, ExpiresAt: o.Invoice.ExpiresAt}
+	if o.Invoice.Unit == "XMR" && strings.HasPrefix(o.Invoice.URL, "monero:") {
+		// The URI is built by pay.MoneroURI from a checked base58
+		// address and a decimal amount: safe as a link.
+		inv.URI = template.URL(o.Invoice.URL)
+		if qr, err := pay.QRSVG(o.Invoice.URL); err == nil {
+			inv.QR = template.HTML(qr)
+		}
+	}
+	return inv
 }
+
+// payLink is the pay button's target on the order and token pages: none
+// for Monero (the invoice shows the monero: link and its QR code).
+func payLink(o shop.Order, start pay.Start) string {
+	if o.Invoice != nil && o.Invoice.Unit == "XMR" {
+		return ""
+	}
+	return start.URL
+}
+
+// moneroTrade is the trade number of an order's Monero payment: its
+// subaddress index, unique per wallet, so a payment applies once. No
+// "/": the console names an owed payment by provider/trade.
+func moneroTrade(index uint32) string { return fmt.Sprintf("xmr-%d", index) }

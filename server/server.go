@@ -5,6 +5,7 @@
 package server
 
 import (
+	"cmp"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -60,6 +61,9 @@ type Config struct {
 	TrustProxy bool
 	// Now is the clock for page times; nil means time.Now.
 	Now func() time.Time
+	// MoneroPoll is how often the Monero watcher asks the wallet; 0 means
+	// MoneroPoll.
+	MoneroPoll time.Duration
 	// Threads holds the sealed support threads (ticket details, messages
 	// sent with plain forms, chat history). Nil: tickets open without a
 	// detail and the thread routes answer 503 support_unavailable.
@@ -88,11 +92,13 @@ type Server struct {
 	tls      bool
 	proxy    bool
 	now      func() time.Time
-	css, js  string
-	handler  http.Handler
-	threads  *msg.Threads
-	hub      *msg.Hub
-	db       *store.DB // nil unless Config.Store
+	// moneroPoll is Config.MoneroPoll.
+	moneroPoll time.Duration
+	css, js    string
+	handler    http.Handler
+	threads    *msg.Threads
+	hub        *msg.Hub
+	db         *store.DB // nil unless Config.Store
 	// holderKey keys the HMAC that turns a client address into the opaque
 	// holder of shop.OrderRequest; random per process, never stored.
 	holderKey [32]byte
@@ -146,23 +152,24 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	s := &Server{
-		shop:     cfg.Shop,
-		staff:    cfg.Staff,
-		payments: rs,
-		demo:     cfg.DemoPayments,
-		log:      cfg.Logger,
-		pages:    tpl,
-		tls:      cfg.BehindTLS,
-		proxy:    cfg.TrustProxy,
-		now:      cfg.Now,
-		css:      static.Path("veil.css"),
-		js:       static.Path("veil.js"),
-		threads:  cfg.Threads,
-		hub:      cfg.Hub,
-		db:       cfg.Store,
-		chatJS:   static.Path("chat.js"),
-		walletJS: static.Path("wallet.js"),
-		nonces:   newCheckoutNonces(),
+		shop:       cfg.Shop,
+		staff:      cfg.Staff,
+		payments:   rs,
+		demo:       cfg.DemoPayments,
+		log:        cfg.Logger,
+		pages:      tpl,
+		tls:        cfg.BehindTLS,
+		proxy:      cfg.TrustProxy,
+		now:        cfg.Now,
+		moneroPoll: cmp.Or(cfg.MoneroPoll, MoneroPoll),
+		css:        static.Path("veil.css"),
+		js:         static.Path("veil.js"),
+		threads:    cfg.Threads,
+		hub:        cfg.Hub,
+		db:         cfg.Store,
+		chatJS:     static.Path("chat.js"),
+		walletJS:   static.Path("wallet.js"),
+		nonces:     newCheckoutNonces(),
 	}
 	_, _ = rand.Read(s.holderKey[:]) // never fails as of Go 1.24
 	if s.css == "" || s.js == "" || s.chatJS == "" || s.walletJS == "" {

@@ -98,6 +98,8 @@ type serveConfig struct {
 	// tor: every client shares one address (serve --tor): a global request
 	// budget, no per-address cap, bounded connections and tighter timeouts.
 	tor bool
+	// moneroPoll: how often the Monero watcher polls (0: the default).
+	moneroPoll time.Duration
 	// ready, if set, is called with the bound address once listening.
 	ready func(addr string)
 }
@@ -119,7 +121,7 @@ func (a *app) serveHTTP(ctx context.Context, c serveConfig) error {
 		AutoAnswer: func(ref, text string) (string, bool) { return srv.AutoAnswer(ref, text) }})
 	defer hub.Close()
 	srv, err := server.New(server.Config{
-		Shop: a.shop, Staff: a.staff, Payments: c.payments, Providers: c.providers, DemoPayments: c.demo,
+		Shop: a.shop, Staff: a.staff, Payments: c.payments, Providers: c.providers, DemoPayments: c.demo, MoneroPoll: c.moneroPoll,
 		Logger: a.log, RateLimit: c.rateLimit, BehindTLS: c.behindTLS, TrustProxy: c.trustProxy,
 		Threads: a.threads, Hub: hub, Store: a.db,
 		Tor: c.tor, HoardGuard: true,

@@ -19,9 +19,10 @@ const usage = `usage:
   veil serve   --data DIR [--addr ADDR] [--passphrase-file FILE] [--payments LIST]
                [--epay-pid ID --epay-key-file FILE --epay-gateway URL] [--epay-type TYPE]
                [--epusdt-url URL --epusdt-token-file FILE]
+               [--monero-wallet-rpc URL] [--monero-rpc-login-file FILE] [--monero-confirmations N]
                [--public-url URL] [--manual-instructions-file FILE] [--rate-limit N] [--behind-tls] [--trust-proxy] [--tor]
-               (--payments LIST: a comma list of demo, epay, epusdt, manual; the first is the default
-               and the buyer picks any; monero is not yet available in this build)
+               (--payments LIST: a comma list of demo, epay, epusdt, monero, manual; the first is the
+               default and the buyer picks any; monero needs --monero-wallet-rpc, a view-only wallet)
                (--payments epay requires --public-url: the gateway calls back at absolute URLs;
                so does epusdt)
   veil backup  --data DIR --out FILE --passphrase-file FILE   (age-encrypted, signed by the vault)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"io"
 	"net/url"
+	"os"
 	"strings"
+	"time"
 
 	"veil/msg"
 	"veil/server"
@@ -20,6 +22,10 @@ type paymentFlags struct {
 	provider     string // a comma list of demo, epay, epusdt, monero, manual
 	epusdtURL    string
 	epusdtToken  string // file
+	moneroRPC    string // monero-wallet-rpc base URL
+	moneroLogin  string // file: user:password
+	moneroConfs  uint64
+	moneroPoll   time.Duration // tests: how often the watcher polls
 	epayPID      string
 	epayKeyFile  string
 	epayGateway  string
@@ -34,13 +40,16 @@ func cmdServe(args []string, _, stderr io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	passFile := fs.String("passphrase-file", "", "file holding the vault passphrase (unlocks at start)")
 	var pf paymentFlags
-	fs.StringVar(&pf.provider, "payments", "demo", "payment providers the buyer chooses from, a comma list of demo, epay, epusdt, manual (the first is the default; monero is not yet available)")
+	fs.StringVar(&pf.provider, "payments", "demo", "payment providers the buyer chooses from, a comma list of demo, epay, epusdt, monero, manual (the first is the default)")
 	fs.StringVar(&pf.epayPID, "epay-pid", "", "易支付 merchant id")
 	fs.StringVar(&pf.epayKeyFile, "epay-key-file", "", "file holding the 易支付 merchant key")
 	fs.StringVar(&pf.epayGateway, "epay-gateway", "", "易支付 gateway submit URL, e.g. https://pay.example/submit.php")
 	fs.StringVar(&pf.epayType, "epay-type", "alipay", "易支付 payment type asked of the gateway (alipay, wxpay, …; empty lets the buyer choose there)")
 	fs.StringVar(&pf.epusdtURL, "epusdt-url", "", "epusdt-compatible gateway base URL (epusdt, BEpusdt, UPay), e.g. https://usdt.example")
 	fs.StringVar(&pf.epusdtToken, "epusdt-token-file", "", "file holding the epusdt gateway's API token")
+	fs.StringVar(&pf.moneroRPC, "monero-wallet-rpc", "", "monero-wallet-rpc base URL of the shop's view-only wallet, e.g. http://127.0.0.1:18083")
+	fs.StringVar(&pf.moneroLogin, "monero-rpc-login-file", "", "file holding the wallet RPC's --rpc-login (one line user:password)")
+	fs.Uint64Var(&pf.moneroConfs, "monero-confirmations", pay.DefaultMoneroConfirmations, "blocks that must hold a Monero payment before it counts")
 	fs.StringVar(&pf.publicURL, "public-url", "", "the shop's public base URL, e.g. https://shop.example (required with epay and epusdt: notify and return URLs; the chat accepts only this origin)")
 	fs.StringVar(&pf.instructions, "manual-instructions-file", "", "file with the payment instructions buyers see (manual payments)")
 	rate := fs.Int("rate-limit", defaultRateLimit, "requests per minute per client address on buyer routes (0 = off)")
@@ -49,6 +58,14 @@ func cmdServe(args []string, _, stderr io.Writer) error {
 	trustProxy := fs.Bool("trust-proxy", false, "take the client address from the proxy's X-Forwarded-For (only behind a proxy you run)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	// VEIL_MONERO_POLL (a duration) is for tests: a faster watcher.
+	if v := os.Getenv("VEIL_MONERO_POLL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 100*time.Millisecond {
+			return usagef("VEIL_MONERO_POLL must be a duration of at least 100ms")
+		}
+		pf.moneroPoll = d
 	}
 	if *rate < 0 {
 		return usagef("--rate-limit must be 0 or more")
@@ -87,7 +104,7 @@ func cmdServe(args []string, _, stderr io.Writer) error {
 	}
 	return a.serveHTTP(context.Background(), serveConfig{
 		addr: *addr, providers: providers, demo: hasProvider(providers, "demo"), rateLimit: *rate, behindTLS: *behindTLS, trustProxy: *trustProxy,
-		publicURL: pf.publicURL, tor: *tor,
+		publicURL: pf.publicURL, tor: *tor, moneroPoll: pf.moneroPoll,
 	})
 }
 
@@ -176,7 +193,24 @@ func (pf paymentFlags) build(name string) (pay.Provider, error) {
 		}
 		return server.EpusdtRail{Epusdt: e}, nil
 	case "monero":
-		return nil, usagef("--payments monero is not yet available in this build")
+		if pf.moneroRPC == "" {
+			return nil, usagef("--payments monero needs --monero-wallet-rpc")
+		}
+		c := pay.MoneroWalletConfig{URL: pf.moneroRPC}
+		if pf.moneroLogin != "" {
+			login, err := readSecretFile("monero-rpc-login-file", pf.moneroLogin)
+			if err != nil {
+				return nil, err
+			}
+			if c.Username, c.Password, err = pay.ParseRPCLogin([]byte(login)); err != nil {
+				return nil, usagef("%v", err)
+			}
+		}
+		w, err := pay.NewMoneroWallet(c)
+		if err != nil {
+			return nil, usagef("%v", err)
+		}
+		return server.MoneroRail{Monero: pay.NewMonero(w, pf.moneroConfs)}, nil
 	}
-	return nil, usagef("--payments: each must be demo, epay, epusdt or manual (monero is not yet available)")
+	return nil, usagef("--payments: each must be demo, epay, epusdt, monero or manual")
 }

@@ -749,6 +749,8 @@ type settingsJSON struct {
 	TimeZone      string          `json:"time_zone"`
 	RetentionDays int             `json:"retention_days"`
 	TwoPerson     map[string]bool `json:"two_person"`
+	// XMRRate is the XMR rate of each currency that has one ({} for none).
+	XMRRate map[string]int64 `json:"xmr_rate"`
 }
 
 // apiSettings is GET /api/v1/admin/settings: the settings in force.
@@ -762,5 +764,11 @@ func (s *Server) apiSettings(w http.ResponseWriter, r *http.Request, _ staff.Ses
 		}
 		out.TwoPerson[string(k)] = on
 	}
+	rates, err := s.shop.XMRRates()
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out.XMRRate = rates
 	writeJSON(w, http.StatusOK, out)
 }

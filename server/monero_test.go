@@ -165,9 +165,13 @@ func TestMoneroRateSettingAndOrderPage(t *testing.T) {
 	if n := e.auditCount(staff.ActionApprovalApprove, ""); n == 0 {
 		t.Fatal("the rate setting was not audited")
 	}
-	rates, err := e.shop.XMRRates()
-	if err != nil || rates["CNY"] != 120000 {
-		t.Fatalf("rates %v %v", rates, err)
+	var got struct {
+		XMRRate map[string]int64 `json:"xmr_rate"`
+	}
+	e.next()
+	decode(t, e.api(e.login("olga"), http.MethodGet, "/api/v1/admin/settings", ""), &got)
+	if len(got.XMRRate) != 1 || got.XMRRate["CNY"] != 120000 {
+		t.Fatalf("settings answer xmr_rate %v", got.XMRRate)
 	}
 
 	w = e.postJSON(t, "/api/v1/orders", `{"product":"xmr-card","quantity":1,"pay_with":"monero"}`)

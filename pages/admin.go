@@ -430,6 +430,10 @@ type ShopSettings struct {
 	TimeZone         string
 	RetentionDays    int
 	MinDays, MaxDays int
+	// XMR is set when the Monero rail is on: the rates in force, e.g.
+	// "CNY 1,200.00" per XMR.
+	XMR      bool
+	XMRRates []string
 }
 
 // Digits is the number of minor-unit digits of currency (2 when unknown),

@@ -690,7 +690,19 @@ func twoPersonSummary(m map[staff.Kind]bool) string {
 // The shop form (form=shop) sets the time zone and the retention instead.
 func (s *Server) settingsSubmit(w http.ResponseWriter, r *http.Request, sess staff.Session) {
 	req := settingsRequest{TwoPerson: map[string]bool{}, TOTP: r.PostForm.Get("totp")}
-	if r.PostForm.Get("form") == "shop" {
+	switch r.PostForm.Get("form") {
+	case "xmr":
+		// One currency's price of one XMR, typed in major units; empty
+		// or 0 unsets it.
+		req.TwoPerson = nil
+		cur := strings.ToUpper(strings.TrimSpace(r.PostForm.Get("xmr_currency")))
+		rate, err := parseMoney(r.PostForm.Get("xmr_rate"), cur)
+		if err != nil {
+			s.writeError(w, r, badRequest("xmr_rate: an amount such as 1200.00"))
+			return
+		}
+		req.XMRRate = map[string]int64{cur: rate}
+	case "shop":
 		req.TwoPerson = nil
 		tz := strings.TrimSpace(r.PostForm.Get("time_zone"))
 		req.TimeZone = &tz
@@ -700,7 +712,7 @@ func (s *Server) settingsSubmit(w http.ResponseWriter, r *http.Request, sess sta
 			return
 		}
 		req.RetentionDays = &days
-	} else {
+	default:
 		for _, k := range staff.Kinds() {
 			req.TwoPerson[string(k)] = false
 		}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"slices"
 
 	"veil/pages"
 	"veil/server/shop"
@@ -72,6 +73,18 @@ func (s *Server) staffPage(w http.ResponseWriter, r *http.Request, sess staff.Se
 	if s.staff.CanDecide(sess.Role, staff.KindSettings) {
 		page.ShopSettings = &pages.ShopSettings{TimeZone: s.shop.TimeZone(), RetentionDays: s.shop.RetentionDays(),
 			MinDays: shop.MinRetentionDays, MaxDays: shop.MaxRetentionDays}
+		if s.payments.monero() != nil {
+			rates, err := s.shop.XMRRates()
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			page.ShopSettings.XMR = true
+			for c, minor := range rates {
+				page.ShopSettings.XMRRates = append(page.ShopSettings.XMRRates, c+" "+pages.Money(minor, c))
+			}
+			slices.Sort(page.ShopSettings.XMRRates)
+		}
 	}
 	s.render(w, r, http.StatusOK, page)
 }

@@ -365,3 +365,36 @@ func TestMoneroWatcher(t *testing.T) {
 		t.Fatalf("still watched: %d %v", len(watched), err)
 	}
 }
+
+// TestMoneroRateConsoleForm: with the rail on, the owner's staff page
+// offers the XMR rate form (no JavaScript); a submission with a code is
+// the settings approval, typed in major units; a bad amount is 400 and
+// changes nothing; without a code it only proposes.
+func TestMoneroRateConsoleForm(t *testing.T) {
+	e, _, _ := moneroEnv(t)
+	olga := e.login("olga")
+	body := e.page(olga, "/admin/staff?lang=en").Body.String()
+	if !strings.Contains(body, `name="xmr_rate"`) || !strings.Contains(body, "none — Monero orders are refused") {
+		t.Fatal("staff page lacks the XMR rate form")
+	}
+	if w := e.form(olga, "/admin/settings?lang=en", url.Values{"form": {"xmr"}, "xmr_currency": {"CNY"}, "xmr_rate": {"12a0"}}); w.Code != http.StatusBadRequest {
+		t.Fatalf("bad rate: %d", w.Code)
+	}
+	if w := e.form(olga, "/admin/settings?lang=en", url.Values{"form": {"xmr"}, "xmr_currency": {"CNY"}, "xmr_rate": {"1200.00"}}); w.Code != http.StatusSeeOther {
+		t.Fatalf("proposal: %d %s", w.Code, w.Body)
+	}
+	if r, _ := e.shop.XMRRates(); len(r) != 0 {
+		t.Fatalf("a proposal without a code set the rate: %v", r)
+	}
+	e.next()
+	w := e.form(olga, "/admin/settings?lang=en", url.Values{"form": {"xmr"}, "xmr_currency": {"cny"}, "xmr_rate": {"1200.00"}, "totp": {e.code("olga")}})
+	if w.Code != http.StatusSeeOther {
+		t.Fatalf("rate form: %d %s", w.Code, w.Body)
+	}
+	if r, _ := e.shop.XMRRates(); len(r) != 1 || r["CNY"] != 120000 {
+		t.Fatalf("rates %v", r)
+	}
+	if body := e.page(olga, "/admin/staff?lang=zh-CN").Body.String(); !strings.Contains(body, "CNY ¥1200.00") {
+		t.Fatal("staff page does not show the rate in force")
+	}
+}

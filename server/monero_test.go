@@ -152,6 +152,10 @@ func TestMoneroRateSettingAndOrderPage(t *testing.T) {
 	if f.next != 1 {
 		t.Fatalf("a subaddress was created for a refused order")
 	}
+	// …and no order placed (not even one abandoned at once).
+	if orders, _, err := e.shop.Orders(shop.OrderFilter{}, "", 10); err != nil || len(orders) != 0 {
+		t.Fatalf("%d orders after a refused one (%v)", len(orders), err)
+	}
 
 	// Bad rates are refused before any approval.
 	for _, bad := range []string{`{}`, `{"cny":100}`, `{"CNY":-1}`, `{"CNY":1000000000001}`, `{"C1Y":5}`} {

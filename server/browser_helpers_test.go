@@ -424,21 +424,28 @@ type browserShop struct {
 	logs   *syncBuffer
 }
 
-func newBrowserShop(t *testing.T) *browserShop {
+// openBrowserStore opens a real store in a temp dir and an unlocked shop
+// on it that logs (debug and up) into logs.
+func openBrowserStore(t *testing.T) (db *store.DB, sh *shop.Shop, log *slog.Logger, logs *syncBuffer) {
 	t.Helper()
 	db, err := store.Open(t.TempDir(), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	sh, err := shop.New(db, shop.Config{VaultWorkFactor: 10, Logger: log})
-	if err != nil {
+	logs = &syncBuffer{}
+	log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if sh, err = shop.New(db, shop.Config{VaultWorkFactor: 10, Logger: log}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := sh.InitVault("browser test passphrase"); err != nil {
 		t.Fatal(err)
 	}
+	return db, sh, log, logs
+}
+
+func newBrowserShop(t *testing.T) *browserShop {
+	t.Helper()
+	db, sh, log, logs := openBrowserStore(t)
 	// Mid-step, so that the ±1 step window is unambiguous.
 	clock := &staffClock{t: time.Date(2025, 3, 1, 12, 0, 10, 0, time.UTC)}
 	st := staff.New(db, staff.Options{Now: clock.Now, Argon2: staff.Argon2Params{Time: 1, MemoryKiB: 256, Threads: 1}})

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -10,27 +9,13 @@ import (
 	"veil/pages"
 	"veil/server"
 	"veil/server/pay"
-	"veil/server/shop"
-	"veil/server/store"
 )
 
 // newPowShop is a buyer-side shop with the hoarding guard on and the
 // server's clock in the test's hands (the wait without JavaScript).
 func newPowShop(t *testing.T) *browserShop {
 	t.Helper()
-	db, err := store.Open(t.TempDir(), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	sh, err := shop.New(db, shop.Config{VaultWorkFactor: 10, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sh.InitVault("browser pow passphrase"); err != nil {
-		t.Fatal(err)
-	}
+	db, sh, log, logs := openBrowserStore(t)
 	clock := &staffClock{t: time.Now()}
 	srv, err := server.New(server.Config{Shop: sh, Payments: pay.Demo{}, DemoPayments: true, Logger: log,
 		HoardGuard: true, Now: clock.Now})

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -25,6 +26,8 @@ import (
 
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
+
+	"veil/server/shop"
 )
 
 // raceBinary reports whether the crash test should build veil with the
@@ -298,3 +301,18 @@ func initVeil(t *testing.T, bin, password, passphrase string, files map[string]s
 
 // file is the path of a file initVeil wrote.
 func (s testShop) file(name string) string { return filepath.Join(s.dir, name) }
+
+// newInitApp opens an app on a fresh temp dir (cheap vault work factor) and
+// runs init for owner "owner"; the app closes when the test ends.
+func newInitApp(t *testing.T) *app {
+	t.Helper()
+	a, err := openAppWith(t.TempDir(), slog.New(slog.DiscardHandler), shop.Config{VaultWorkFactor: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	if _, err := initShop(a, "owner", "a long password", "vault passphrase"); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}

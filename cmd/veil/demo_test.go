@@ -1,23 +1,13 @@
 package main
 
 import (
-	"log/slog"
 	"testing"
-
-	"veil/server/shop"
 )
 
 // TestDemoCatalog: the demo seeds at least three products, in both
 // languages, each with stock.
 func TestDemoCatalog(t *testing.T) {
-	a, err := openAppWith(t.TempDir(), slog.New(slog.DiscardHandler), shop.Config{VaultWorkFactor: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	if _, err := initShop(a, "owner", "a long password", "vault passphrase"); err != nil {
-		t.Fatal(err)
-	}
+	a := newInitApp(t)
 	if _, err := seedDemo(a.shop); err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,21 +10,13 @@ import (
 	"github.com/gorilla/websocket"
 
 	"veil/server/pay"
-	"veil/server/shop"
 )
 
 // Issue 10 item 10, wired: `serve --public-url` makes the chat accept only
 // the public origin; the origin of the Host the request names (here the
 // listener's own http://127.0.0.1:port) is refused.
 func TestServePublicURLChatOrigin(t *testing.T) {
-	a, err := openAppWith(t.TempDir(), slog.New(slog.DiscardHandler), shop.Config{VaultWorkFactor: 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	if _, err := initShop(a, "owner", "a long password", "vault passphrase"); err != nil {
-		t.Fatal(err)
-	}
+	a := newInitApp(t)
 	ready := make(chan string, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)

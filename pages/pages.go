@@ -19,7 +19,11 @@ import (
 //go:embed templates/*.html
 var templateFS embed.FS
 
-//go:embed i18n/*.json
+// Translations: i18n/<lang>.json, plus any i18n/<lang>/*.json (one file
+// per feature, so features add strings without touching one shared file).
+// A key defined twice for one language is an error.
+//
+//go:embed i18n
 var i18nFS embed.FS
 
 // DefaultLang is the language a buyer sees when nothing asks for another.
@@ -50,13 +54,9 @@ type Templates struct {
 func New() (*Templates, error) {
 	t := &Templates{pages: map[string]*template.Template{}, tr: map[string]map[string]string{}}
 	for _, lang := range Languages() {
-		b, err := i18nFS.ReadFile("i18n/" + lang + ".json")
+		m, err := loadLang(i18nFS, lang)
 		if err != nil {
-			return nil, fmt.Errorf("pages: translations for %s: %w", lang, err)
-		}
-		m := map[string]string{}
-		if err := json.Unmarshal(b, &m); err != nil {
-			return nil, fmt.Errorf("pages: translations for %s: %w", lang, err)
+			return nil, err
 		}
 		t.tr[lang] = m
 	}
@@ -80,6 +80,35 @@ func New() (*Templates, error) {
 		t.pages[name] = tpl
 	}
 	return t, nil
+}
+
+// loadLang reads i18n/<lang>.json and every i18n/<lang>/*.json into one
+// map, refusing a key defined in two files.
+func loadLang(fsys fs.FS, lang string) (map[string]string, error) {
+	files := []string{"i18n/" + lang + ".json"}
+	more, err := fs.Glob(fsys, "i18n/"+lang+"/*.json")
+	if err != nil {
+		return nil, fmt.Errorf("pages: translations for %s: %w", lang, err)
+	}
+	files = append(files, more...)
+	m := map[string]string{}
+	for _, f := range files {
+		b, err := fs.ReadFile(fsys, f)
+		if err != nil {
+			return nil, fmt.Errorf("pages: translations for %s: %w", lang, err)
+		}
+		part := map[string]string{}
+		if err := json.Unmarshal(b, &part); err != nil {
+			return nil, fmt.Errorf("pages: translations %s: %w", f, err)
+		}
+		for k, v := range part {
+			if _, dup := m[k]; dup {
+				return nil, fmt.Errorf("pages: translation key %q defined twice for %s (%s)", k, lang, f)
+			}
+			m[k] = v
+		}
+	}
+	return m, nil
 }
 
 // missingKeys lists "lang:key" for every key that one language has and

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 )
 
@@ -144,5 +145,26 @@ func TestRenderNeedsBase(t *testing.T) {
 	}
 	if b := tpl.Base("fr"); b.Lang != DefaultLang {
 		t.Errorf("unsupported language gives %s", b.Lang)
+	}
+}
+
+// Feature files add keys beside the main file; a key defined twice is
+// refused at start-up, not silently overwritten.
+func TestLoadLangMergesFeatureFiles(t *testing.T) {
+	fsys := fstest.MapFS{
+		"i18n/en.json":         {Data: []byte(`{"a":"A"}`)},
+		"i18n/en/shop.json":    {Data: []byte(`{"b":"B"}`)},
+		"i18n/en/coupons.json": {Data: []byte(`{"c":"C"}`)},
+	}
+	m, err := loadLang(fsys, "en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m) != 3 || m["a"] != "A" || m["b"] != "B" || m["c"] != "C" {
+		t.Fatalf("merged %v", m)
+	}
+	fsys["i18n/en/dup.json"] = &fstest.MapFile{Data: []byte(`{"a":"again"}`)}
+	if _, err := loadLang(fsys, "en"); err == nil || !strings.Contains(err.Error(), `"a"`) {
+		t.Fatalf("duplicate key: err = %v", err)
 	}
 }

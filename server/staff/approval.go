@@ -38,20 +38,76 @@ const (
 	KindProductPolicy Kind = "product_policy"
 )
 
-// Kinds lists every kind, for settings pages.
+// kindInfo is what the approval rules know of a kind.
+type kindInfo struct {
+	kind Kind
+	// floor is the least role that may decide it, whatever an executor
+	// registers.
+	floor Role
+	// moneyOut: it pays money out of the shop (see MoneyOut).
+	moneyOut bool
+}
+
+// kindTable holds every kind in registration order. The kinds above are
+// registered here; a feature adds its own in a file of its own
+// (kinds_<feature>.go) with RegisterKind in an init func, so features do not
+// collide in one list.
+var kindTable []kindInfo
+
+func init() {
+	// Support may decide replacements and recalls only; money, key exports,
+	// staff, settings, the vault and deletions are owners'.
+	RegisterKind(KindRefund, RoleOwner, true)
+	RegisterKind(KindPartialRefund, RoleOwner, true)
+	RegisterKind(KindReplacement, RoleSupport, false)
+	RegisterKind(KindRecall, RoleSupport, false)
+	RegisterKind(KindExport, RoleOwner, false)
+	RegisterKind(KindPaymentConfirm, RoleOwner, false)
+	RegisterKind(KindStaffAdd, RoleOwner, false)
+	RegisterKind(KindStaffRemove, RoleOwner, false)
+	RegisterKind(KindStaffRole, RoleOwner, false)
+	RegisterKind(KindSettings, RoleOwner, false)
+	RegisterKind(KindVaultUnlock, RoleOwner, false)
+	RegisterKind(KindInventoryDelete, RoleOwner, false)
+	RegisterKind(KindPaymentReturn, RoleOwner, true)
+	RegisterKind(KindProductPolicy, RoleOwner, false)
+}
+
+// RegisterKind adds an approval kind: floor is the least role that may
+// decide it, moneyOut whether it pays money out of the shop (refunds of any
+// size, payments given back, balances refunded: anything where money leaves
+// shares the money two-person switch). Call it from an init func only; a
+// kind registered twice panics at start-up.
+func RegisterKind(k Kind, floor Role, moneyOut bool) {
+	if k == "" || k.valid() {
+		panic(fmt.Sprintf("staff: approval kind %q registered twice or empty", k))
+	}
+	kindTable = append(kindTable, kindInfo{kind: k, floor: floor, moneyOut: moneyOut})
+}
+
+// Kinds lists every kind, for settings pages, in registration order.
 func Kinds() []Kind {
-	return []Kind{KindRefund, KindPartialRefund, KindReplacement, KindRecall, KindExport, KindPaymentConfirm,
-		KindStaffAdd, KindStaffRemove, KindStaffRole, KindSettings, KindVaultUnlock, KindInventoryDelete, KindPaymentReturn,
-		KindProductPolicy}
+	ks := make([]Kind, len(kindTable))
+	for i, x := range kindTable {
+		ks[i] = x.kind
+	}
+	return ks
+}
+
+func kindOf(k Kind) (kindInfo, bool) {
+	for _, x := range kindTable {
+		if x.kind == k {
+			return x, true
+		}
+	}
+	return kindInfo{}, false
 }
 
 // floorRole is the least role that may decide a kind, whatever an executor
-// registers: support may decide replacements and recalls only; money, key
-// exports, staff, settings, the vault and deletions are owners'.
+// registers; an unknown kind is owners'.
 func floorRole(k Kind) Role {
-	switch k {
-	case KindReplacement, KindRecall:
-		return RoleSupport
+	if x, ok := kindOf(k); ok {
+		return x.floor
 	}
 	return RoleOwner
 }
@@ -59,13 +115,11 @@ func floorRole(k Kind) Role {
 // MoneyOut reports whether kind pays money out of the shop — a refund
 // of any size, or any other way money is given back. For the two-person
 // rule these are one kind, whatever each is called: the rule on any of
-// them is on for all of them. A new kind that returns money belongs here.
+// them is on for all of them. A new kind that returns money registers
+// with moneyOut set.
 func MoneyOut(k Kind) bool {
-	switch k {
-	case KindRefund, KindPartialRefund, KindPaymentReturn:
-		return true
-	}
-	return false
+	x, ok := kindOf(k)
+	return ok && x.moneyOut
 }
 
 // twoPersonGroup lists the kinds that share kind's two-person switch.
@@ -96,12 +150,8 @@ func twoPersonOn(tx *store.Txn, k Kind) (bool, error) {
 }
 
 func (k Kind) valid() bool {
-	for _, x := range Kinds() {
-		if k == x {
-			return true
-		}
-	}
-	return false
+	_, ok := kindOf(k)
+	return ok
 }
 
 // Status of an approval.

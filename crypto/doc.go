@@ -28,6 +28,9 @@
 //     [OpenVault] ([ErrWrongPassphrase] for a wrong passphrase).
 //   - Backups: [NewBackupWriter] (sealed to the Backup recipient, signed by
 //     [Vault.BackupSignKey]); restore with [VerifyBackup], then [OpenBackup].
+//   - Delivery receipts: [SignReceipt] with the vault's notice key, one
+//     [ReceiptCommitment] per delivered key; buyers check them with
+//     [VerifyReceipt] and [Receipt.Match].
 //   - Record IDs: [RandomID].
 //
 // Keys are age keys of [DefaultKind] (post-quantum [Hybrid]) unless a stored

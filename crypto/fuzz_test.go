@@ -46,3 +46,36 @@ func FuzzNormalizeKey(f *testing.F) {
 		}
 	})
 }
+
+// FuzzVerifyReceipt checks that VerifyReceipt never panics, refuses with
+// ErrReceiptInvalid only, and that what it accepts is canonical: written
+// out again from the fields it read, it is the same text, signed by the
+// key it names.
+func FuzzVerifyReceipt(f *testing.F) {
+	valid, err := SignReceipt(testReceiptKey(0), testReceipt())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(valid)
+	f.Add(strings.ReplaceAll(valid, "\n", "\r\n"))
+	f.Add(strings.Replace(valid, "Quantity: 2", "Quantity: 3", 1))
+	f.Add(strings.Replace(valid, "Item: ", "Item:  ", 1))
+	f.Add(receiptBegin + "\n" + receiptSig + "\n\n" + receiptEnd)
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := VerifyReceipt(s)
+		if err != nil {
+			if !errors.Is(err, ErrReceiptInvalid) || r.Ref != "" || r.Key != nil {
+				t.Fatalf("VerifyReceipt: %v with %+v", err, r)
+			}
+			return
+		}
+		lines := strings.Split(strings.Trim(strings.ReplaceAll(s, "\r\n", "\n"), "\n"), "\n")
+		if got := receiptBegin + "\n" + r.body() + "\n" + receiptSig + "\n" + lines[len(lines)-2] + "\n" + receiptEnd; got != strings.Join(lines, "\n") {
+			t.Fatalf("accepted a non-canonical receipt:\n%s\nvs\n%s", s, got)
+		}
+		if r.check() != nil || r.Fingerprint != NoticeFingerprint(r.Key) {
+			t.Fatalf("accepted %+v", r)
+		}
+	})
+}

@@ -31,6 +31,7 @@ const usage = `usage:
   veil purge   --data DIR [--dry-run]
   veil notice  --data DIR --passphrase-file FILE --text-file FILE
   veil verify-notice --in FILE|- [--fingerprint "ab12 cd34 …"]
+  veil verify-receipt --in FILE|- [--fingerprint "ab12 cd34 …"] [--key KEY [--item N]]
   veil bench   [--concurrency 1,16,64] [--purchases N] [--import N] [--rss-keys N]
 
 Every flag has an env twin: --data is VEIL_DATA, --epay-key-file is VEIL_EPAY_KEY_FILE.
@@ -90,6 +91,8 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		return cmdNotice(args[1:], stdout)
 	case "verify-notice":
 		return cmdVerifyNotice(args[1:], os.Stdin, stdout)
+	case "verify-receipt":
+		return cmdVerifyReceipt(args[1:], os.Stdin, stdout)
 	case "purge":
 		return cmdPurge(args[1:], stdout, stderr)
 	case "bench":

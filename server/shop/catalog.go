@@ -110,6 +110,9 @@ func (p *Product) validate() error {
 	if pol.AutoApproveTier < 0 || pol.AutoApproveTier > 3 {
 		return inputErr("policy.auto_approve_tier: between 0 and 3")
 	}
+	if pol.ProRataDays < 0 || pol.ProRataDays > MaxProRataDays {
+		return inputErr("policy.pro_rata_days: between 0 and %d", MaxProRataDays)
+	}
 	seen := map[Remedy]bool{}
 	for _, r := range pol.Remedies {
 		switch r {

@@ -30,12 +30,13 @@ type PolicyChange struct {
 	Remedies          *[]Remedy `json:"remedies,omitempty"`
 	CoolingOffMinutes *int      `json:"cooling_off_minutes,omitempty"`
 	AutoApproveTier   *int      `json:"auto_approve_tier,omitempty"`
+	ProRataDays       *int      `json:"pro_rata_days,omitempty"` // after-sales by use (prorata.go)
 }
 
 // Empty reports whether c changes nothing.
 func (c PolicyChange) Empty() bool {
 	return c.PriceMinor == nil && c.Currency == nil && c.WindowHours == nil && c.Remedies == nil &&
-		c.CoolingOffMinutes == nil && c.AutoApproveTier == nil
+		c.CoolingOffMinutes == nil && c.AutoApproveTier == nil && c.ProRataDays == nil
 }
 
 // apply writes c's values into p.
@@ -57,6 +58,9 @@ func (c PolicyChange) apply(p *Product) {
 	}
 	if c.AutoApproveTier != nil {
 		p.Policy.AutoApproveTier = *c.AutoApproveTier
+	}
+	if c.ProRataDays != nil {
+		p.Policy.ProRataDays = *c.ProRataDays
 	}
 }
 
@@ -81,6 +85,9 @@ func (c PolicyChange) Summary(old Product) string {
 	}
 	if c.AutoApproveTier != nil {
 		add("auto_approve_tier", old.Policy.AutoApproveTier, *c.AutoApproveTier)
+	}
+	if c.ProRataDays != nil {
+		add("pro_rata_days", old.Policy.ProRataDays, *c.ProRataDays)
 	}
 	return strings.Join(parts, ", ")
 }
@@ -121,6 +128,9 @@ func policyDiff(old, q Product) PolicyChange {
 	}
 	if qp.AutoApproveTier != op.AutoApproveTier {
 		c.AutoApproveTier = &qp.AutoApproveTier
+	}
+	if qp.ProRataDays != op.ProRataDays {
+		c.ProRataDays = &qp.ProRataDays
 	}
 	return c
 }

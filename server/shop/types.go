@@ -89,6 +89,13 @@ type Policy struct {
 	// AutoApproveTier: buyers at or above this trust tier get remedies
 	// approved automatically; 0 means never.
 	AutoApproveTier int `json:"auto_approve_tier"`
+
+	// After-sales by use (issue 13 §5): ProRataDays is, for time-based
+	// goods (memberships, subscriptions), the validity period counted from
+	// delivery; when set, a ticket may be answered with a refund of the
+	// unused share of it at the moment the ticket was opened (ProRata).
+	// 0 turns it off.
+	ProRataDays int `json:"pro_rata_days,omitempty"`
 }
 
 // Product is an item of the catalog.

@@ -367,6 +367,12 @@ func (s *Shop) deliver(tx *store.Txn, o *Order, prod Product) error {
 // file, to the order's recipient. With reserved set, each unique key must be
 // reserved for this order. It only reads.
 func (s *Shop) sealKeys(tx *store.Txn, o *Order, kids []string, prod Product, reserved bool) ([]byte, []keyRecord, error) {
+	return s.sealKeysAs(tx, o, kids, prod, reserved, nil)
+}
+
+// sealKeysAs is sealKeys with mark applied to each item before sealing
+// (a compensation marks its key as such).
+func (s *Shop) sealKeysAs(tx *store.Txn, o *Order, kids []string, prod Product, reserved bool, mark func(*Item)) ([]byte, []keyRecord, error) {
 	if s.Locked() {
 		return nil, nil, ErrLocked
 	}
@@ -397,7 +403,11 @@ func (s *Shop) sealKeys(tx *store.Txn, o *Order, kids []string, prod Product, re
 		if err != nil {
 			return nil, nil, fmt.Errorf("open key %s: %w", kid, err)
 		}
-		items = append(items, Item{ID: rec.ID, Key: string(pt)})
+		it := Item{ID: rec.ID, Key: string(pt)}
+		if mark != nil {
+			mark(&it)
+		}
+		items = append(items, it)
 		wipe(pt)
 		recs = append(recs, rec)
 	}

@@ -236,6 +236,11 @@ type Order struct {
 	// a gateway created for it (epusdt), shown again on the order page.
 	PayWith string   `json:"pay_with,omitempty"`
 	Invoice *Invoice `json:"invoice,omitempty"`
+
+	// Compensations are extra keys given to this order by approvals
+	// (issue 13 §1, compensate.go); their keys are sealed in Payloads,
+	// never listed in Items (a refund or replacement does not touch them).
+	Compensations []Compensation `json:"compensations,omitempty"`
 }
 
 // Refund is money paid back to the buyer.
@@ -273,6 +278,10 @@ type Item struct {
 	// State is "reported_bad" or "recalled" for a key that was replaced or
 	// recalled; empty for a good one.
 	State KeyState `json:"state,omitempty"`
+	// Compensation (issue 13 §1) marks a key given, not sold, on top of
+	// the order (Product names its product, which may be another one).
+	Compensation bool   `json:"compensation,omitempty"`
+	Product      string `json:"product,omitempty"`
 }
 
 // Placed is the answer to PlaceOrder: the token is shown to the buyer once

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -164,8 +165,14 @@ func (s *Shop) UpdateProduct(p Product) (Product, error) {
 		if err := getProduct(tx, p.ID, &old); err != nil {
 			return err
 		}
+		if old.Status == Deleted {
+			return ErrProductNotFound
+		}
 		q := p
 		q.ID, q.Kind, q.CreatedAt = old.ID, old.Kind, old.CreatedAt
+		// Placement, status and images change through their own calls
+		// (listing.go, images.go).
+		q.Category, q.Sort, q.Status, q.Images = old.Category, old.Sort, old.Status, old.Images
 		if err := q.validate(); err != nil {
 			return err
 		}
@@ -293,9 +300,10 @@ func (s *Shop) withStock(p Product) (Product, error) {
 	return p, err
 }
 
-// Products lists the catalog with stock counts, in creation order.
+// Products lists the catalog (all but deleted products) with stock counts,
+// in sort order, then creation order.
 func (s *Shop) Products() ([]Product, error) {
-	ps := s.catalog.all()
+	ps := slices.DeleteFunc(s.catalog.all(), func(p Product) bool { return p.Status == Deleted })
 	for i := range ps {
 		var err error
 		if ps[i], err = s.withStock(ps[i]); err != nil {

@@ -51,6 +51,9 @@ func (s *Shop) Place(req OrderRequest) (Placed, error) {
 	if err != nil {
 		return Placed{}, err
 	}
+	if !prod.OnSale() {
+		return Placed{}, ErrProductNotFound
+	}
 	if qty > prod.MaxPerOrder {
 		return Placed{}, inputErr("quantity: at most %d of this product per order", prod.MaxPerOrder)
 	}

@@ -113,6 +113,17 @@ type Product struct {
 	// KeyFormat is what its keys look like; imports reject the rest.
 	KeyFormat KeyFormat `json:"key_format,omitzero"`
 	CreatedAt time.Time `json:"created_at"`
+	// Catalogue (issue 12, the shop is theirs): where and whether the
+	// product shows on the storefront.
+	//
+	// Category is a category id ("" for none); Sort orders the storefront
+	// (lower first, then creation order); Status is on_sale unless the
+	// merchant took it off sale, archived or deleted it (listing.go);
+	// Images are content hashes of its re-encoded images (images.go).
+	Category string        `json:"category,omitempty"`
+	Sort     int           `json:"sort,omitempty"`
+	Status   ProductStatus `json:"status,omitempty"`
+	Images   []string      `json:"images,omitempty"`
 	// InStock is computed on read: keys (or seats) available now.
 	InStock int `json:"in_stock"`
 }

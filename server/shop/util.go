@@ -1,6 +1,7 @@
 package shop
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -20,6 +21,9 @@ func jsonUnmarshal(b []byte, v any) error {
 
 func sortProducts(ps []Product) {
 	slices.SortStableFunc(ps, func(a, b Product) int {
+		if c := cmp.Compare(a.Sort, b.Sort); c != 0 {
+			return c
+		}
 		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
 			return c
 		}

@@ -66,6 +66,8 @@ type Shop struct {
 	holders *holders   // unpaid orders per client, memory only
 	unpaid  onHold     // unpaid holds per product, memory only (unpaid.go)
 	zones   zoneCache  // loaded time zones (timezone.go)
+	// Case library (cases.go): every product's after-sales figures, cached.
+	figures figuresCache
 
 	mu      sync.RWMutex
 	vault   *crypto.Vault              // nil while locked

@@ -137,7 +137,9 @@ func (s *Shop) OpenTicket(token string, reason Reason, itemID string) (Ticket, e
 		ID: fmt.Sprintf("t%011x%s", now.UnixMilli(), crypto.RandomID("", 3)), Ref: o.Ref, ItemID: itemID,
 		Reason: reason, Status: TicketOpen, CreatedAt: now, UpdatedAt: now,
 	}
+	var reconcile []string
 	err = s.db.Update(func(tx *store.Txn) error {
+		reconcile = nil
 		open := 0
 		err := s.ticketsOf(tx, o.Ref, func(x Ticket) {
 			if !x.closed() {
@@ -153,10 +155,20 @@ func (s *Shop) OpenTicket(token string, reason Reason, itemID string) (Ticket, e
 		if err := tx.Set(pOrderTicket+o.Ref+"/"+t.ID, nil); err != nil {
 			return err
 		}
-		return tx.SetJSON(pTicket+t.ID, t)
+		if err := tx.SetJSON(pTicket+t.ID, t); err != nil {
+			return err
+		}
+		var err2 error
+		reconcile, err2 = s.reportBatchesTx(tx, o, t)
+		return err2
 	})
 	if err != nil {
 		return Ticket{}, err
+	}
+	for _, pid := range reconcile { // a freeze took keys out of stock
+		if err := s.Reconcile(pid); err != nil {
+			s.log.Error("shop: reconcile after freeze", "product", pid, "err", err)
+		}
 	}
 	s.log.Info("shop: ticket opened", "ref", o.Ref, "ticket", t.ID, "reason", string(reason))
 	return t, nil
@@ -541,6 +553,15 @@ func (s *Shop) RecallTx(tx *store.Txn, batchID string) (RecallResult, error) {
 		return res, err
 	}
 	res.Withdrawn = n
+	if frozen, err := frozenBatch(tx, batchID); err != nil {
+		return res, err
+	} else if frozen { // its frozen keys are withdrawn too, and the freeze ends
+		n, err := s.endFreezeTx(tx, batchID, "recalled")
+		if err != nil {
+			return res, err
+		}
+		res.Withdrawn += n
+	}
 	byOrder := map[string][]string{}
 	var refs []string
 	err = tx.Iterate(pKey+batchID+"-", "", false, func(_ string, v []byte) error {

@@ -290,7 +290,12 @@ func (s *Shop) loadCatalog() error {
 func (s *Shop) withStock(p Product) (Product, error) {
 	if p.Kind == Unique {
 		p.InStock = s.poolOf(p.ID).len()
-		return p, nil
+		err := s.db.View(func(tx *store.Txn) error {
+			var err error
+			p.FrozenStock, err = frozenCount(tx, p.ID)
+			return err
+		})
+		return p, err
 	}
 	err := s.db.View(func(tx *store.Txn) error {
 		var err error

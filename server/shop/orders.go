@@ -279,6 +279,7 @@ func (s *Shop) release(tx *store.Txn, prod Product, o *Order, freed *[]string) e
 	if prod.Kind == Shared {
 		return addStock(tx, prod.ID, o.Quantity)
 	}
+	var back []string
 	for _, kid := range o.Items {
 		var rec keyRecord
 		if err := tx.GetJSON(pKey+kid, &rec); err != nil {
@@ -287,6 +288,16 @@ func (s *Shop) release(tx *store.Txn, prod Product, o *Order, freed *[]string) e
 		if rec.State != KeyReserved || rec.Order != o.Ref {
 			return fmt.Errorf("shop: release %s: key %s is %s", o.Ref, kid, rec.State)
 		}
+		frozen, err := frozenBatch(tx, rec.Batch)
+		if err != nil {
+			return err
+		}
+		if frozen { // its batch froze while the order held it: not back on sale
+			if err := freezeKey(tx, prod.ID, kid); err != nil {
+				return err
+			}
+			continue
+		}
 		rec.State, rec.Order = KeyAvailable, ""
 		if err := tx.SetJSON(pKey+kid, rec); err != nil {
 			return err
@@ -294,8 +305,9 @@ func (s *Shop) release(tx *store.Txn, prod Product, o *Order, freed *[]string) e
 		if err := tx.Set(pAvail+prod.ID+"/"+kid, nil); err != nil {
 			return err
 		}
+		back = append(back, kid)
 	}
-	*freed = append((*freed)[:0], o.Items...)
+	*freed = append((*freed)[:0], back...)
 	return nil
 }
 

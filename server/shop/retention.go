@@ -264,6 +264,12 @@ func (s *Shop) purgeTx(tx *store.Txn, ref string) error {
 			return err
 		}
 	}
+	// Its reports of bad batches go too (a freeze keeps its own evidence).
+	for _, b := range orderBatches(o) {
+		if err := tx.Delete(pBatchRep + b + "/" + ref); err != nil {
+			return err
+		}
+	}
 	for _, k := range []string{
 		pOrder + lk, pRef + ref, orderTimeKey(o), pDeliver + ref, pFastOrder + ref,
 		pPurge + unixKey(o.PurgeAt) + "/" + ref,

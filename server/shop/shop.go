@@ -51,6 +51,10 @@ type Config struct {
 	// OnRotationDone runs after a rotation's job destroyed the old identity
 	// (the audit log records it).
 	OnRotationDone func(Rotation)
+	// OnBatchFrozen runs inside the transaction that freezes a supplier
+	// batch automatically (issue 13 §2, freeze.go), so the owner's
+	// notification commits with the freeze or not at all.
+	OnBatchFrozen func(tx *store.Txn, f Freeze) error
 }
 
 // Shop is the domain service. It is safe for concurrent use.

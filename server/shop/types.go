@@ -126,7 +126,15 @@ type Product struct {
 	Images   []string      `json:"images,omitempty"`
 	// InStock is computed on read: keys (or seats) available now.
 	InStock int `json:"in_stock"`
+	// FrozenStock is computed on read too: unsold keys held back by batch
+	// freezes (issue 13 §2). With nothing in stock, the product is
+	// temporarily unavailable rather than sold out.
+	FrozenStock int `json:"frozen_stock,omitempty"`
 }
+
+// TemporarilyUnavailable reports whether p has no stock but keys held
+// back by a freeze: shown as "temporarily unavailable", not "sold out".
+func (p Product) TemporarilyUnavailable() bool { return p.InStock == 0 && p.FrozenStock > 0 }
 
 // Batch is one import of keys from a supplier.
 type Batch struct {

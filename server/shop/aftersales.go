@@ -583,6 +583,15 @@ func (s *Shop) RecallTx(tx *store.Txn, batchID string) (RecallResult, error) {
 	now := s.now().Truncate(timeUnit)
 	exclude := map[string]bool{batchID: true}
 	for _, ref := range refs {
+		if IsResaleRef(ref) { // sold to a reseller (resale_tickets.go)
+			got, err := s.recallResaleTx(tx, ref, prod, byOrder[ref], exclude)
+			if err != nil {
+				return res, err
+			}
+			res.Recalled += len(byOrder[ref])
+			res.Replaced += got
+			continue
+		}
 		o, lk, err := getOrderByRef(tx, ref)
 		if err != nil {
 			return res, err

@@ -228,11 +228,33 @@ func TestProductImages(t *testing.T) {
 	if _, err := e.shop.AddProductImage(q.ID, jpegWithExif(t)); err != nil {
 		t.Fatal(err)
 	}
-	// An edit of the product keeps its images.
+	// An edit of the product (either path) keeps its images, placement
+	// and status, whatever the edit carries.
+	cat, err := e.shop.SaveCategory(Category{Name: Text{"en": "Cards"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.shop.SetPlacement(p.ID, Placement{Category: cat.ID, Sort: 7}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.shop.SetProductStatus(p.ID, OffSale); err != nil {
+		t.Fatal(err)
+	}
 	p2, _ := e.shop.Product(p.ID)
 	p2.Name = Text{"en": "Renamed"}
-	if u, err := e.shop.UpdateProduct(p2); err != nil || !slices.Equal(u.Images, []string{name}) {
-		t.Fatalf("%v %v", u.Images, err)
+	p2.Images, p2.Category, p2.Sort, p2.Status = nil, "", 0, OnSale
+	u, err := e.shop.UpdateProduct(p2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u2, _, err := e.shop.UpdateDetails(p2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []Product{u, u2} {
+		if !slices.Equal(u.Images, []string{name}) || u.Category != cat.ID || u.Sort != 7 || u.Status != OffSale || u.Name.In("en") != "Renamed" {
+			t.Fatalf("edit lost the catalogue fields: %+v", u)
+		}
 	}
 	if _, err := e.shop.RemoveProductImage(p.ID, name); err != nil {
 		t.Fatal(err)

@@ -143,8 +143,15 @@ func planUpdate(tx *store.Txn, p Product) (old, q Product, c PolicyChange, err e
 	if err = getProduct(tx, p.ID, &old); err != nil {
 		return
 	}
+	if old.Status == Deleted {
+		err = ErrProductNotFound
+		return
+	}
 	q = p
 	q.ID, q.Kind, q.CreatedAt = old.ID, old.Kind, old.CreatedAt
+	// Placement, status and images change through their own calls
+	// (listing.go, images.go), never through an edit of the product.
+	q.Category, q.Sort, q.Status, q.Images = old.Category, old.Sort, old.Status, old.Images
 	if err = q.validate(); err != nil {
 		return
 	}

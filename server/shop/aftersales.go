@@ -619,7 +619,7 @@ func (s *Shop) RecallTx(tx *store.Txn, batchID string) (RecallResult, error) {
 			res.RefundDue++
 			o.Status = StatusRefundDue
 			o.Notices = append(o.Notices, Notice{Code: "recalled_refund_due", At: now})
-			if err := s.refundDue(tx, o); err != nil {
+			if err := s.refundDue(tx, &o, true); err != nil {
 				return res, err
 			}
 		} else {
@@ -635,11 +635,18 @@ func (s *Shop) RecallTx(tx *store.Txn, batchID string) (RecallResult, error) {
 
 // refundDue tells the configured hook (the approvals queue) that an order
 // is owed money back.
-func (s *Shop) refundDue(tx *store.Txn, o Order) error {
+// shopFault says the shop caused it (it could not deliver, or recalled the
+// keys), so the owner's compensation rule may propose a voucher.
+func (s *Shop) refundDue(tx *store.Txn, o *Order, shopFault bool) error {
+	if shopFault {
+		if err := s.proposeCompensation(tx, o, CauseRefundDue); err != nil {
+			return err
+		}
+	}
 	if s.cfg.OnRefundDue == nil {
 		return nil
 	}
-	return s.cfg.OnRefundDue(tx, o)
+	return s.cfg.OnRefundDue(tx, *o)
 }
 
 // CoolingOffOK says whether the buyer may still take a refund without

@@ -89,6 +89,9 @@ func (p *Product) validate() error {
 	if err := p.KeyFormat.validate(); err != nil {
 		return err
 	}
+	if err := p.validateBreaks(); err != nil {
+		return err
+	}
 	d := p.Disclosure
 	for _, f := range []struct {
 		name string

@@ -210,7 +210,7 @@ func (s *Shop) deliverQueued() (delivered, refundDue int, err error) {
 				o.Status, o.Items = StatusRefundDue, nil
 				o.Notices = append(o.Notices, Notice{Code: "delivery_deadline", At: now.Truncate(timeUnit)})
 				status = o.Status
-				if err := s.refundDue(tx, *o); err != nil {
+				if err := s.refundDue(tx, o, true); err != nil {
 					return err
 				}
 				return tx.Delete(pDeliver + o.Ref)
@@ -222,7 +222,7 @@ func (s *Shop) deliverQueued() (delivered, refundDue int, err error) {
 				return err
 			}
 			status = o.Status
-			return nil
+			return s.proposeIfLate(tx, o)
 		})
 		if errors.Is(err, errSkip) {
 			continue

@@ -28,7 +28,10 @@ type OrderRequest struct {
 	// "" skips that cap. It is never stored.
 	Holder   string
 	Discount string // a reward code, redeemable once
-	PayWith  string // the payment provider the buyer chose (kept on the order)
+	// Coupon is a merchant coupon or a compensation voucher (commerce:
+	// coupons.go); "" for none.
+	Coupon  string
+	PayWith string // the payment provider the buyer chose (kept on the order)
 }
 
 // PlaceOrder is Place without a holder or discount code.
@@ -47,6 +50,10 @@ func (s *Shop) Place(req OrderRequest) (Placed, error) {
 	if len(req.Discount) > 64 {
 		return Placed{}, inputErr("discount: unknown code")
 	}
+	coupon := NormalizeCode(req.Coupon)
+	if len(coupon) > 64 {
+		return Placed{}, couponErr(CouponUnknown)
+	}
 	prod, err := s.Product(req.Product)
 	if err != nil {
 		return Placed{}, err
@@ -62,7 +69,8 @@ func (s *Shop) Place(req OrderRequest) (Placed, error) {
 		return Placed{}, err
 	}
 	rules := s.TierRules()
-	amount := prod.PriceMinor * int64(qty)
+	unit := prod.UnitPrice(qty)
+	amount := unit * int64(qty)
 	if qty > rules.MaxQuantity[tr.Tier] || (rules.MaxAmountMinor[tr.Tier] > 0 && amount > rules.MaxAmountMinor[tr.Tier]) {
 		return Placed{}, ErrTierLimit
 	}
@@ -92,8 +100,19 @@ func (s *Shop) Place(req OrderRequest) (Placed, error) {
 			}
 		}
 		lk := lookupHex(tok)
-		err = s.update(prod, func(tx *store.Txn) error {
+		err = s.placeUpdate(prod, coupon, func(tx *store.Txn) error {
 			o.AmountMinor, o.Discount, o.DiscountKey = amount, 0, ""
+			o.UnitMinor, o.CouponCode, o.CouponOff, o.CouponKey = unit, "", 0, ""
+			if coupon != "" {
+				off, key, merchant, err := s.spendCoupon(tx, coupon, prod, amount, s.now())
+				if err != nil {
+					return err
+				}
+				o.CouponOff, o.CouponKey, o.AmountMinor = off, key, amount-off
+				if merchant {
+					o.CouponCode = coupon
+				}
+			}
 			if req.Discount != "" {
 				var rw reward
 				if err := tx.GetJSON(rewardKey(req.Discount), &rw); err != nil || rw.Used {
@@ -107,7 +126,7 @@ func (s *Shop) Place(req OrderRequest) (Placed, error) {
 					return err
 				}
 				o.Discount, o.DiscountKey = rw.Percent, rewardKey(req.Discount)
-				o.AmountMinor = max(1, amount*int64(100-rw.Percent)/100)
+				o.AmountMinor = max(1, o.AmountMinor*int64(100-rw.Percent)/100)
 			}
 			if code != "" {
 				if err := tx.SetJSON(rewardKey(code), reward{Percent: rules.RewardPercent}); err != nil {
@@ -144,6 +163,10 @@ func (s *Shop) Place(req OrderRequest) (Placed, error) {
 	if err != nil {
 		if errors.Is(err, ErrOutOfStock) {
 			return Placed{}, ErrOutOfStock
+		}
+		var ce *CouponError
+		if errors.As(err, &ce) {
+			return Placed{}, ce
 		}
 		return Placed{}, fmt.Errorf("shop: place order: %w", err)
 	}
@@ -271,6 +294,19 @@ func (s *Shop) update(prod Product, fn func(*store.Txn) error) error {
 		return s.db.UpdateUnder(s.productLock(prod.ID), fn)
 	}
 	return s.db.Update(fn)
+}
+
+// placeUpdate is update for a new order: one that spends a coupon or
+// voucher also holds that code's lock, so orders racing for its last use
+// queue rather than conflict (the limit itself rests on the transaction).
+func (s *Shop) placeUpdate(prod Product, coupon string, fn func(*store.Txn) error) error {
+	if coupon == "" {
+		return s.update(prod, fn)
+	}
+	if prod.Kind == Shared {
+		return s.db.UpdateUnder(locks{s.productLock(prod.ID), s.couponLock(coupon)}, fn)
+	}
+	return s.db.UpdateUnder(s.couponLock(coupon), fn)
 }
 
 // release returns an order's reserved keys (or seats) to stock inside tx;
@@ -493,14 +529,21 @@ func (s *Shop) Retrieve(token string) (View, error) {
 		}
 		v.Product = p
 		v.RewardCode = rewardCode(t, v.Order)
+		vchanged, err := s.openVouchers(tx, t, &v)
+		if err != nil {
+			return err
+		}
 		if len(v.Order.Payloads) == 0 || withheld(v.Order) {
+			if vchanged {
+				return tx.SetJSON(pOrder+lk, v.Order)
+			}
 			return nil
 		}
 		changed, err := s.openPayloads(t, &v)
 		if err != nil {
 			return err
 		}
-		if !changed && v.Order.Revealed {
+		if !changed && !vchanged && v.Order.Revealed {
 			return nil
 		}
 		v.Order.Revealed = true

@@ -344,7 +344,7 @@ func (s *Shop) acceptTx(tx *store.Txn, o *Order, lk string, prod Product, p Paym
 			if err := giveBackDiscount(tx, o); err != nil { // nothing bought with it
 				return PayResult{}, err
 			}
-			if err := s.refundDue(tx, *o); err != nil {
+			if err := s.refundDue(tx, o, false); err != nil { // paid after the order expired: not the shop's fault
 				return PayResult{}, err
 			}
 			if err := record(tx, tradeKey, rec); err != nil {

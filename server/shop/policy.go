@@ -31,12 +31,15 @@ type PolicyChange struct {
 	CoolingOffMinutes *int      `json:"cooling_off_minutes,omitempty"`
 	AutoApproveTier   *int      `json:"auto_approve_tier,omitempty"`
 	ProRataDays       *int      `json:"pro_rata_days,omitempty"` // after-sales by use (prorata.go)
+	// PriceBreaks (commerce: quantity pricing) replaces the breaks; an
+	// empty list removes them.
+	PriceBreaks *[]PriceBreak `json:"price_breaks,omitempty"`
 }
 
 // Empty reports whether c changes nothing.
 func (c PolicyChange) Empty() bool {
 	return c.PriceMinor == nil && c.Currency == nil && c.WindowHours == nil && c.Remedies == nil &&
-		c.CoolingOffMinutes == nil && c.AutoApproveTier == nil && c.ProRataDays == nil
+		c.CoolingOffMinutes == nil && c.AutoApproveTier == nil && c.ProRataDays == nil && c.PriceBreaks == nil
 }
 
 // apply writes c's values into p.
@@ -61,6 +64,9 @@ func (c PolicyChange) apply(p *Product) {
 	}
 	if c.ProRataDays != nil {
 		p.Policy.ProRataDays = *c.ProRataDays
+	}
+	if c.PriceBreaks != nil {
+		p.PriceBreaks = slices.Clone(*c.PriceBreaks)
 	}
 }
 
@@ -88,6 +94,9 @@ func (c PolicyChange) Summary(old Product) string {
 	}
 	if c.ProRataDays != nil {
 		add("pro_rata_days", old.Policy.ProRataDays, *c.ProRataDays)
+	}
+	if c.PriceBreaks != nil {
+		add("price_breaks", breakList(old.PriceBreaks), breakList(*c.PriceBreaks))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -132,6 +141,13 @@ func policyDiff(old, q Product) PolicyChange {
 	if qp.ProRataDays != op.ProRataDays {
 		c.ProRataDays = &qp.ProRataDays
 	}
+	if !breaksEqual(q.PriceBreaks, old.PriceBreaks) {
+		bs := slices.Clone(q.PriceBreaks)
+		if bs == nil {
+			bs = []PriceBreak{}
+		}
+		c.PriceBreaks = &bs
+	}
 	return c
 }
 
@@ -167,6 +183,7 @@ func planUpdate(tx *store.Txn, p Product) (old, q Product, c PolicyChange, err e
 	}
 	c = policyDiff(old, q)
 	q.PriceMinor, q.Currency, q.Policy = old.PriceMinor, old.Currency, old.Policy
+	q.PriceBreaks = old.PriceBreaks
 	q.InStock = 0
 	return
 }

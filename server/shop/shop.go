@@ -42,6 +42,10 @@ type Config struct {
 	// refund_due (delivery deadline, late payment without stock, recall), so
 	// the approvals queue can take it up in the same commit.
 	OnRefundDue func(tx *store.Txn, o Order) error
+	// OnCompensate (commerce: vouchers.go) runs inside the transaction in
+	// which the owner's compensation rule proposes a voucher for an order,
+	// so the approval commits with it.
+	OnCompensate func(tx *store.Txn, c VoucherProposal) error
 	// VaultWorkFactor is the scrypt cost of a new vault; 0 means the
 	// default (2^18, about a second). Tests lower it.
 	VaultWorkFactor int

@@ -327,6 +327,9 @@ type reward struct {
 // giveBackDiscount makes the code an order spent usable again, once,
 // inside tx: the order expired unpaid.
 func giveBackDiscount(tx *store.Txn, o *Order) error {
+	if err := giveBackCoupon(tx, o); err != nil {
+		return err
+	}
 	if o.DiscountKey == "" || o.DiscountBack {
 		return nil
 	}
@@ -347,6 +350,9 @@ func giveBackDiscount(tx *store.Txn, o *Order) error {
 // code was spent by another order meanwhile: the order's discounted
 // amount is no longer owed to it.
 func reclaimDiscount(tx *store.Txn, o *Order) (bool, error) {
+	if ok, err := reclaimCoupon(tx, o); err != nil || !ok {
+		return false, err
+	}
 	if o.DiscountKey == "" || !o.DiscountBack {
 		return true, nil
 	}

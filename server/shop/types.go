@@ -124,6 +124,9 @@ type Product struct {
 	Sort     int           `json:"sort,omitempty"`
 	Status   ProductStatus `json:"status,omitempty"`
 	Images   []string      `json:"images,omitempty"`
+	// Commerce: quantity pricing (pricing.go), unit prices from a quantity
+	// on, rising quantities and falling prices.
+	PriceBreaks []PriceBreak `json:"price_breaks,omitempty"`
 	// InStock is computed on read: keys (or seats) available now.
 	InStock int `json:"in_stock"`
 	// FrozenStock is computed on read too: unsold keys held back by batch
@@ -260,6 +263,23 @@ type Order struct {
 	// (issue 13 §1, compensate.go); their keys are sealed in Payloads,
 	// never listed in Items (a refund or replacement does not touch them).
 	Compensations []Compensation `json:"compensations,omitempty"`
+
+	// Commerce (pricing.go, coupons.go, vouchers.go). UnitMinor is the
+	// unit price after price breaks; CouponOff the minor units a merchant
+	// coupon or a voucher took off (CouponCode names a merchant coupon,
+	// empty for a voucher, whose code is secret); CouponKey the store key
+	// of what was spent, given back (CouponBack) like the discount code.
+	UnitMinor  int64  `json:"unit_minor,omitempty"`
+	CouponCode string `json:"coupon,omitempty"`
+	CouponOff  int64  `json:"coupon_off,omitempty"`
+	CouponKey  string `json:"coupon_key,omitempty"`
+	CouponBack bool   `json:"coupon_back,omitempty"`
+	// Vouchers are compensation vouchers issued for this order, their
+	// codes sealed to the order; Compensated names the causes the system
+	// already proposed a voucher for (late, refund_due), so each is
+	// proposed once.
+	Vouchers    []IssuedVoucher `json:"vouchers,omitempty"`
+	Compensated []string        `json:"compensated,omitempty"`
 }
 
 // Refund is money paid back to the buyer.
@@ -318,6 +338,9 @@ type View struct {
 	// RewardCode is a discount code this order earned, for the buyer's next
 	// order (Retrieve and Lookup open it).
 	RewardCode string
+	// Vouchers are the compensation vouchers issued to the order, their
+	// codes open (Retrieve only).
+	Vouchers []VoucherView
 }
 
 // ErrAmountMismatch: a payment whose amount is not the order's (409 amount_mismatch).

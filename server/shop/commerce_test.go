@@ -50,7 +50,11 @@ func TestCouponRules(t *testing.T) {
 	e.coupon(CouponSpec{Code: "LATER", Percent: 5, Starts: now.Add(time.Hour)})
 	e.coupon(CouponSpec{Code: "OVER", Percent: 5, Ends: now.Add(-time.Minute), Starts: now.Add(-time.Hour)})
 	e.coupon(CouponSpec{Code: "USD", AmountMinor: 100, Currency: "USD"})
-	e.coupon(CouponSpec{Code: "CATEGORY", Percent: 5, CategoryID: "games"})
+	cat, err := e.shop.SaveCategory(Category{Name: Text{"en": "Games", "zh-CN": "游戏"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.coupon(CouponSpec{Code: "CATEGORY", Percent: 5, CategoryID: cat.ID})
 	e.coupon(CouponSpec{Code: "HUGE", AmountMinor: 100_000, Currency: "CNY"})
 
 	for _, tc := range []struct {
@@ -71,9 +75,18 @@ func TestCouponRules(t *testing.T) {
 		{"LATER", "game", 1, CouponNotStarted, 0},
 		{"OVER", "game", 1, CouponExpired, 0},
 		{"USD", "game", 1, CouponNotApplicable, 0},
-		{"CATEGORY", "game", 1, CouponNotApplicable, 0},
+		{"CATEGORY", "game", 1, CouponNotApplicable, 0}, // "game" has no category
 		{"HUGE", "game", 1, "", 1}, // never below one minor unit
 	} {
+		if tc.code == "HUGE" { // now in the category
+			if _, err := e.shop.SetPlacement(p.ID, Placement{Category: cat.ID}); err != nil {
+				t.Fatal(err)
+			}
+			pl, err := e.shop.Place(OrderRequest{Product: "game", Quantity: 1, Coupon: "category"})
+			if err != nil || pl.Order.AmountMinor != 941 {
+				t.Fatalf("category coupon on a product of the category: %v", err)
+			}
+		}
 		before := e.stock(p.ID)
 		pl, err := e.shop.Place(OrderRequest{Product: tc.product, Quantity: tc.qty, Coupon: tc.code})
 		if got := couponCode(err); got != tc.want {
@@ -132,13 +145,14 @@ func TestCouponCreateValidation(t *testing.T) {
 		{Code: "NOCUR", AmountMinor: 100},
 		{Code: "MINCUR", Percent: 10, MinMinor: 100},
 		{Code: "TWO", Percent: 10, ProductID: "game", CategoryID: "c"},
+		{Code: "NOCAT", Percent: 10, CategoryID: "nope"},
 		{Code: "NEG", Percent: 10, Limit: -1},
 		{Code: "ENDS", Percent: 10, Starts: time.Unix(2000, 0), Ends: time.Unix(1000, 0)},
 		{Code: "CURX", AmountMinor: 100, Currency: "USD", ProductID: "game"},
 	} {
 		if _, err := e.shop.CreateCoupon(spec, "staff:owner", nil); err == nil {
 			t.Fatalf("%+v accepted", spec)
-		} else if _, ok := err.(*InputError); !ok && !errors.As(err, new(*InputError)) {
+		} else if !errors.As(err, new(*InputError)) && !errors.Is(err, ErrCategoryNotFound) {
 			t.Fatalf("%+v: %v is not an input error", spec, err)
 		}
 	}

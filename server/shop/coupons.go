@@ -134,8 +134,10 @@ func (s *Shop) checkCoupon(c *CouponSpec) error {
 			return inputErr("currency: the product is sold in %s", p.Currency)
 		}
 	}
-	if len(c.CategoryID) > 64 {
-		return inputErr("category: too long")
+	if c.CategoryID != "" {
+		if _, err := s.Category(c.CategoryID); err != nil {
+			return ErrCategoryNotFound
+		}
 	}
 	if c.Limit < 0 || c.Limit > 10_000_000 {
 		return inputErr("limit: between 0 (none) and 10000000")
@@ -155,7 +157,7 @@ var ErrCouponNotFound = errors.New("shop: coupon not found")
 
 // CreateCoupon stores a new coupon made by actor; inTx runs in the same
 // transaction (the audit entry). ErrCouponTaken, ErrProductNotFound,
-// *InputError.
+// ErrCategoryNotFound, *InputError.
 func (s *Shop) CreateCoupon(spec CouponSpec, actor string, inTx func(*store.Txn, Coupon) error) (Coupon, error) {
 	if err := s.checkCoupon(&spec); err != nil {
 		return Coupon{}, err
@@ -281,9 +283,7 @@ func (l locks) Unlock() {
 }
 
 // productCategory is the category a coupon's category scope matches.
-// Products carry no category yet; until they do, a category coupon
-// applies to nothing (coupon_not_applicable).
-func productCategory(Product) string { return "" }
+func productCategory(p Product) string { return p.Category }
 
 // spendCoupon takes one use of the coupon or voucher code for an order of
 // prod with subtotal, inside tx, and returns what it takes off and the

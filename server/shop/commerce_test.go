@@ -76,7 +76,7 @@ func TestCouponRules(t *testing.T) {
 		{"OVER", "game", 1, CouponExpired, 0},
 		{"USD", "game", 1, CouponNotApplicable, 0},
 		{"CATEGORY", "game", 1, CouponNotApplicable, 0}, // "game" has no category
-		{"HUGE", "game", 1, "", 1}, // never below one minor unit
+		{"HUGE", "game", 1, "", 1},                      // never below one minor unit
 	} {
 		if tc.code == "HUGE" { // now in the category
 			if _, err := e.shop.SetPlacement(p.ID, Placement{Category: cat.ID}); err != nil {

@@ -165,6 +165,10 @@ type AdminOrder struct {
 	StatusText string
 	CreatedAt  time.Time
 	Refundable bool
+	// Commerce: the provider's trade number; Compensable offers the
+	// voucher form (a paid order).
+	TradeNo     string
+	Compensable bool
 }
 
 // Choice is one choice of a select.
@@ -181,6 +185,17 @@ type AdminOrders struct {
 	Statuses []Choice
 	Products []Choice
 	Pager    Pager
+	// Commerce: the search as sent (kept in the form and the export),
+	// the shop's time zone the days are read in, and whether the export
+	// form shows (owners).
+	Query    OrderQuery
+	TimeZone string
+	Owner    bool
+}
+
+// OrderQuery is the console order search as the form sent it.
+type OrderQuery struct {
+	Status, Product, Ref, TradeNo, From, To string
 }
 
 func (*AdminOrders) page() string { return "admin_orders" }

@@ -189,6 +189,10 @@ type ProductPage struct {
 	// PayWith are the payment providers the buyer picks from (radio
 	// buttons when more than one; the first is checked).
 	PayWith []PayOption
+	// Commerce: quantity prices, and the coupon field's value kept when
+	// the form comes back with an error.
+	PriceBreaks []PriceBreakLine
+	Coupon      string
 }
 
 // PayOption is one payment provider on the product form.
@@ -332,6 +336,10 @@ type OrderPage struct {
 	CoolingOff     bool
 	CoolingOffEnds time.Time
 	RewardCode     string // a discount code this order earned
+	// Commerce: compensation vouchers for the token holder, and what a
+	// coupon or voucher took off this order ("" for nothing).
+	Vouchers  []VoucherLine
+	CouponOff string
 	// Flash is the outcome of the form just sent; FlashBad marks a failure.
 	Flash    string
 	FlashBad bool

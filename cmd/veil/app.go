@@ -59,6 +59,16 @@ func openAppWith(dir string, log *slog.Logger, cfg shop.Config) (*app, error) {
 		}
 		return err
 	}
+	// The owner's compensation rule proposes a voucher in the same commit
+	// as the late delivery or the refund_due it answers (still an approval).
+	cfg.OnCompensate = func(tx *store.Txn, c shop.VoucherProposal) error {
+		_, err := st.ProposeTx(tx, "system", staff.KindCompensationVoucher, c.Ref,
+			fmt.Sprintf("compensation voucher %d %s (%d%%, %s): %s", c.AmountMinor, c.Currency, c.Percent, c.Cause, c.Ref), c)
+		if errors.Is(err, staff.ErrUnknownKind) {
+			return nil // no console in this process (a CLI command)
+		}
+		return err
+	}
 	cfg.OnPurge = threads.Delete
 	cfg.Threads = threads
 	cfg.OnRotationDone = func(r shop.Rotation) {

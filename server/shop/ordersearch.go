@@ -316,3 +316,53 @@ func csvSafe(s string) string {
 	}
 	return s
 }
+
+// An approved CSV export is kept as its query only — the file is made when
+// it is downloaded, once, so no list of orders waits on disk.
+const (
+	pOrdersExport = "ordexp/" // ordexp/<id> -> ordersExport
+	// OrdersExportTTL is how long an approved export can be downloaded.
+	OrdersExportTTL = 24 * time.Hour
+)
+
+type ordersExport struct {
+	Query    OrderQuery `json:"query"`
+	Approved time.Time  `json:"approved"`
+}
+
+// CheckOrderQuery checks q as a search or export would (for a proposal).
+func (s *Shop) CheckOrderQuery(q OrderQuery) (OrderQuery, error) {
+	if err := q.check(s); err != nil {
+		return q, err
+	}
+	_, _, err := s.dayRange(q)
+	return q, err
+}
+
+// ApproveOrdersExportTx records, inside the approval's transaction, that
+// the export id of q may be downloaded once.
+func (s *Shop) ApproveOrdersExportTx(tx *store.Txn, id string, q OrderQuery) error {
+	if _, err := s.CheckOrderQuery(q); err != nil {
+		return err
+	}
+	return tx.SetJSON(pOrdersExport+id, ordersExport{Query: q, Approved: s.now().Truncate(time.Second)})
+}
+
+// TakeOrdersExport returns the approved export id's query and forgets it:
+// a second download finds nothing (ErrNotFound from the store, wrapped).
+func (s *Shop) TakeOrdersExport(id string) (OrderQuery, error) {
+	var e ordersExport
+	err := s.db.Update(func(tx *store.Txn) error {
+		if err := tx.GetJSON(pOrdersExport+id, &e); err != nil {
+			return err
+		}
+		return tx.Delete(pOrdersExport + id)
+	})
+	if err == nil && s.now().Sub(e.Approved) > OrdersExportTTL {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return OrderQuery{}, fmt.Errorf("shop: take orders export: %w", err)
+	}
+	return e.Query, nil
+}

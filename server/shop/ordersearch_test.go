@@ -3,9 +3,12 @@ package shop
 import (
 	"bytes"
 	"encoding/csv"
+	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	"veil/server/store"
 )
 
 func refsOf(os []Order) []string {
@@ -122,5 +125,33 @@ func TestSearchOrders(t *testing.T) {
 		if strings.Contains(text, secret) {
 			t.Fatal("the export holds a token, recipient or key")
 		}
+	}
+}
+
+func TestOrdersExportOnce(t *testing.T) {
+	e := newEnv(t)
+	e.product("game", Unique)
+	q := OrderQuery{ProductID: "game", From: "2026-11-01"}
+	if err := e.db.Update(func(tx *store.Txn) error { return e.shop.ApproveOrdersExportTx(tx, "x1", q) }); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.shop.TakeOrdersExport("x1")
+	if err != nil || got.From != "2026-11-01" || got.ProductID == "" {
+		t.Fatalf("take: %+v %v", got, err)
+	}
+	if _, err := e.shop.TakeOrdersExport("x1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second take: %v", err)
+	}
+	if err := e.db.Update(func(tx *store.Txn) error { return e.shop.ApproveOrdersExportTx(tx, "x2", q) }); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(OrdersExportTTL + time.Minute)
+	if _, err := e.shop.TakeOrdersExport("x2"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("stale take: %v", err)
+	}
+	if err := e.db.Update(func(tx *store.Txn) error {
+		return e.shop.ApproveOrdersExportTx(tx, "x3", OrderQuery{From: "junk"})
+	}); err == nil {
+		t.Fatal("a bad query approved")
 	}
 }

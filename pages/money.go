@@ -54,3 +54,28 @@ func Money(minor int64, currency string) string {
 func Permille(p int) string {
 	return strconv.Itoa(p/10) + "." + strconv.Itoa(p%10) + "%"
 }
+
+// Decimal formats an amount in minor units as a plain number in major
+// units, without symbol or grouping: Decimal(-1990, "CNY") is "-19.90"
+// (exports, where the currency has a column of its own).
+func Decimal(minor int64, currency string) string {
+	digits := 2
+	if c, known := currencies[strings.ToUpper(currency)]; known {
+		digits = c.digits
+	}
+	neg := minor < 0
+	if neg {
+		minor = -minor
+	}
+	s := strconv.FormatInt(minor, 10)
+	if digits > 0 {
+		for len(s) <= digits {
+			s = "0" + s
+		}
+		s = s[:len(s)-digits] + "." + s[len(s)-digits:]
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s
+}

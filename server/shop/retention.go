@@ -13,9 +13,10 @@ import (
 // Retention and pattern data. When an order's retention ends it is purged:
 // its record, sealed deliveries (crypto-erasure: the keys are gone for
 // good), references, tickets and thread go; what remains is its tier record
-// (under the token's lookup key, holding no time finer than a week) and one
+// (under the token's lookup key, holding no time finer than a week), one
 // count in the pattern aggregates: product × quantity × amount band × hour
-// band × weekday.
+// band × weekday, and its money in the monthly report aggregates
+// (reports.go: month × currency × product × batch).
 
 const (
 	pPurge   = "purge/"   // purge/<unix>/<ref>: goes at that time (expired orders)
@@ -229,6 +230,9 @@ func (s *Shop) purgeTx(tx *store.Txn, ref string) error {
 	}
 	if o.Payment != nil {
 		if err := addPattern(tx, o); err != nil {
+			return err
+		}
+		if err := s.addReportAgg(tx, o); err != nil { // reports.go: figures outlive the order
 			return err
 		}
 		if o.Payment.TradeNo != "" {

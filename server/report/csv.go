@@ -13,12 +13,13 @@ import (
 // CSVHeader is the export's first line. Every row is one set of figures:
 // section says which (total, period, product, batch, or purged_month for
 // the monthly totals of purged orders a day or week report leaves out).
-// Amounts are decimals in major units of the row's currency; margin and
+// Amounts are decimals (compensation is the part of cost that went to
+// keys given as compensation) in major units of the row's currency; margin and
 // rate are percentages with one decimal. It holds metadata only: no
 // order, token or key.
 var CSVHeader = []string{
 	"section", "period", "product_id", "product", "batch", "supplier", "batch_date", "unit_cost", "currency",
-	"orders", "units", "revenue", "refunds", "cost", "profit", "margin_percent", "after_sales", "recalled",
+	"orders", "units", "revenue", "refunds", "cost", "compensation", "profit", "margin_percent", "after_sales", "recalled",
 	"after_sales_rate_percent",
 }
 
@@ -31,7 +32,7 @@ func FileName(r shop.Report) string {
 // the reader's language).
 func WriteCSV(w io.Writer, r shop.Report, productName func(id string) string) error {
 	cw := csv.NewWriter(w)
-	row := func(section, period, pid, batch, supplier, date, unitCost string, f shop.Figures, afterSales, recalled, rate string) {
+	row := func(section, period, pid, batch, supplier, date, unitCost string, f shop.SalesFigures, afterSales, recalled, rate string) {
 		name := ""
 		if pid != "" {
 			name = productName(pid)
@@ -43,7 +44,7 @@ func WriteCSV(w io.Writer, r shop.Report, productName func(id string) string) er
 		_ = cw.Write([]string{
 			section, period, pid, cell(name), batch, cell(supplier), date, unitCost, f.Currency,
 			strconv.Itoa(f.Orders), strconv.Itoa(f.Units), money(f.RevenueMinor, f.Currency), money(f.RefundsMinor, f.Currency),
-			money(f.CostMinor, f.Currency), money(f.ProfitMinor, f.Currency), margin, afterSales, recalled, rate,
+			money(f.CostMinor, f.Currency), money(f.CompensationMinor, f.Currency), money(f.ProfitMinor, f.Currency), margin, afterSales, recalled, rate,
 		})
 	}
 	if err := cw.Write(CSVHeader); err != nil {
@@ -53,21 +54,21 @@ func WriteCSV(w io.Writer, r shop.Report, productName func(id string) string) er
 		row("total", r.From+".."+r.To, "", "", "", "", "", t, "", "", "")
 	}
 	for _, p := range r.Periods {
-		row("period", p.Period, "", "", "", "", "", p.Figures, "", "", "")
+		row("period", p.Period, "", "", "", "", "", p.SalesFigures, "", "", "")
 	}
 	for _, p := range r.Products {
-		row("product", "", p.ProductID, "", "", "", "", p.Figures, "", "", "")
+		row("product", "", p.ProductID, "", "", "", "", p.SalesFigures, "", "", "")
 	}
 	for _, b := range r.Batches {
 		unit := ""
 		if b.BatchID != "-" {
 			unit = money(b.UnitCostMinor, b.Currency)
 		}
-		row("batch", "", b.ProductID, b.BatchID, b.Supplier, b.Date, unit, b.Figures,
+		row("batch", "", b.ProductID, b.BatchID, b.Supplier, b.Date, unit, b.SalesFigures,
 			strconv.Itoa(b.AfterSales), strconv.Itoa(b.Recalled), percent(b.RatePermille))
 	}
 	for _, p := range r.Purged {
-		row("purged_month", p.Period, "", "", "", "", "", p.Figures, "", "", "")
+		row("purged_month", p.Period, "", "", "", "", "", p.SalesFigures, "", "", "")
 	}
 	cw.Flush()
 	return cw.Error()

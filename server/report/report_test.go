@@ -11,8 +11,8 @@ import (
 	"veil/server/shop"
 )
 
-func fig(orders, units int, rev, ref, cost int64) shop.Figures {
-	f := shop.Figures{Currency: "CNY", Orders: orders, Units: units, RevenueMinor: rev, RefundsMinor: ref, CostMinor: cost,
+func fig(orders, units int, rev, ref, cost int64) shop.SalesFigures {
+	f := shop.SalesFigures{Currency: "CNY", Orders: orders, Units: units, RevenueMinor: rev, RefundsMinor: ref, CostMinor: cost,
 		ProfitMinor: rev - ref - cost}
 	if net := rev - ref; net > 0 {
 		f.HasMargin = true
@@ -28,23 +28,25 @@ func fig(orders, units int, rev, ref, cost int64) shop.Figures {
 }
 
 func sample() shop.Report {
-	return shop.Report{
+	r := shop.Report{
 		Grain: shop.GrainDay, From: "2026-11-01", To: "2026-11-02", TimeZone: "Asia/Shanghai", Currencies: []string{"CNY"},
-		Totals: []shop.Figures{fig(3, 5, 3960, 300, 1900)},
-		Periods: []shop.PeriodFigures{
-			{Period: "2026-11-01", Start: "2026-11-01", Figures: fig(1, 2, 1980, 0, 600)},
-			{Period: "2026-11-02", Start: "2026-11-02", Figures: fig(2, 3, 1980, 300, 1300)},
+		Totals: []shop.SalesFigures{fig(3, 5, 3960, 300, 1900)},
+		Periods: []shop.PeriodSales{
+			{Period: "2026-11-01", Start: "2026-11-01", SalesFigures: fig(1, 2, 1980, 0, 600)},
+			{Period: "2026-11-02", Start: "2026-11-02", SalesFigures: fig(2, 3, 1980, 300, 1300)},
 		},
-		Products: []shop.ProductFigures{{ProductID: "p1", Figures: fig(3, 5, 3960, 300, 1900)}},
-		Batches: []shop.BatchFigures{
+		Products: []shop.ProductSales{{ProductID: "p1", SalesFigures: fig(3, 5, 3960, 300, 1900)}},
+		Batches: []shop.BatchSales{
 			{BatchID: "b1", ProductID: "p1", Supplier: "=HYPERLINK(\"x\")", Date: "2026-11-01", UnitCostMinor: 300,
-				Figures: fig(2, 4, 2970, 300, 1200), AfterSales: 1, RatePermille: 250},
+				SalesFigures: fig(2, 4, 2970, 300, 1200), AfterSales: 1, RatePermille: 250},
 			{BatchID: "b2", ProductID: "p1", Supplier: "beta", Date: "2026-11-01", UnitCostMinor: 700,
-				Figures: fig(1, 1, 990, 0, 1200), Recalled: 1},
-			{BatchID: "-", ProductID: "p1", Figures: fig(1, 0, 990, 990, 0)},
+				SalesFigures: fig(1, 1, 990, 0, 1200), Recalled: 1},
+			{BatchID: "-", ProductID: "p1", SalesFigures: fig(1, 0, 990, 990, 0)},
 		},
-		Purged: []shop.PeriodFigures{{Period: "2026-10", Start: "2026-10-01", Figures: fig(1, 1, 990, 0, 300)}},
+		Purged: []shop.PeriodSales{{Period: "2026-10", Start: "2026-10-01", SalesFigures: fig(1, 1, 990, 0, 300)}},
 	}
+	r.Batches[1].CompensationMinor = 700 // a key given on top
+	return r
 }
 
 // TestCSVExact: the export, byte for byte — figures as decimals, margin
@@ -56,15 +58,15 @@ func TestCSVExact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `section,period,product_id,product,batch,supplier,batch_date,unit_cost,currency,orders,units,revenue,refunds,cost,profit,margin_percent,after_sales,recalled,after_sales_rate_percent
-total,2026-11-01..2026-11-02,,,,,,,CNY,3,5,39.60,3.00,19.00,17.60,48.1,,,
-period,2026-11-01,,,,,,,CNY,1,2,19.80,0.00,6.00,13.80,69.7,,,
-period,2026-11-02,,,,,,,CNY,2,3,19.80,3.00,13.00,3.80,22.6,,,
-product,,p1,"游戏卡, ""月卡""",,,,,CNY,3,5,39.60,3.00,19.00,17.60,48.1,,,
-batch,,p1,"游戏卡, ""月卡""",b1,"'=HYPERLINK(""x"")",2026-11-01,3.00,CNY,2,4,29.70,3.00,12.00,14.70,55.1,1,0,25.0
-batch,,p1,"游戏卡, ""月卡""",b2,beta,2026-11-01,7.00,CNY,1,1,9.90,0.00,12.00,-2.10,-21.2,0,1,0.0
-batch,,p1,"游戏卡, ""月卡""",-,,,,CNY,1,0,9.90,9.90,0.00,0.00,,0,0,0.0
-purged_month,2026-10,,,,,,,CNY,1,1,9.90,0.00,3.00,6.90,69.7,,,
+	want := `section,period,product_id,product,batch,supplier,batch_date,unit_cost,currency,orders,units,revenue,refunds,cost,compensation,profit,margin_percent,after_sales,recalled,after_sales_rate_percent
+total,2026-11-01..2026-11-02,,,,,,,CNY,3,5,39.60,3.00,19.00,0.00,17.60,48.1,,,
+period,2026-11-01,,,,,,,CNY,1,2,19.80,0.00,6.00,0.00,13.80,69.7,,,
+period,2026-11-02,,,,,,,CNY,2,3,19.80,3.00,13.00,0.00,3.80,22.6,,,
+product,,p1,"游戏卡, ""月卡""",,,,,CNY,3,5,39.60,3.00,19.00,0.00,17.60,48.1,,,
+batch,,p1,"游戏卡, ""月卡""",b1,"'=HYPERLINK(""x"")",2026-11-01,3.00,CNY,2,4,29.70,3.00,12.00,0.00,14.70,55.1,1,0,25.0
+batch,,p1,"游戏卡, ""月卡""",b2,beta,2026-11-01,7.00,CNY,1,1,9.90,0.00,12.00,7.00,-2.10,-21.2,0,1,0.0
+batch,,p1,"游戏卡, ""月卡""",-,,,,CNY,1,0,9.90,9.90,0.00,0.00,0.00,,0,0,0.0
+purged_month,2026-10,,,,,,,CNY,1,1,9.90,0.00,3.00,0.00,6.90,69.7,,,
 `
 	if got := b.String(); got != want {
 		t.Errorf("csv:\n%s\nwant\n%s", got, want)

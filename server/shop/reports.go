@@ -70,30 +70,34 @@ type ReportQuery struct {
 	ProductID string
 }
 
-// Figures are the money and counts of a set of sales, in one currency.
-type Figures struct {
+// SalesFigures are the money and counts of a set of sales, in one currency.
+type SalesFigures struct {
 	Currency     string `json:"currency"`
 	Orders       int    `json:"orders"`
 	Units        int    `json:"units"` // keys (seats) delivered, replacements included
 	RevenueMinor int64  `json:"revenue_minor"`
 	RefundsMinor int64  `json:"refunds_minor"`
 	CostMinor    int64  `json:"cost_minor"`
-	ProfitMinor  int64  `json:"profit_minor"` // revenue − refunds − cost
+	// CompensationMinor is the part of the cost that went to keys given as
+	// compensation (issue 13 §1).
+	CompensationMinor int64 `json:"compensation_minor"`
+	ProfitMinor       int64 `json:"profit_minor"` // revenue − refunds − cost
 	// MarginPermille is profit ÷ (revenue − refunds) in tenths of a
 	// percent; HasMargin is false when nothing was kept.
 	MarginPermille int  `json:"margin_permille"`
 	HasMargin      bool `json:"has_margin"`
 }
 
-func (f *Figures) add(g Figures) {
+func (f *SalesFigures) add(g SalesFigures) {
 	f.Orders += g.Orders
 	f.Units += g.Units
 	f.RevenueMinor += g.RevenueMinor
 	f.RefundsMinor += g.RefundsMinor
 	f.CostMinor += g.CostMinor
+	f.CompensationMinor += g.CompensationMinor
 }
 
-func (f *Figures) finish() {
+func (f *SalesFigures) finish() {
 	f.ProfitMinor = f.RevenueMinor - f.RefundsMinor - f.CostMinor
 	net := f.RevenueMinor - f.RefundsMinor
 	f.HasMargin = net > 0
@@ -111,30 +115,30 @@ func roundDiv(a, b int64) int64 {
 	return (a + b/2) / b
 }
 
-// PeriodFigures are one period's figures in one currency.
-type PeriodFigures struct {
+// PeriodSales are one period's figures in one currency.
+type PeriodSales struct {
 	Period string `json:"period"` // 2026-12-03, 2026-W49 or 2026-12
 	// Start is the period's first day (YYYY-MM-DD).
 	Start string `json:"start"`
-	Figures
+	SalesFigures
 }
 
-// ProductFigures are one product's figures in the range.
-type ProductFigures struct {
+// ProductSales are one product's figures in the range.
+type ProductSales struct {
 	ProductID string `json:"product_id"`
-	Figures
+	SalesFigures
 }
 
-// BatchFigures are one supplier batch's figures: its money in the range
+// BatchSales are one supplier batch's figures: its money in the range
 // and its after-sales record over the same sales. Batch "" (ID "-") holds
 // the sales that delivered no key (refunded or owed before delivery).
-type BatchFigures struct {
+type BatchSales struct {
 	BatchID       string `json:"batch_id"`
 	ProductID     string `json:"product_id"`
 	Supplier      string `json:"supplier"`
 	Date          string `json:"date"`
 	UnitCostMinor int64  `json:"unit_cost_minor"`
-	Figures
+	SalesFigures
 	// AfterSales counts the delivered keys of this batch that after-sales
 	// touched: a ticket about the key (key_invalid, key_already_used,
 	// wrong_region) or a replacement. Recalled counts keys a batch recall
@@ -153,16 +157,16 @@ type Report struct {
 	// Currencies seen, the largest revenue first (a shop with one currency
 	// has one); Periods has every period of the range once per currency,
 	// empty ones included, in order.
-	Currencies []string         `json:"currencies"`
-	Periods    []PeriodFigures  `json:"periods"`
-	Totals     []Figures        `json:"totals"`
-	Products   []ProductFigures `json:"products"`
-	Batches    []BatchFigures   `json:"batches"`
+	Currencies []string       `json:"currencies"`
+	Periods    []PeriodSales  `json:"periods"`
+	Totals     []SalesFigures `json:"totals"`
+	Products   []ProductSales `json:"products"`
+	Batches    []BatchSales   `json:"batches"`
 	// PurgedIncluded says the figures include purged orders (month
 	// reports); otherwise Purged lists the monthly totals of purged orders
 	// in the months the range touches, which the figures above leave out.
-	PurgedIncluded bool            `json:"purged_included"`
-	Purged         []PeriodFigures `json:"purged"`
+	PurgedIncluded bool          `json:"purged_included"`
+	Purged         []PeriodSales `json:"purged"`
 }
 
 // reportAgg is the stored figure of purged orders (one month, currency,
@@ -173,8 +177,20 @@ type reportAgg struct {
 	Revenue    int64 `json:"r"`
 	Refunds    int64 `json:"f"`
 	Cost       int64 `json:"c"`
+	Comp       int64 `json:"k"`
 	AfterSales int   `json:"a"`
 	Recalled   int   `json:"x"`
+}
+
+func (a *reportAgg) add(b reportAgg) {
+	a.Orders += b.Orders
+	a.Units += b.Units
+	a.Revenue += b.Revenue
+	a.Refunds += b.Refunds
+	a.Cost += b.Cost
+	a.Comp += b.Comp
+	a.AfterSales += b.AfterSales
+	a.Recalled += b.Recalled
 }
 
 // saleLine is what one order contributes to one batch.
@@ -182,8 +198,23 @@ type saleLine struct {
 	batch                string // "" when no key was delivered
 	orders, units        int
 	revenue, refunds     int64
-	cost                 int64
+	cost, compensation   int64
 	afterSales, recalled int
+}
+
+func (l saleLine) figures(currency string) SalesFigures {
+	return SalesFigures{Currency: currency, Orders: l.orders, Units: l.units, RevenueMinor: l.revenue,
+		RefundsMinor: l.refunds, CostMinor: l.cost, CompensationMinor: l.compensation}
+}
+
+func (l saleLine) agg() reportAgg {
+	return reportAgg{Orders: l.orders, Units: l.units, Revenue: l.revenue, Refunds: l.refunds, Cost: l.cost,
+		Comp: l.compensation, AfterSales: l.afterSales, Recalled: l.recalled}
+}
+
+func (a reportAgg) line(batch string) saleLine {
+	return saleLine{batch: batch, orders: a.Orders, units: a.Units, revenue: a.Revenue, refunds: a.Refunds,
+		cost: a.Cost, compensation: a.Comp, afterSales: a.AfterSales, recalled: a.Recalled}
 }
 
 // keyReason says whether a ticket reason is about the key itself.
@@ -214,6 +245,23 @@ func split(amount int64, n, i int) int64 {
 // the replaced ones included — which is how a bad batch shows in its
 // margin. cost(batch) is the batch's cost per key.
 func saleLines(o Order, kind Kind, tickets []Ticket, cost func(batch string) int64) []saleLine {
+	lines := soldLines(o, kind, tickets, cost)
+	// Keys given as compensation: a cost of this sale, on their own batch.
+	for _, c := range o.Compensations {
+		b := batchOfKey(c.Item)
+		i := slices.IndexFunc(lines, func(l saleLine) bool { return l.batch == b })
+		if i < 0 {
+			lines = append(lines, saleLine{batch: b})
+			i = len(lines) - 1
+		}
+		lines[i].units++
+		lines[i].cost += cost(b)
+		lines[i].compensation += cost(b)
+	}
+	return lines
+}
+
+func soldLines(o Order, kind Kind, tickets []Ticket, cost func(batch string) int64) []saleLine {
 	refunds := o.Refunded()
 	if o.DeliveredAt.IsZero() || len(o.Items) == 0 {
 		return []saleLine{{orders: 1, revenue: o.AmountMinor, refunds: refunds}}
@@ -388,11 +436,14 @@ type saleOrder struct {
 	Payment     *struct{}           `json:"payment"`
 	Refunds     []Refund            `json:"refunds"`
 	Bad         map[string]KeyState `json:"bad"`
+	// Compensations: keys given on top (compensate.go).
+	Compensations []Compensation `json:"compensations"`
 }
 
 func (so saleOrder) order() Order {
 	o := Order{Ref: so.Ref, ProductID: so.ProductID, Quantity: so.Quantity, AmountMinor: so.AmountMinor,
-		Currency: so.Currency, Items: so.Items, PaidAt: so.PaidAt, DeliveredAt: so.DeliveredAt, Refunds: so.Refunds, Bad: so.Bad}
+		Currency: so.Currency, Items: so.Items, PaidAt: so.PaidAt, DeliveredAt: so.DeliveredAt, Refunds: so.Refunds, Bad: so.Bad,
+		Compensations: so.Compensations}
 	if so.Payment != nil {
 		o.Payment = &Payment{}
 	}
@@ -459,13 +510,7 @@ func (s *Shop) addReportAgg(tx *store.Txn, o Order) error {
 		if err := tx.GetJSON(k, &a); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		a.Orders += l.orders
-		a.Units += l.units
-		a.Revenue += l.revenue
-		a.Refunds += l.refunds
-		a.Cost += l.cost
-		a.AfterSales += l.afterSales
-		a.Recalled += l.recalled
+		a.add(l.agg())
 		if err := tx.SetJSON(k, a); err != nil {
 			return err
 		}
@@ -589,33 +634,35 @@ func (s *Shop) Report(q ReportQuery) (Report, error) {
 		}
 		type pk struct{ period, currency string }
 		type bk struct{ batch, pid, currency string }
-		periods := map[pk]*Figures{}
-		products := map[[2]string]*Figures{} // pid, currency
-		batches := map[bk]*BatchFigures{}
-		totals := map[string]*Figures{}
-		fig := func(m map[string]*Figures, c string) *Figures {
+		periods := map[pk]*SalesFigures{}
+		products := map[[2]string]*SalesFigures{} // pid, currency
+		batches := map[bk]*BatchSales{}
+		totals := map[string]*SalesFigures{}
+		fig := func(m map[string]*SalesFigures, c string) *SalesFigures {
 			if m[c] == nil {
-				m[c] = &Figures{Currency: c}
+				m[c] = &SalesFigures{Currency: c}
 			}
 			return m[c]
 		}
 		addLine := func(period, currency, pid string, l saleLine) {
-			f := Figures{Currency: currency, Orders: l.orders, Units: l.units, RevenueMinor: l.revenue,
-				RefundsMinor: l.refunds, CostMinor: l.cost}
+			f := l.figures(currency)
 			if periods[pk{period, currency}] == nil {
-				periods[pk{period, currency}] = &Figures{Currency: currency}
+				periods[pk{period, currency}] = &SalesFigures{Currency: currency}
 			}
 			periods[pk{period, currency}].add(f)
 			fig(totals, currency).add(f)
 			if products[[2]string{pid, currency}] == nil {
-				products[[2]string{pid, currency}] = &Figures{Currency: currency}
+				products[[2]string{pid, currency}] = &SalesFigures{Currency: currency}
 			}
 			products[[2]string{pid, currency}].add(f)
+			info := scan.batches[l.batch]
+			if info.ProductID != "" {
+				pid = info.ProductID // a compensation key may be another product's
+			}
 			b := batches[bk{l.batch, pid, currency}]
 			if b == nil {
-				info := scan.batches[l.batch]
-				b = &BatchFigures{BatchID: l.batch, ProductID: pid, Supplier: info.Supplier, Date: info.Date,
-					UnitCostMinor: info.CostMinor, Figures: Figures{Currency: currency}}
+				b = &BatchSales{BatchID: l.batch, ProductID: pid, Supplier: info.Supplier, Date: info.Date,
+					UnitCostMinor: info.CostMinor, SalesFigures: SalesFigures{Currency: currency}}
 				if l.batch == "" {
 					b.BatchID = "-"
 				}
@@ -639,24 +686,22 @@ func (s *Shop) Report(q ReportQuery) (Report, error) {
 		}
 		// Purged orders: by month. A day or week report cannot place them,
 		// so it lists them apart.
-		purgedAt := map[pk]*Figures{}
+		purgedAt := map[pk]*SalesFigures{}
 		err = scan.purged(start.Format("2006-01"), end.AddDate(0, 0, -1).Format("2006-01"),
 			func(month, currency, pid, batch string, a reportAgg) {
 				if q.ProductID != "" && pid != q.ProductID {
 					return
 				}
-				l := saleLine{batch: batch, orders: a.Orders, units: a.Units, revenue: a.Revenue, refunds: a.Refunds,
-					cost: a.Cost, afterSales: a.AfterSales, recalled: a.Recalled}
+				l := a.line(batch)
 				if rep.PurgedIncluded {
 					addLine(month, currency, pid, l)
 					return
 				}
 				k := pk{month, currency}
 				if purgedAt[k] == nil {
-					purgedAt[k] = &Figures{Currency: currency}
+					purgedAt[k] = &SalesFigures{Currency: currency}
 				}
-				purgedAt[k].add(Figures{Orders: l.orders, Units: l.units, RevenueMinor: l.revenue,
-					RefundsMinor: l.refunds, CostMinor: l.cost})
+				purgedAt[k].add(l.figures(currency))
 			})
 		if err != nil {
 			return err
@@ -675,20 +720,20 @@ func (s *Shop) Report(q ReportQuery) (Report, error) {
 			t.finish()
 			rep.Totals = append(rep.Totals, t)
 			for _, p := range order {
-				f := Figures{Currency: c}
+				f := SalesFigures{Currency: c}
 				if x := periods[pk{p, c}]; x != nil {
 					f = *x
 				}
 				f.finish()
-				rep.Periods = append(rep.Periods, PeriodFigures{Period: p, Start: starts[p], Figures: f})
+				rep.Periods = append(rep.Periods, PeriodSales{Period: p, Start: starts[p], SalesFigures: f})
 			}
 		}
 		for k, f := range products {
-			pf := ProductFigures{ProductID: k[0], Figures: *f}
+			pf := ProductSales{ProductID: k[0], SalesFigures: *f}
 			pf.finish()
 			rep.Products = append(rep.Products, pf)
 		}
-		slices.SortFunc(rep.Products, func(a, b ProductFigures) int {
+		slices.SortFunc(rep.Products, func(a, b ProductSales) int {
 			return cmpFirst(b.RevenueMinor-a.RevenueMinor, strings.Compare(a.ProductID, b.ProductID), strings.Compare(a.Currency, b.Currency))
 		})
 		for _, b := range batches {
@@ -696,15 +741,15 @@ func (s *Shop) Report(q ReportQuery) (Report, error) {
 			b.RatePermille = ratePermille(b.AfterSales, b.Units)
 			rep.Batches = append(rep.Batches, *b)
 		}
-		slices.SortFunc(rep.Batches, func(a, b BatchFigures) int {
+		slices.SortFunc(rep.Batches, func(a, b BatchSales) int {
 			return cmpFirst(int64(strings.Compare(a.ProductID, b.ProductID)), strings.Compare(a.BatchID, b.BatchID), strings.Compare(a.Currency, b.Currency))
 		})
 		for k, f := range purgedAt {
-			pf := PeriodFigures{Period: k.period, Start: k.period + "-01", Figures: *f}
+			pf := PeriodSales{Period: k.period, Start: k.period + "-01", SalesFigures: *f}
 			pf.finish()
 			rep.Purged = append(rep.Purged, pf)
 		}
-		slices.SortFunc(rep.Purged, func(a, b PeriodFigures) int {
+		slices.SortFunc(rep.Purged, func(a, b PeriodSales) int {
 			return cmpFirst(int64(strings.Compare(a.Period, b.Period)), strings.Compare(a.Currency, b.Currency))
 		})
 		return nil
@@ -770,8 +815,8 @@ func (s *Shop) SetReviewThreshold(permille int) error {
 // over all its sales (kept orders and purged aggregates) is above the
 // threshold, the highest rate first.
 type Review struct {
-	ThresholdPermille int            `json:"threshold_permille"`
-	Batches           []BatchFigures `json:"batches"`
+	ThresholdPermille int          `json:"threshold_permille"`
+	Batches           []BatchSales `json:"batches"`
 	// Considered is how many batches with delivered keys were looked at.
 	Considered int `json:"considered"`
 }
@@ -781,7 +826,7 @@ type Review struct {
 // grows with the orders within retention.
 func (s *Shop) ReviewList() (Review, error) {
 	rev := Review{ThresholdPermille: s.ReviewThreshold()}
-	stats := map[string]*BatchFigures{}
+	stats := map[string]*BatchSales{}
 	err := s.db.View(func(tx *store.Txn) error {
 		scan, err := s.newReportScan(tx)
 		if err != nil {
@@ -794,11 +839,14 @@ func (s *Shop) ReviewList() (Review, error) {
 			b := stats[l.batch]
 			if b == nil {
 				info := scan.batches[l.batch]
-				b = &BatchFigures{BatchID: l.batch, ProductID: pid, Supplier: info.Supplier, Date: info.Date,
-					UnitCostMinor: info.CostMinor, Figures: Figures{Currency: currency}}
+				if info.ProductID != "" {
+					pid = info.ProductID // a compensation key may be another product's
+				}
+				b = &BatchSales{BatchID: l.batch, ProductID: pid, Supplier: info.Supplier, Date: info.Date,
+					UnitCostMinor: info.CostMinor, SalesFigures: SalesFigures{Currency: currency}}
 				stats[l.batch] = b
 			}
-			b.add(Figures{Orders: l.orders, Units: l.units, RevenueMinor: l.revenue, RefundsMinor: l.refunds, CostMinor: l.cost})
+			b.add(l.figures(currency))
 			b.AfterSales += l.afterSales
 			b.Recalled += l.recalled
 		}
@@ -811,8 +859,7 @@ func (s *Shop) ReviewList() (Review, error) {
 			return err
 		}
 		return scan.purged("", "", func(_, currency, pid, batch string, a reportAgg) {
-			add(currency, pid, saleLine{batch: batch, orders: a.Orders, units: a.Units, revenue: a.Revenue,
-				refunds: a.Refunds, cost: a.Cost, afterSales: a.AfterSales, recalled: a.Recalled})
+			add(currency, pid, a.line(batch))
 		})
 	})
 	if err != nil {
@@ -829,7 +876,7 @@ func (s *Shop) ReviewList() (Review, error) {
 			rev.Batches = append(rev.Batches, *b)
 		}
 	}
-	slices.SortFunc(rev.Batches, func(a, b BatchFigures) int {
+	slices.SortFunc(rev.Batches, func(a, b BatchSales) int {
 		return cmpFirst(int64(b.RatePermille-a.RatePermille), b.AfterSales-a.AfterSales, strings.Compare(a.BatchID, b.BatchID))
 	})
 	return rev, nil

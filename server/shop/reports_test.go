@@ -11,7 +11,7 @@ import (
 )
 
 // figs prints figures as orders/units/revenue/refunds/cost/profit/margin‰.
-func figs(f Figures) string {
+func figs(f SalesFigures) string {
 	m := "-"
 	if f.HasMargin {
 		m = fmt.Sprint(f.MarginPermille)
@@ -23,16 +23,16 @@ func figs(f Figures) string {
 func periodsOf(r Report) string {
 	var b []string
 	for _, p := range r.Periods {
-		b = append(b, p.Period+"@"+p.Start+" "+figs(p.Figures))
+		b = append(b, p.Period+"@"+p.Start+" "+figs(p.SalesFigures))
 	}
 	return strings.Join(b, "\n")
 }
 
-func batchesOf(bs []BatchFigures) string {
+func batchesOf(bs []BatchSales) string {
 	var b []string
 	for _, x := range bs {
 		b = append(b, fmt.Sprintf("%s %s %s cost %d: %s after-sales %d recalled %d rate %d", x.BatchID, x.Supplier, x.Date,
-			x.UnitCostMinor, figs(x.Figures), x.AfterSales, x.Recalled, x.RatePermille))
+			x.UnitCostMinor, figs(x.SalesFigures), x.AfterSales, x.Recalled, x.RatePermille))
 	}
 	return strings.Join(b, "\n")
 }
@@ -141,7 +141,7 @@ func TestReportProfitByShopDay(t *testing.T) {
 	if len(r.Totals) != 1 || figs(r.Totals[0]) != "CNY 3/5/3960/300/1900/1760/481" {
 		t.Errorf("totals %+v", r.Totals)
 	}
-	if len(r.Products) != 1 || figs(r.Products[0].Figures) != "CNY 3/5/3960/300/1900/1760/481" {
+	if len(r.Products) != 1 || figs(r.Products[0].SalesFigures) != "CNY 3/5/3960/300/1900/1760/481" {
 		t.Errorf("products %+v", r.Products)
 	}
 	// acme: o1's two keys, o2's replaced key (cost, no revenue: it was
@@ -231,7 +231,7 @@ func TestReportSurvivesPurge(t *testing.T) {
 	}
 	day := e.report(ReportQuery{Grain: GrainDay, From: "2026-11-01", To: "2026-11-02"})
 	if day.PurgedIncluded || len(day.Totals) != 0 || len(day.Purged) != 1 ||
-		day.Purged[0].Period != "2026-11" || figs(day.Purged[0].Figures) != "CNY 4/6/4950/300/2600/2050/441" {
+		day.Purged[0].Period != "2026-11" || figs(day.Purged[0].SalesFigures) != "CNY 4/6/4950/300/2600/2050/441" {
 		t.Errorf("day report after purge: totals %+v purged %+v", day.Totals, day.Purged)
 	}
 	// The aggregates name no order.
@@ -253,7 +253,7 @@ func TestReportSurvivesPurge(t *testing.T) {
 // TestReportSharedAndRecall: a shared product costs its batch's cost per
 // seat sold; a recalled key keeps its cost on its batch (counted as
 // recalled, not as after-sales) and its replacement's revenue goes to the
-// other batch.
+// other batch; a key given as compensation is a cost on its own batch.
 func TestReportSharedAndRecall(t *testing.T) {
 	e := newEnv(t)
 	u := e.product("game", Unique)
@@ -269,7 +269,8 @@ func TestReportSharedAndRecall(t *testing.T) {
 	x := imp(u.ID, BatchInfo{Supplier: "x", CostMinor: 100}, keyList("X", 2))
 	y := imp(u.ID, BatchInfo{Supplier: "y", CostMinor: 200}, keyList("Y", 2))
 	s := imp(sh.ID, BatchInfo{Supplier: "s", CostMinor: 50, Seats: 10}, keyList("S", 1))
-	e.pay(e.buy(u.ID, 1).Order)
+	bought := e.buy(u.ID, 1)
+	e.pay(bought.Order)
 	seats := e.buy(sh.ID, 1) // a shared product sells one seat per order
 	e.pay(seats.Order)
 	if _, err := e.shop.OpenTicket(seats.Token, ReasonKeyAlreadyUsed, ""); err != nil {
@@ -284,10 +285,21 @@ func TestReportSharedAndRecall(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// A seat of the shared product given to the unique order as
+	// compensation: a cost of that sale, on the seat's batch.
+	if err := e.db.Update(func(tx *store.Txn) error {
+		_, err := e.shop.CompensateKeyTx(tx, "a1", CompensationParams{Ref: bought.Order.Ref, Product: sh.ID})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
 	r := e.report(ReportQuery{})
+	if len(r.Totals) != 1 || r.Totals[0].CompensationMinor != 50 || figs(r.Totals[0]) != "CNY 2/4/1980/0/400/1580/798" {
+		t.Errorf("totals %+v", r.Totals)
+	}
 	want := x + " x 2026-11-01 cost 100: CNY 0/1/0/0/100/-100/- after-sales 0 recalled 1 rate 0\n" +
 		y + " y 2026-11-01 cost 200: CNY 1/1/990/0/200/790/798 after-sales 0 recalled 0 rate 0\n" +
-		s + " s 2026-11-01 cost 50: CNY 1/1/990/0/50/940/949 after-sales 1 recalled 0 rate 1000"
+		s + " s 2026-11-01 cost 50: CNY 1/2/990/0/100/890/899 after-sales 1 recalled 0 rate 500"
 	// Batches are listed by product id, then batch.
 	got := batchesOf(r.Batches)
 	if u.ID > sh.ID {

@@ -250,7 +250,7 @@ func (c *catalog) put(p Product) {
 	if old, ok := c.byID[p.ID]; ok && old.Slug != p.Slug {
 		delete(c.bySlug, old.Slug)
 	}
-	p.InStock = 0
+	p.InStock, p.FrozenStock, p.TemporarilyUnavailable = 0, 0, false
 	c.byID[p.ID] = p
 	c.bySlug[p.Slug] = p.ID
 }
@@ -298,6 +298,7 @@ func (s *Shop) withStock(p Product) (Product, error) {
 			p.FrozenStock, err = frozenCount(tx, p.ID)
 			return err
 		})
+		p.TemporarilyUnavailable = p.InStock == 0 && p.FrozenStock > 0
 		return p, err
 	}
 	err := s.db.View(func(tx *store.Txn) error {

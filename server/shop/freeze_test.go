@@ -103,7 +103,7 @@ func TestFreezeAtThresholdNotBefore(t *testing.T) {
 		t.Fatalf("owner told %+v", e.frozen)
 	}
 	p, _ := e.shop.Product(e.prod.ID)
-	if p.InStock != 8 || p.FrozenStock != 20 || p.TemporarilyUnavailable() { // 18 unsold, 2 swapped out
+	if p.InStock != 8 || p.FrozenStock != 20 || p.TemporarilyUnavailable { // 18 unsold, 2 swapped out
 		t.Fatalf("stock %d frozen %d", p.InStock, p.FrozenStock)
 	}
 	// The pending order now holds keys of the good batch; paid, it gets them.
@@ -123,7 +123,7 @@ func TestFreezeAtThresholdNotBefore(t *testing.T) {
 		t.Fatalf("sold a frozen key: %v", err)
 	}
 	p, _ = e.shop.Product(e.prod.ID)
-	if !p.TemporarilyUnavailable() {
+	if !p.TemporarilyUnavailable {
 		t.Fatalf("not temporarily unavailable: %+v", p)
 	}
 	// A fifth report does not freeze twice.

@@ -130,14 +130,12 @@ type Product struct {
 	// InStock is computed on read: keys (or seats) available now.
 	InStock int `json:"in_stock"`
 	// FrozenStock is computed on read too: unsold keys held back by batch
-	// freezes (issue 13 §2). With nothing in stock, the product is
-	// temporarily unavailable rather than sold out.
-	FrozenStock int `json:"frozen_stock,omitempty"`
+	// freezes (issue 13 §2); staff see it, buyers do not (json "-").
+	// TemporarilyUnavailable is set when nothing is in stock but frozen
+	// keys are: buyers see "temporarily unavailable", not "sold out".
+	FrozenStock            int  `json:"-"`
+	TemporarilyUnavailable bool `json:"temporarily_unavailable,omitempty"`
 }
-
-// TemporarilyUnavailable reports whether p has no stock but keys held
-// back by a freeze: shown as "temporarily unavailable", not "sold out".
-func (p Product) TemporarilyUnavailable() bool { return p.InStock == 0 && p.FrozenStock > 0 }
 
 // Batch is one import of keys from a supplier.
 type Batch struct {

@@ -54,6 +54,7 @@ func (e *env) publish(d CaseDraft) (Case, error) {
 // a time are refused; listing filters by product and pages.
 func TestCaseLibrary(t *testing.T) {
 	e := newEnv(t)
+	e.freezeOff() // many orders report keys of one batch here (freeze.go)
 	p := e.product("game", Unique)
 	q := e.product("other", Unique)
 	e.importKeys(p.ID, keyList("G", 60))
@@ -162,6 +163,9 @@ func TestCaseLibrary(t *testing.T) {
 // the figures are cached and recomputed after ten minutes.
 func TestProductFigures(t *testing.T) {
 	e := newEnv(t)
+	// Four orders report bad keys of one batch here: the automatic batch
+	// freeze (freeze.go) would take the rest of it out of stock.
+	e.freezeOff()
 	p := e.product("game", Unique)
 	q := e.product("other", Unique)
 	e.importKeys(p.ID, keyList("G", 30))

@@ -243,3 +243,14 @@ func TestUnfreezeRecallAndExpiry(t *testing.T) {
 		t.Fatalf("history %+v", past)
 	}
 }
+
+// freezeOff turns automatic freezes off, for tests of other things that
+// report many keys of one batch as bad.
+func (e *env) freezeOff() {
+	e.t.Helper()
+	r := DefaultFreezeRule
+	r.Off = true
+	if err := e.db.Update(func(tx *store.Txn) error { return e.shop.SetFreezeRuleTx(tx, r) }); err != nil {
+		e.t.Fatal(err)
+	}
+}

@@ -31,3 +31,23 @@ func (v *Vault) ResellerSecret(keyID string, salt []byte) [32]byte {
 	copy(out[:], k)
 	return out
 }
+
+// labelUpstream keys the sealing of upstream credentials (see
+// [Vault.UpstreamKey]).
+const labelUpstream = "veil/v1/upstream-credentials"
+
+// UpstreamKey returns the symmetric key that seals a downstream shop's
+// credentials at its upstream suppliers (their API secret, the age identity
+// their keys are sealed to): HKDF-SHA256 of the vault's FingerprintKey with
+// its own label. Derived from the one vault secret that never rotates, so
+// the sealed credentials outlive a rotation of the inventory identity, and
+// only an unlocked vault opens them.
+func (v *Vault) UpstreamKey() [32]byte {
+	k, err := hkdf.Key(sha256.New, v.FingerprintKey[:], nil, labelUpstream, 32)
+	if err != nil {
+		panic("crypto: hkdf: " + err.Error())
+	}
+	var out [32]byte
+	copy(out[:], k)
+	return out
+}

@@ -176,6 +176,7 @@ func (s *Shop) UpdateProduct(p Product) (Product, error) {
 		// Placement, status and images change through their own calls
 		// (listing.go, images.go).
 		q.Category, q.Sort, q.Status, q.Images = old.Category, old.Sort, old.Status, old.Images
+		q.Upstream = old.Upstream // resale: changes through SetUpstream (sourced.go)
 		if err := q.validate(); err != nil {
 			return err
 		}
@@ -291,6 +292,10 @@ func (s *Shop) loadCatalog() error {
 
 // withStock fills InStock.
 func (s *Shop) withStock(p Product) (Product, error) {
+	if p.Upstream != nil { // resale: the upstream's stock, cached (sourced.go)
+		p.InStock = s.upstreamAvailable(p.ID)
+		return p, nil
+	}
 	if p.Kind == Unique {
 		p.InStock = s.poolOf(p.ID).len()
 		err := s.db.View(func(tx *store.Txn) error {

@@ -33,6 +33,11 @@ func (s *Shop) Run(ctx context.Context) {
 		if _, err := s.Sweep(); err != nil {
 			s.log.Error("shop: background sweep", "err", err)
 		}
+		// Resale: sourced products' stock and purchases (sourced.go).
+		s.RefreshUpstreamStock(ctx, false)
+		if _, err := s.PurchaseQueued(ctx); err != nil {
+			s.log.Error("shop: upstream purchases", "err", err)
+		}
 		if time.Since(lastPurge) > time.Hour {
 			lastPurge = time.Now()
 			last := -1
@@ -200,6 +205,9 @@ func (s *Shop) deliverQueued() (delivered, refundDue int, err error) {
 		err := s.withOrder(ref, func(tx *store.Txn, o *Order, prod Product, freed *[]string) error {
 			if o.Status != StatusPaid {
 				return errors.Join(tx.Delete(pDeliver+o.Ref), errNoSave)
+			}
+			if prod.Upstream != nil {
+				return errSkip // PurchaseQueued delivers it, deadline included (sourced.go)
 			}
 			if now.After(o.DeliverBy) {
 				// Could not deliver in time: the keys go back to stock and

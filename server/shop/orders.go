@@ -213,11 +213,22 @@ type hold struct {
 	qty  int
 	kids []string
 	used bool
+	// sourced: the product is bought upstream on payment (sourced.go).
+	sourced bool
 }
 
 // hold takes qty keys of prod from its pool; ErrOutOfStock if too few.
 func (s *Shop) hold(prod Product, qty int) (*hold, error) {
 	h := &hold{prod: prod, qty: qty, pool: s.poolOf(prod.ID)}
+	if prod.Upstream != nil {
+		// Sourced upstream (sourced.go): nothing local to reserve; the
+		// upstream's cached stock must cover the order.
+		if s.upstreamAvailable(prod.ID) < qty {
+			return nil, ErrOutOfStock
+		}
+		h.sourced = true
+		return h, nil
+	}
 	if prod.Kind == Unique {
 		if h.kids = h.pool.take(qty); h.kids == nil {
 			return nil, ErrOutOfStock
@@ -229,6 +240,10 @@ func (s *Shop) hold(prod Product, qty int) (*hold, error) {
 // apply reserves the held stock for the order ref inside tx.
 func (h *hold) apply(tx *store.Txn, ref string) ([]string, error) {
 	h.used = false
+	if h.sourced {
+		h.used = true
+		return nil, nil
+	}
 	if h.prod.Kind == Shared {
 		n, err := getStock(tx, h.prod.ID)
 		if err != nil {
@@ -396,6 +411,9 @@ func (s *Shop) OrderByRef(ref string) (Order, error) {
 // inside the caller's transaction. It reads and decrypts everything before it
 // writes anything, so an error leaves the transaction untouched.
 func (s *Shop) deliver(tx *store.Txn, o *Order, prod Product) error {
+	if prod.Upstream != nil {
+		return errSourced // PurchaseQueued delivers it (sourced.go)
+	}
 	sealed, recs, err := s.sealKeys(tx, o, o.Items, prod, true)
 	if err != nil {
 		return err

@@ -164,6 +164,9 @@ func (s *Shop) ApplyPayment(ref string, p Payment, onHeld HeldFunc) (PayResult, 
 	if res.Order.Status != StatusPending {
 		s.orderEnded(ref) // paid (or held for staff): no longer an unpaid hold
 	}
+	if res.Order.Status == StatusPaid {
+		s.wake() // queued: a sourced product's purchase, or a locked vault
+	}
 	if res.Outcome != OutcomeRepeat {
 		s.log.Info("shop: payment recorded", "ref", ref, "provider", p.Provider,
 			"outcome", string(res.Outcome), "status", string(res.Order.Status))
@@ -372,7 +375,7 @@ func (s *Shop) acceptTx(tx *store.Txn, o *Order, lk string, prod Product, p Paym
 // delivery worker when that cannot happen now (vault locked, a fault).
 func (s *Shop) deliverOrQueue(tx *store.Txn, o *Order, prod Product) error {
 	if err := s.deliver(tx, o, prod); err != nil {
-		if !errors.Is(err, ErrLocked) {
+		if !errors.Is(err, ErrLocked) && !errors.Is(err, errSourced) {
 			s.log.Error("shop: delivery failed, queued for retry", "ref", o.Ref, "err", err)
 		}
 		return tx.Set(pDeliver+o.Ref, nil)

@@ -533,6 +533,9 @@ func (s *Shop) PlaceResale(req ResaleRequest) (ResalePlaced, error) {
 	if err != nil {
 		return ResalePlaced{}, err
 	}
+	if prod.Upstream != nil {
+		return ResalePlaced{}, ErrProductNotFound // not offered on: sourced from another shop
+	}
 	if s.Locked() {
 		return ResalePlaced{}, ErrLocked
 	}

@@ -55,6 +55,9 @@ type Config struct {
 	// OnRotationDone runs after a rotation's job destroyed the old identity
 	// (the audit log records it).
 	OnRotationDone func(Rotation)
+	// AfterUpstreamPurchase runs between a sourced order's upstream
+	// purchase and its local commit (tests crash the process there).
+	AfterUpstreamPurchase func(ref string)
 	// OnBatchFrozen runs inside the transaction that freezes a supplier
 	// batch automatically (issue 13 §2, freeze.go), so the owner's
 	// notification commits with the freeze or not at all.
@@ -87,6 +90,10 @@ type Shop struct {
 
 	rotMu   sync.Mutex    // one rotation step, start or passphrase change at a time
 	rotKick chan struct{} // wakes the rotation job
+
+	// Resale (issue 14): the upstream client and its memory (sourced.go).
+	up      upstreamState
+	sourcer Sourcer
 }
 
 // Store keys (under store.Version). Order records are keyed by the token's

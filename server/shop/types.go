@@ -135,6 +135,10 @@ type Product struct {
 	// keys are: buyers see "temporarily unavailable", not "sold out".
 	FrozenStock            int  `json:"-"`
 	TemporarilyUnavailable bool `json:"temporarily_unavailable,omitempty"`
+
+	// Resale (issue 14): set when the product is sourced from an upstream
+	// veil instead of local keys (sourced.go).
+	Upstream *Upstream `json:"upstream,omitempty"`
 }
 
 // Batch is one import of keys from a supplier.
@@ -256,6 +260,9 @@ type Order struct {
 	// a gateway created for it (epusdt), shown again on the order page.
 	PayWith string   `json:"pay_with,omitempty"`
 	Invoice *Invoice `json:"invoice,omitempty"`
+	// Resale (issue 14): the purchase of a sourced product's keys upstream
+	// (sourced.go).
+	Upstream *UpstreamOrder `json:"upstream,omitempty"`
 
 	// Compensations are extra keys given to this order by approvals
 	// (issue 13 §1, compensate.go); their keys are sealed in Payloads,

@@ -255,6 +255,10 @@ func (s *Shop) DeleteKeysTx(tx *store.Txn, productID, batchID string) (int, erro
 type BatchStock struct {
 	Batch                                                    Batch
 	Available, Reserved, Delivered, Bad, Recalled, Withdrawn int
+	// Frozen counts unsold keys held back by a batch freeze (freeze.go);
+	// FrozenAt is when the batch froze (zero while it is not frozen).
+	Frozen   int
+	FrozenAt time.Time
 }
 
 // Stock counts each batch of a product by key state, oldest batch first.
@@ -285,10 +289,18 @@ func (s *Shop) Stock(productID string) ([]BatchStock, error) {
 					out[i].Recalled++
 				case KeyWithdrawn:
 					out[i].Withdrawn++
+				case KeyFrozen:
+					out[i].Frozen++
 				}
 				return nil
 			})
 			if err != nil {
+				return err
+			}
+			var f Freeze
+			if err := getFreeze(tx, b.ID, &f); err == nil {
+				out[i].FrozenAt = f.At
+			} else if !errors.Is(err, ErrNotFrozen) {
 				return err
 			}
 		}

@@ -102,6 +102,10 @@ func TestFreezeAtThresholdNotBefore(t *testing.T) {
 	if len(e.frozen) != 1 || e.frozen[0].Batch != e.bad.BatchID {
 		t.Fatalf("owner told %+v", e.frozen)
 	}
+	st, err := e.shop.Stock(e.prod.ID)
+	if err != nil || len(st) != 2 || st[0].Frozen != 20 || st[0].Available != 0 || !st[0].FrozenAt.Equal(f.At) || !st[1].FrozenAt.IsZero() {
+		t.Fatalf("stock by batch %+v %v", st, err)
+	}
 	p, _ := e.shop.Product(e.prod.ID)
 	if p.InStock != 8 || p.FrozenStock != 20 || p.TemporarilyUnavailable { // 18 unsold, 2 swapped out
 		t.Fatalf("stock %d frozen %d", p.InStock, p.FrozenStock)

@@ -11,6 +11,9 @@ const (
 	// KindBatchUnfreeze puts a frozen supplier batch's keys back on sale.
 	// (Recalling a frozen batch is a recall.)
 	KindBatchUnfreeze Kind = "batch_unfreeze"
+	// KindFreezeRule sets when a batch freezes automatically (reports,
+	// share of delivered keys, window) or turns freezing off.
+	KindFreezeRule Kind = "freeze_rule"
 )
 
 func init() {
@@ -18,4 +21,5 @@ func init() {
 	// exports. Unfreezing sells keys buyers reported bad: owners too.
 	RegisterKind(KindCompensationKey, RoleOwner, false)
 	RegisterKind(KindBatchUnfreeze, RoleOwner, false)
+	RegisterKind(KindFreezeRule, RoleOwner, false)
 }

@@ -144,6 +144,9 @@ type ProductCard struct {
 	Price   string // formatted, "¥9.90"
 	InStock int
 	SoldOut bool
+	// Paused: sold out only because the seller froze a batch (issue 13
+	// §2): "temporarily unavailable" rather than "sold out".
+	Paused bool
 }
 
 // Catalog is the home page: every product.
@@ -270,6 +273,10 @@ type Item struct {
 	// back (shown struck through); StateText translates it.
 	State     string
 	StateText string
+	// Compensation marks a key given free on top of the order (issue 13
+	// §1); Product names its product, which may be another one.
+	Compensation bool
+	Product      string
 }
 
 // Option is one choice of a select.

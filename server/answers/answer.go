@@ -36,43 +36,55 @@ type Reply struct {
 }
 
 // Answer matches question and writes the reply from f in the question's
-// language. The text is cleaned for the chat (msg.CleanText) and fits a
-// message.
+// language, covering each topic the question reaches (Matches); Intent is
+// the first of them. The text is cleaned for the chat (msg.CleanText) and
+// fits a message.
 func Answer(question string, f Facts, t Translator) Reply {
 	lang := Lang(question)
-	in := Match(question)
-	r := Reply{Intent: in, Lang: lang, Unsure: in == Unsure}
+	ins := Matches(question)
+	r := Reply{Intent: Unsure, Lang: lang, Unsure: len(ins) == 0}
 	w := writer{lang: lang, t: t, f: f}
 	if r.Unsure {
 		r.Text = w.finish([]string{w.tr("answers.unsure")}, false)
 		return r
 	}
+	r.Intent = ins[0]
 	var parts []string
+	seen := map[string]bool{}
+	add := func(ps ...string) {
+		for _, p := range ps {
+			if p != "" && !seen[p] {
+				seen[p] = true
+				parts = append(parts, p)
+			}
+		}
+	}
 	p := f.Product.Disclosure
-	switch in {
-	case RedeemHow:
-		parts = append(parts, w.field("answers.usage", p.UsageGuide), w.field("answers.devices", p.Devices))
-	case Expired:
-		parts = append(parts, w.field("answers.validity", p.Validity), w.window())
-	case WrongRegion:
-		parts = append(parts, w.field("answers.regions", p.Regions), w.field("answers.devices", p.Devices),
-			w.window(), w.remedies())
-	case AlreadyUsed:
-		parts = append(parts, w.tr("answers.already_used"), w.window(), w.remedies())
-	case Invalid:
-		parts = append(parts, w.tr("answers.invalid"), w.field("answers.usage", p.UsageGuide),
-			w.field("answers.regions", p.Regions), w.window(), w.remedies())
-	case Refund:
-		parts = append(parts, w.remedies())
-		if f.CoolingOff {
-			parts = append(parts, w.tr("answers.cooling_off"))
+	for _, in := range ins {
+		switch in {
+		case RedeemHow:
+			add(w.field("answers.usage", p.UsageGuide), w.field("answers.devices", p.Devices))
+		case Expired:
+			add(w.field("answers.validity", p.Validity), w.window())
+		case WrongRegion:
+			add(w.field("answers.regions", p.Regions), w.field("answers.devices", p.Devices), w.window(), w.remedies())
+		case AlreadyUsed:
+			add(w.tr("answers.already_used"), w.window(), w.remedies())
+		case Invalid:
+			add(w.tr("answers.invalid"), w.field("answers.usage", p.UsageGuide), w.field("answers.regions", p.Regions),
+				w.window(), w.remedies())
+		case Refund:
+			add(w.remedies())
+			if f.CoolingOff {
+				add(w.tr("answers.cooling_off"))
+			}
+			if d := f.Product.Policy.ProRataDays; d > 0 {
+				add(strings.ReplaceAll(w.tr("answers.pro_rata"), "{days}", strconv.Itoa(d)))
+			}
+			add(w.window())
+		case NotReceived, WhereKey:
+			add(w.tr("answers.where." + whereKey(f.Order)))
 		}
-		if d := f.Product.Policy.ProRataDays; d > 0 {
-			parts = append(parts, strings.ReplaceAll(w.tr("answers.pro_rata"), "{days}", strconv.Itoa(d)))
-		}
-		parts = append(parts, w.window())
-	case NotReceived, WhereKey:
-		parts = append(parts, w.tr("answers.where."+whereKey(f.Order)))
 	}
 	r.Text = w.finish(parts, true)
 	return r

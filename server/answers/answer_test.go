@@ -87,6 +87,10 @@ func TestAnswersFromTheShopsData(t *testing.T) {
 	if r := Answer("没收到卡密", unpaid, tr); !strings.Contains(r.Text, "尚未支付") {
 		t.Errorf("unpaid: %+v", r)
 	}
+	// Two questions in one message: both answered.
+	if r := Answer("有效期多久？地区有限制吗", open, tr); !strings.Contains(r.Text, "激活后30天") || !strings.Contains(r.Text, "仅限国区账号") {
+		t.Errorf("two topics: %s", r.Text)
+	}
 	// Past the window, the answer says so.
 	late := facts(time.Date(2026, 11, 10, 0, 0, 0, 0, time.UTC))
 	if r := Answer("the code expired", late, tr); !strings.Contains(r.Text, "closed on 2026-11-04 20:00 CST") {

@@ -246,13 +246,31 @@ func Scores(text string) []Score {
 }
 
 // Match returns the intent of a question, or Unsure when no intent reaches
-// the minimum score or the best two score alike.
+// the minimum score or the best two score alike. It is the strict reading
+// the question tables measure.
 func Match(text string) Intent {
 	s := Scores(text)
 	if s[0].Score < minScore || s[1].Score == s[0].Score {
 		return Unsure
 	}
 	return s[0].Intent
+}
+
+// maxAnswered bounds the topics one answer covers.
+const maxAnswered = 3
+
+// Matches returns every intent that reaches the minimum score, best
+// first, at most three: a message may ask two things ("how long is it
+// valid, and which regions?"), and answering each from the shop's data
+// does no harm. Empty: nothing matched, a person answers.
+func Matches(text string) []Intent {
+	var out []Intent
+	for _, s := range Scores(text) {
+		if s.Score >= minScore && len(out) < maxAnswered {
+			out = append(out, s.Intent)
+		}
+	}
+	return out
 }
 
 // Lang is the language to answer text in: Chinese when it holds a Han

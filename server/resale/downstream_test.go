@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"veil/server/shop"
+	"veil/server/staff"
 	"veil/server/store"
 )
 
@@ -148,5 +149,62 @@ func TestSourcedUpstreamOutOfStockRefundsAfterDeadline(t *testing.T) {
 	}
 	if e.upstreamOrders() != 1 { // only "other"
 		t.Fatalf("upstream orders %d", e.upstreamOrders())
+	}
+}
+
+func TestForwardedTicketBringsReplacementToBuyer(t *testing.T) {
+	e := newEnv(t, 5000)
+	down, _, _ := e.downstream(t.TempDir(), nil)
+	ctx := context.Background()
+	pl, err := down.PlaceOrder("dgame", 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := down.Pay(pl.Order.Ref, shop.Payment{Provider: "demo", AmountMinor: 1500}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := down.PurchaseQueued(ctx); err != nil || res.Delivered != 1 {
+		t.Fatalf("purchase %+v %v", res, err)
+	}
+	v, _ := down.Retrieve(pl.Token)
+	tk, err := down.OpenTicket(pl.Token, shop.ReasonKeyInvalid, v.Items[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := down.ForwardTicket(ctx, tk.ID, "the buyer reports the key as invalid"); err != nil {
+		t.Fatal(err)
+	}
+	fwd, err := down.ForwardTicket(ctx, tk.ID, "again")
+	if err != nil || fwd.Upstream == nil || fwd.Upstream.Ticket == "" {
+		t.Fatalf("forward again: %+v %v", fwd, err)
+	}
+	if ts, _ := e.shop.ResaleTickets(); len(ts) != 1 || ts[0].ID != fwd.Upstream.Ticket {
+		t.Fatalf("upstream tickets %+v", ts)
+	}
+	if n, err := down.SyncForwarded(ctx); err != nil || n != 0 {
+		t.Fatalf("sync while open: %d %v", n, err)
+	}
+	// The upstream's staff replace the key.
+	err = e.db.Update(func(tx *store.Txn) error {
+		_, err := e.staff.AutoApproveTx(tx, "system", staff.KindResellerReplacement, fwd.Upstream.Ticket, "replace",
+			RemedyParams{Ticket: fwd.Upstream.Ticket, Product: e.prod.ID}, "test")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := down.SyncForwarded(ctx); err != nil || n != 1 {
+		t.Fatalf("sync after the remedy: %d %v", n, err)
+	}
+	v, err = down.Retrieve(pl.Token)
+	if err != nil || len(v.Items) != 2 || v.Items[0].Key != e.keys[0] || v.Items[0].State != shop.KeyReportedBad ||
+		v.Items[1].Key != e.keys[1] || v.Items[1].State != "" || v.Order.Status != shop.StatusReplaced {
+		t.Fatalf("buyer sees %+v (%s) %v", v.Items, v.Order.Status, err)
+	}
+	if got, _ := down.Ticket(tk.ID); got.Status != shop.TicketResolved || got.Remedy != shop.RemedyReplace {
+		t.Fatalf("local ticket %+v", got)
+	}
+	if n, _ := down.SyncForwarded(ctx); n != 0 {
+		t.Fatal("applied twice")
 	}
 }

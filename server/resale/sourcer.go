@@ -70,3 +70,27 @@ func (s Sourcer) Available(ctx context.Context, up shop.Upstream, secret string)
 	}
 	return 0, nil
 }
+
+var _ shop.TicketForwarder = Sourcer{}
+
+func upstreamTicket(t TicketJSON) shop.UpstreamTicket {
+	return shop.UpstreamTicket{ID: t.ID, Status: t.Status, Remedy: t.Remedy, AmountMinor: t.AmountMinor}
+}
+
+// OpenTicket opens (or, with the same key, finds) the upstream ticket.
+func (s Sourcer) OpenTicket(ctx context.Context, up shop.Upstream, secret, idemKey, order, item string, reason shop.Reason, detail string) (shop.UpstreamTicket, error) {
+	t, err := s.client(up, secret).OpenTicket(ctx, order, TicketRequest{ItemID: item, Reason: reason, Detail: detail}, idemKey)
+	if err != nil {
+		return shop.UpstreamTicket{}, err
+	}
+	return upstreamTicket(t), nil
+}
+
+// Ticket reads an upstream ticket's progress.
+func (s Sourcer) Ticket(ctx context.Context, up shop.Upstream, secret, id string) (shop.UpstreamTicket, error) {
+	t, err := s.client(up, secret).Ticket(ctx, id)
+	if err != nil {
+		return shop.UpstreamTicket{}, err
+	}
+	return upstreamTicket(t), nil
+}

@@ -58,6 +58,9 @@ type Ticket struct {
 	Auto        bool      `json:"auto,omitempty"`  // remedy approved by policy
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
+	// Resale (issue 14): the ticket forwarded to the upstream of a sourced
+	// order (forward.go).
+	Upstream *ForwardedTicket `json:"upstream,omitempty"`
 }
 
 // After-sales errors.
@@ -509,6 +512,9 @@ func (s *Shop) ReplaceTx(tx *store.Txn, ref, itemID, ticketID string) (Order, er
 	}
 	if !slices.Contains(o.Items, itemID) {
 		return o, inputErr("item_id: not a current item of this order")
+	}
+	if o.Upstream != nil {
+		return o, inputErr("the key was bought upstream: forward the ticket to the upstream instead")
 	}
 	n, err := s.replaceTx(tx, &o, prod, []string{itemID}, KeyReportedBad, nil)
 	if err != nil {

@@ -28,15 +28,22 @@ func (s *Shop) Run(ctx context.Context) {
 	defer func() { <-rotDone }()
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
-	var lastPurge time.Time
+	var lastPurge, lastSync time.Time
 	for {
 		if _, err := s.Sweep(); err != nil {
 			s.log.Error("shop: background sweep", "err", err)
 		}
-		// Resale: sourced products' stock and purchases (sourced.go).
+		// Resale: sourced products' stock and purchases (sourced.go),
+		// forwarded tickets' outcomes every 30 s (forward.go).
 		s.RefreshUpstreamStock(ctx, false)
 		if _, err := s.PurchaseQueued(ctx); err != nil {
 			s.log.Error("shop: upstream purchases", "err", err)
+		}
+		if time.Since(lastSync) > 30*time.Second {
+			lastSync = time.Now()
+			if _, err := s.SyncForwarded(ctx); err != nil {
+				s.log.Warn("shop: forwarded tickets", "err", err)
+			}
 		}
 		if time.Since(lastPurge) > time.Hour {
 			lastPurge = time.Now()

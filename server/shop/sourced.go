@@ -445,6 +445,9 @@ func (s *Shop) purchaseOne(ctx context.Context, src Sourcer, ref string, prod Pr
 		if err := tx.Delete(pDeliver + x.Ref); err != nil {
 			return err
 		}
+		if err := s.proposeIfLate(tx, x); err != nil { // a slow upstream is the shop's fault too
+			return err
+		}
 		return tx.Set(pSettle+unixKey(x.WindowEnds)+"/"+x.Ref, nil)
 	})
 	if err != nil {

@@ -149,7 +149,7 @@ func TestTicketOwnership(t *testing.T) {
 	wantErrorJSON(t, e.api(sam, http.MethodPost, "/api/v1/admin/tickets/"+id+"/propose", `{"remedy":"refund"}`), http.StatusConflict, "not_owner")
 	// The form says so plainly and keeps the text typed.
 	fw := e.form(sam, "/admin/tickets/"+id+"/answer?lang=en", url.Values{"text": {"sam typed this"}})
-	if fw.Code != http.StatusConflict || !strings.Contains(fw.Body.String(), html.EscapeString(e.srv.pages.T("en", "err.not_owner.message"))) ||
+	if fw.Code != http.StatusConflict || !strings.Contains(fw.Body.String(), html.EscapeString(e.srv.site.Pages.T("en", "err.not_owner.message"))) ||
 		!strings.Contains(fw.Body.String(), "sam typed this") {
 		t.Fatalf("form not_owner: %d\n%s", fw.Code, fw.Body)
 	}
@@ -246,7 +246,7 @@ func TestReplacementThroughTicket(t *testing.T) {
 	}
 	page := e.postForm(t, "/order?lang=en", url.Values{"token": {pl.Token}, "reveal": {"1"}})
 	if body := page.Body.String(); !strings.Contains(body, "<del><code>BAD-KEY-1</code></del>") || !strings.Contains(body, "GOOD-KEY-2") ||
-		!strings.Contains(body, e.srv.pages.T("en", "key_state.reported_bad")) {
+		!strings.Contains(body, e.srv.site.Pages.T("en", "key_state.reported_bad")) {
 		t.Fatalf("buyer's order page:\n%s", body)
 	}
 	if st, _ := e.shop.Stock(p.ID); len(st) != 1 || st[0].Bad != 1 || st[0].Delivered != 1 || st[0].Available != 0 {
@@ -488,7 +488,7 @@ func TestCoolingOffRefundByPolicy(t *testing.T) {
 	p := e.addProduct(t, "card", "C-1")
 	pl := e.paid(p)
 	w := e.postForm(t, "/order/cooling-off?lang=en", url.Values{"token": {pl.Token}})
-	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), html.EscapeString(e.srv.pages.T("en", "order.cooling_off_done"))) {
+	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), html.EscapeString(e.srv.site.Pages.T("en", "order.cooling_off_done"))) {
 		t.Fatalf("cooling-off: %d\n%s", w.Code, w.Body)
 	}
 	o, _ := e.shop.OrderByRef(pl.Order.Ref)
@@ -515,7 +515,7 @@ func TestThreadLockedForStaff(t *testing.T) {
 	e.shop.Lock()
 	for _, lang := range pages.Languages() {
 		w := e.page(olga, "/admin/tickets/"+id+"?lang="+lang)
-		if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), html.EscapeString(e.srv.pages.T(lang, "admin.ticket.thread_locked"))) ||
+		if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), html.EscapeString(e.srv.site.Pages.T(lang, "admin.ticket.thread_locked"))) ||
 			strings.Contains(w.Body.String(), "a secret detail") {
 			t.Fatalf("%s locked page: %d\n%s", lang, w.Code, w.Body)
 		}
@@ -655,7 +655,7 @@ func TestAfterSalesPagesBothLanguages(t *testing.T) {
 	id := e.openTicket(pl, "wrong_region", "")
 	olga := e.login("olga")
 	for _, lang := range pages.Languages() {
-		tr := func(k string) string { return html.EscapeString(e.srv.pages.T(lang, k)) }
+		tr := func(k string) string { return html.EscapeString(e.srv.site.Pages.T(lang, k)) }
 		q := "?lang=" + lang
 		for _, c := range []struct {
 			path string

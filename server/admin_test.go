@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -127,7 +126,7 @@ func TestConsoleLockout(t *testing.T) {
 	// The login page shows the refusal inline, with its status.
 	w = e.do(t, req{method: http.MethodPost, target: "/admin/login?lang=en", ctype: "application/x-www-form-urlencoded",
 		body: url.Values{"user": {"olga"}, "password": {consolePass}, "code": {"000000"}}.Encode()})
-	if w.Code != http.StatusUnauthorized || !strings.Contains(w.Body.String(), e.srv.pages.T("en", "err.bad_credentials.message")[:20]) {
+	if w.Code != http.StatusUnauthorized || !strings.Contains(w.Body.String(), e.srv.site.Pages.T("en", "err.bad_credentials.message")[:20]) {
 		t.Fatalf("login form: %d %s", w.Code, w.Body)
 	}
 }
@@ -511,7 +510,7 @@ func TestConsoleImportForms(t *testing.T) {
 	}
 	checkHTML(t, w)
 	page := w.Body.String()
-	for _, want := range []string{e.srv.pages.T("en", "admin.import.result"), "<dd>3</dd>", "<dd>1</dd>"} {
+	for _, want := range []string{e.srv.site.Pages.T("en", "admin.import.result"), "<dd>3</dd>", "<dd>1</dd>"} {
 		if !strings.Contains(page, want) {
 			t.Fatalf("result page lacks %q", want)
 		}
@@ -782,7 +781,7 @@ func TestConsolePagesBothLanguages(t *testing.T) {
 
 	for _, lang := range pages.Languages() {
 		t.Run(lang, func(t *testing.T) {
-			tr := func(key string) string { return strings.ReplaceAll(e.srv.pages.T(lang, key), "'", "&#39;") }
+			tr := func(key string) string { return strings.ReplaceAll(e.srv.site.Pages.T(lang, key), "'", "&#39;") }
 			q := "?lang=" + lang
 			cases := []struct {
 				target string
@@ -885,7 +884,7 @@ func TestConsoleFormsJourney(t *testing.T) {
 		t.Fatalf("approve form: %d %s", w.Code, w.Header().Get("Location"))
 	}
 	w = e.page(olga, w.Header().Get("Location"))
-	if !strings.Contains(w.Body.String(), e.srv.pages.T("en", "admin.notice.approved")) {
+	if !strings.Contains(w.Body.String(), e.srv.site.Pages.T("en", "admin.notice.approved")) {
 		t.Fatal("no notice after approving")
 	}
 	// Settings and vault by form.
@@ -904,7 +903,7 @@ func TestConsoleFormsJourney(t *testing.T) {
 		t.Fatalf("lock form: %d", w.Code)
 	}
 	w = e.page(olga, "/admin/products/"+p.ID+"/stock?lang=en")
-	if !strings.Contains(w.Body.String(), e.srv.pages.T("en", "admin.stock.locked")) || strings.Contains(w.Body.String(), "…CC") {
+	if !strings.Contains(w.Body.String(), e.srv.site.Pages.T("en", "admin.stock.locked")) || strings.Contains(w.Body.String(), "…CC") {
 		t.Fatal("masks shown while locked")
 	}
 	e.next()
@@ -917,40 +916,5 @@ func TestConsoleFormsJourney(t *testing.T) {
 	}
 	if _, err := e.staff.Authenticate(cookie); err == nil {
 		t.Fatal("session alive after logout")
-	}
-}
-
-func TestParseMoney(t *testing.T) {
-	for _, c := range []struct {
-		in   string
-		cur  string
-		want int64
-		ok   bool
-	}{
-		{"9.90", "CNY", 990, true}, {"9.9", "CNY", 990, true}, {"¥12", "CNY", 1200, true}, {"", "CNY", 0, true},
-		{"500", "JPY", 500, true}, {"1.5", "JPY", 0, false}, {"9.999", "CNY", 0, false}, {"-1", "CNY", 0, false},
-		{"abc", "CNY", 0, false}, {"1e5", "CNY", 0, false},
-	} {
-		got, err := parseMoney(c.in, c.cur)
-		if (err == nil) != c.ok || got != c.want {
-			t.Errorf("parseMoney(%q, %s) = %d, %v", c.in, c.cur, got, err)
-		}
-	}
-	if formatMajor(990, "CNY") != "9.90" || formatMajor(5, "CNY") != "0.05" || formatMajor(500, "JPY") != "500" {
-		t.Error("formatMajor")
-	}
-}
-
-func TestCharts(t *testing.T) {
-	svg := string(barChart(`<title> & "x"`, []string{"2025-03-01", "2025-03-02"}, []int64{3, 0}, func(v int64) string { return strconv.FormatInt(v, 10) }))
-	if strings.Contains(svg, "<title> &") || strings.Contains(svg, "style=") || strings.Count(svg, `class="bar"`) != 2 {
-		t.Fatalf("bar chart: %s", svg)
-	}
-	svg = string(hbarChart("r", []string{"<b>"}, []int64{15}, func(v int64) string { return pages.Permille(int(v)) }))
-	if strings.Contains(svg, "<b>") || !strings.Contains(svg, "1.5%") {
-		t.Fatalf("hbar chart: %s", svg)
-	}
-	if permille(1, 3) != 333 || rateText(0, 0) != "—" {
-		t.Error("rates")
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"veil/server/pay"
 	"veil/server/shop"
 	"veil/server/store"
+	"veil/static"
 )
 
 // fakeClock is the shop's clock in these tests, moved by hand.
@@ -79,7 +80,7 @@ func newSupportEnv(t *testing.T, rateLimit int) *supportEnv {
 	var srv *Server
 	hub := msg.NewHub(msg.HubConfig{
 		Threads: threads, Logger: log,
-		AutoAnswer: func(ref, text string) (string, bool) { return srv.autoAnswer(ref, text) },
+		AutoAnswer: func(ref, text string) (string, bool) { return srv.AutoAnswer(ref, text) },
 	})
 	srv, err = New(Config{
 		Shop: sh, Payments: pay.Demo{}, DemoPayments: true, Logger: log,
@@ -388,7 +389,7 @@ func TestChatOverWebSocket(t *testing.T) {
 	w = e.postForm(t, "/order?lang=en", url.Values{"token": {o.Token}})
 	checkHTML(t, w)
 	if body := w.Body.String(); !strings.Contains(body, html.EscapeString(staffText)) || !strings.Contains(body, "Automatic answer") ||
-		!strings.Contains(body, e.srv.chatJS) || !strings.Contains(body, `id="chat"`) {
+		!strings.Contains(body, static.Path("chat.js")) || !strings.Contains(body, `id="chat"`) {
 		t.Fatalf("order page lacks the thread or the chat:\n%s", body)
 	}
 
@@ -437,7 +438,7 @@ func TestSupportFormsNoJS(t *testing.T) {
 	e.pay(t, o.Ref)
 
 	for _, lang := range pages.Languages() {
-		tr := func(key string) string { return html.EscapeString(e.srv.pages.T(lang, key)) }
+		tr := func(key string) string { return html.EscapeString(e.srv.site.Pages.T(lang, key)) }
 		q := "?lang=" + lang
 		text := "FORM-MESSAGE " + lang + "\r\nsecond line"
 		w := e.postForm(t, "/order/thread"+q, url.Values{"token": {o.Token}, "text": {text}})
@@ -479,15 +480,15 @@ func TestSupportFormsNoJS(t *testing.T) {
 	for _, lang := range pages.Languages() {
 		w := e.get(t, "/p/stocked?lang="+lang, nil)
 		checkHTML(t, w)
-		for _, want := range []string{`name="proofs"`, `name="discount"`, e.srv.walletJS, `id="wallet-fill" hidden`,
-			html.EscapeString(e.srv.pages.T(lang, "product.proofs"))} {
+		for _, want := range []string{`name="proofs"`, `name="discount"`, static.Path("wallet.js"), `id="wallet-fill" hidden`,
+			html.EscapeString(e.srv.site.Pages.T(lang, "product.proofs"))} {
 			if !strings.Contains(w.Body.String(), want) {
 				t.Errorf("%s product page lacks %q", lang, want)
 			}
 		}
 		w = e.get(t, "/order?lang="+lang, nil)
 		checkHTML(t, w)
-		for _, want := range []string{`id="wallet" hidden`, `id="wallet-on"`, e.srv.walletJS, html.EscapeString(e.srv.pages.T(lang, "wallet.warning"))} {
+		for _, want := range []string{`id="wallet" hidden`, `id="wallet-on"`, static.Path("wallet.js"), html.EscapeString(e.srv.site.Pages.T(lang, "wallet.warning"))} {
 			if !strings.Contains(w.Body.String(), want) {
 				t.Errorf("%s lookup page lacks %q", lang, want)
 			}
@@ -496,14 +497,14 @@ func TestSupportFormsNoJS(t *testing.T) {
 	// Third ticket is fine, the fourth over the limit shows as a notice.
 	e.postForm(t, "/order/tickets", url.Values{"token": {o.Token}, "reason": {"other"}})
 	w := e.postForm(t, "/order/tickets?lang=en", url.Values{"token": {o.Token}, "reason": {"other"}})
-	if w.Code != http.StatusTooManyRequests || !strings.Contains(w.Body.String(), html.EscapeString(e.srv.pages.T("en", "err.too_many_tickets.message"))) {
+	if w.Code != http.StatusTooManyRequests || !strings.Contains(w.Body.String(), html.EscapeString(e.srv.site.Pages.T("en", "err.too_many_tickets.message"))) {
 		t.Errorf("fourth ticket: %d", w.Code)
 	}
 	if w = e.postForm(t, "/order/thread", url.Values{"text": {"hi"}}); w.Code != http.StatusUnauthorized {
 		t.Errorf("thread without token: %d", w.Code)
 	}
 	if w = e.postForm(t, "/order/thread?lang=en", url.Values{"token": {typo(o.Token)}, "text": {"hi"}}); w.Code != http.StatusBadRequest ||
-		!strings.Contains(w.Body.String(), html.EscapeString(e.srv.pages.T("en", "lookup.err_malformed"))) {
+		!strings.Contains(w.Body.String(), html.EscapeString(e.srv.site.Pages.T("en", "lookup.err_malformed"))) {
 		t.Errorf("thread with a typo: %d", w.Code)
 	}
 	if got := e.tickets(t, o.Token); len(got.Tickets) != 3 || len(got.Thread) != 5 {
@@ -544,7 +545,7 @@ func TestProofsRaiseTier(t *testing.T) {
 		t.Fatalf("checkout with proofs: %d\n%s", w.Code, w.Body)
 	}
 	checkHTML(t, w)
-	if !strings.Contains(w.Body.String(), fmt.Sprintf("<td>%d <span", oc.Tier)) || !strings.Contains(w.Body.String(), e.srv.walletJS) {
+	if !strings.Contains(w.Body.String(), fmt.Sprintf("<td>%d <span", oc.Tier)) || !strings.Contains(w.Body.String(), static.Path("wallet.js")) {
 		t.Errorf("token page does not show tier %d or load the wallet:\n%s", oc.Tier, w.Body)
 	}
 	w = e.postForm(t, "/order?lang=en", url.Values{"token": {oc.Token}})
@@ -621,7 +622,7 @@ func TestCoolingOffKeysHidden(t *testing.T) {
 		checkHTML(t, w)
 		body := w.Body.String()
 		if w.Code != http.StatusOK || strings.Contains(body, "COOL-KEY-1") ||
-			!strings.Contains(body, html.EscapeString(e.srv.pages.T(lang, "order.show_keys"))) ||
+			!strings.Contains(body, html.EscapeString(e.srv.site.Pages.T(lang, "order.show_keys"))) ||
 			!strings.Contains(body, `action="/order/cooling-off?lang=`+lang+`"`) {
 			t.Fatalf("%s: order page before reveal: %d\n%s", lang, w.Code, body)
 		}
@@ -659,8 +660,8 @@ func TestReplacedKeysStruck(t *testing.T) {
 	w := e.postForm(t, "/order?lang=en", url.Values{"token": {o.Token}, "reveal": {"1"}})
 	body := w.Body.String()
 	if !strings.Contains(body, "<del><code>OLD-KEY-1</code></del>") || !strings.Contains(body, "NEW-KEY-2") ||
-		!strings.Contains(body, e.srv.pages.T("en", "key_state.reported_bad")) ||
-		!strings.Contains(body, html.EscapeString(e.srv.pages.T("en", "notice.replaced"))) {
+		!strings.Contains(body, e.srv.site.Pages.T("en", "key_state.reported_bad")) ||
+		!strings.Contains(body, html.EscapeString(e.srv.site.Pages.T("en", "notice.replaced"))) {
 		t.Fatalf("replaced key:\n%s", body)
 	}
 }
@@ -678,7 +679,7 @@ func TestAutoAnswer(t *testing.T) {
 		{"卡密在哪", []string{"尚未支付"}},
 		{"where is my key?", []string{"not paid"}},
 	} {
-		ans, ok := e.srv.autoAnswer(o.Ref, c.text)
+		ans, ok := e.srv.AutoAnswer(o.Ref, c.text)
 		if !ok {
 			t.Errorf("%q: no answer", c.text)
 			continue
@@ -692,10 +693,10 @@ func TestAutoAnswer(t *testing.T) {
 			t.Errorf("%q: answer fails CleanText: %v", c.text, err)
 		}
 	}
-	if _, ok := e.srv.autoAnswer(o.Ref, "hello there"); ok {
+	if _, ok := e.srv.AutoAnswer(o.Ref, "hello there"); ok {
 		t.Error("answered a greeting")
 	}
-	if _, ok := e.srv.autoAnswer("R-NOPE0000", "how to use"); ok {
+	if _, ok := e.srv.AutoAnswer("R-NOPE0000", "how to use"); ok {
 		t.Error("answered for an unknown order")
 	}
 }
@@ -718,7 +719,7 @@ func TestChatOff(t *testing.T) {
 	wantErrorJSON(t, e.bearerDo(t, http.MethodPost, "/api/v1/order/tickets", o.Token, `{"reason":"other","detail":"x"}`),
 		http.StatusServiceUnavailable, "support_unavailable")
 	w := e.postForm(t, "/order/thread?lang=en", url.Values{"token": {o.Token}, "text": {"hello"}})
-	if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), html.EscapeString(e.srv.pages.T("en", "err.support_unavailable.message"))) {
+	if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), html.EscapeString(e.srv.site.Pages.T("en", "err.support_unavailable.message"))) {
 		t.Errorf("thread form without threads: %d", w.Code)
 	}
 	if got := e.tickets(t, o.Token); len(got.Tickets) != 1 || len(got.Thread) != 0 {

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"fmt"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -174,7 +173,7 @@ func TestOwedPayments(t *testing.T) {
 	e.next()
 	olga, otto, sam := e.login("olga"), e.login("otto"), e.login("sam")
 
-	if body := e.page(olga, "/admin/owed?lang=en").Body.String(); !strings.Contains(body, e.srv.pages.T("en", "admin.owed.empty")) {
+	if body := e.page(olga, "/admin/owed?lang=en").Body.String(); !strings.Contains(body, e.srv.site.Pages.T("en", "admin.owed.empty")) {
 		t.Fatalf("no empty state:\n%s", body)
 	}
 	o1, o2 := e.paidOrder(p), e.paidOrder(p)
@@ -203,7 +202,7 @@ func TestOwedPayments(t *testing.T) {
 	}
 	page := e.page(olga, "/admin/owed?lang=en").Body.String()
 	if !strings.Contains(page, "T-EXTRA-0") || !strings.Contains(page, "T-EXTRA-1") || !strings.Contains(page, "¥97.00") ||
-		!strings.Contains(page, e.srv.pages.T("en", "admin.owed.reason.extra")) {
+		!strings.Contains(page, e.srv.site.Pages.T("en", "admin.owed.reason.extra")) {
 		t.Fatalf("owed page:\n%s", page)
 	}
 	if dash := e.page(olga, "/admin?lang=en").Body.String(); !strings.Contains(dash, "¥97.00") || !strings.Contains(dash, `href="/admin/owed?lang=en"`) {
@@ -347,7 +346,7 @@ func TestCheckoutReloadPlacesNoSecondOrder(t *testing.T) {
 	token := tokenFromPage(t, first.Body.String())
 	for range 2 {
 		again := e.postForm(t, "/checkout?lang=en", form)
-		if again.Code != http.StatusConflict || !strings.Contains(again.Body.String(), e.srv.pages.T("en", "err.already_shown.title")) {
+		if again.Code != http.StatusConflict || !strings.Contains(again.Body.String(), e.srv.site.Pages.T("en", "err.already_shown.title")) {
 			t.Fatalf("reload: %d %s", again.Code, again.Body)
 		}
 		if strings.Contains(again.Body.String(), "order-token") || strings.Contains(again.Body.String(), token) {
@@ -363,7 +362,7 @@ func TestCheckoutReloadPlacesNoSecondOrder(t *testing.T) {
 	// A failed checkout (over the newcomer cap) frees its nonce for a corrected retry.
 	m = nonceRE.FindStringSubmatch(e.get(t, "/p/card?lang=en", nil).Body.String())
 	form = url.Values{"product": {"card"}, "quantity": {"9"}, "nonce": {m[1]}}
-	if w := e.postForm(t, "/checkout?lang=en", form); w.Code == http.StatusOK || strings.Contains(w.Body.String(), e.srv.pages.T("en", "err.already_shown.title")) {
+	if w := e.postForm(t, "/checkout?lang=en", form); w.Code == http.StatusOK || strings.Contains(w.Body.String(), e.srv.site.Pages.T("en", "err.already_shown.title")) {
 		t.Fatalf("over stock: %d", w.Code)
 	}
 	form.Set("quantity", "1")
@@ -392,7 +391,7 @@ func TestApprovalCardsInWords(t *testing.T) {
 	}
 	for _, lang := range []string{"en", "zh-CN"} {
 		body := e.page(olga, "/admin/approvals?lang="+lang).Body.String()
-		for _, want := range []string{e.srv.pages.T(lang, "admin.approvals.whole_amount"), "¥1.20", e.srv.pages.T(lang, "admin.param.amount_minor"),
+		for _, want := range []string{e.srv.site.Pages.T(lang, "admin.approvals.whole_amount"), "¥1.20", e.srv.site.Pages.T(lang, "admin.param.amount_minor"),
 			"Game Card card", "游戏点卡 card"} {
 			if lang == "en" && want == "游戏点卡 card" || lang == "zh-CN" && want == "Game Card card" {
 				continue
@@ -458,49 +457,18 @@ func TestHiddenKeysHint(t *testing.T) {
 	p := e.addProduct(t, "card", "K-0001-AAAA")
 	pl := e.paid(p)
 	body := e.postForm(t, "/order?lang=en", url.Values{"token": {pl.Token}}).Body.String()
-	if !strings.Contains(body, e.srv.pages.T("en", "order.show_keys")) {
+	if !strings.Contains(body, e.srv.site.Pages.T("en", "order.show_keys")) {
 		t.Fatalf("keys not hidden behind the button:\n%s", body)
 	}
-	if strings.Contains(body, e.srv.pages.T("en", "status_hint.delivered")) || !strings.Contains(body, e.srv.pages.T("en", "status_hint.keys_hidden")) {
+	if strings.Contains(body, e.srv.site.Pages.T("en", "status_hint.delivered")) || !strings.Contains(body, e.srv.site.Pages.T("en", "status_hint.keys_hidden")) {
 		t.Fatalf("status hint while keys are hidden:\n%s", body)
 	}
 	if strings.Contains(body, "K-0001-AAAA") {
 		t.Fatal("a hidden key is on the page")
 	}
 	body = e.postForm(t, "/order?lang=en", url.Values{"token": {pl.Token}, "reveal": {"1"}}).Body.String()
-	if !strings.Contains(body, "K-0001-AAAA") || !strings.Contains(body, e.srv.pages.T("en", "status_hint.delivered")) {
+	if !strings.Contains(body, "K-0001-AAAA") || !strings.Contains(body, e.srv.site.Pages.T("en", "status_hint.delivered")) {
 		t.Fatalf("after reveal:\n%s", body)
-	}
-}
-
-// TestBarChartLabelsApart: the dashboard's day labels never overlap (the
-// last two were drawn on top of each other), and the last day is named.
-func TestBarChartLabelsApart(t *testing.T) {
-	labelRE := regexp.MustCompile(`<text class="label" x="([0-9.]+)" y="[0-9.]+" text-anchor="middle">([^<]*)</text>`)
-	for _, n := range []int{1, 7, 14, 30, 31, 90} {
-		labels := make([]string, n)
-		values := make([]int64, n)
-		day := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-		for i := range labels {
-			labels[i] = day.AddDate(0, 0, i).Format(time.DateOnly)
-			values[i] = int64(i)
-		}
-		svg := string(barChart("orders", labels, values, func(v int64) string { return itoa(int(v)) }))
-		ms := labelRE.FindAllStringSubmatch(svg, -1)
-		if len(ms) == 0 || ms[len(ms)-1][2] != labels[n-1][5:] {
-			t.Fatalf("%d days: labels %v, the last day unnamed", n, ms)
-		}
-		prev := -1e9
-		for _, m := range ms {
-			var x float64
-			if _, err := fmt.Sscan(m[1], &x); err != nil {
-				t.Fatal(err)
-			}
-			if x-prev < 45 {
-				t.Errorf("%d days: labels %.1f units apart (%s)", n, x-prev, m[2])
-			}
-			prev = x
-		}
 	}
 }
 
@@ -552,8 +520,8 @@ func TestImportRejectsJunk(t *testing.T) {
 	// The page lists the rejections in words and tells the rule; the
 	// upload script gets every reason translated.
 	page := e.page(olga, "/admin/products/"+created.ID+"/import?lang=zh-CN").Body.String()
-	for _, want := range []string{`<li data-code="pattern">` + e.srv.pages.T("zh-CN", "admin.import.reason.pattern") + `</li>`,
-		`<li data-code="too_long">` + e.srv.pages.T("zh-CN", "admin.import.reason.too_long") + `</li>`, "14"} {
+	for _, want := range []string{`<li data-code="pattern">` + e.srv.site.Pages.T("zh-CN", "admin.import.reason.pattern") + `</li>`,
+		`<li data-code="too_long">` + e.srv.site.Pages.T("zh-CN", "admin.import.reason.too_long") + `</li>`, "14"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("import page lacks %q", want)
 		}
@@ -567,7 +535,7 @@ func TestImportRejectsJunk(t *testing.T) {
 	w = e.do(t, req{method: http.MethodPost, target: "/admin/products/" + created.ID + "/import?lang=en", body: buf.String(),
 		ctype: mw.FormDataContentType(), header: map[string]string{"Cookie": staffCookie + "=" + olga.cookie}})
 	body := w.Body.String()
-	if !strings.Contains(body, e.srv.pages.T("en", "admin.import.reason.too_short")) || strings.Contains(body, ": too_short") {
+	if !strings.Contains(body, e.srv.site.Pages.T("en", "admin.import.reason.too_short")) || strings.Contains(body, ": too_short") {
 		t.Fatalf("form import result:\n%s", body)
 	}
 	// PUT is the whole product: key_format sent again stays.
@@ -589,7 +557,7 @@ func TestNoRawCodesForPeople(t *testing.T) {
 	id := e.openTicket(pl, "key_invalid", "does not redeem")
 	olga := e.login("olga")
 	for _, lang := range []string{"en", "zh-CN"} {
-		want := "[" + e.srv.pages.T(lang, "reason.key_invalid") + "] does not redeem"
+		want := "[" + e.srv.site.Pages.T(lang, "reason.key_invalid") + "] does not redeem"
 		buyer := e.postForm(t, "/order?lang="+lang, url.Values{"token": {pl.Token}}).Body.String()
 		staffPage := e.page(olga, "/admin/tickets/"+id+"?lang="+lang).Body.String()
 		for name, body := range map[string]string{"order page": buyer, "ticket page": staffPage} {
@@ -597,7 +565,7 @@ func TestNoRawCodesForPeople(t *testing.T) {
 				t.Errorf("%s (%s): the thread shows the reason code, not %q", name, lang, want)
 			}
 		}
-		role := "olga (" + e.srv.pages.T(lang, "admin.role.owner") + ")"
+		role := "olga (" + e.srv.site.Pages.T(lang, "admin.role.owner") + ")"
 		if !strings.Contains(staffPage, role) || strings.Contains(staffPage, "olga (owner)") {
 			t.Errorf("%s: the console header does not say %q", lang, role)
 		}
@@ -611,7 +579,7 @@ func TestAuditActionsInWords(t *testing.T) {
 	olga := e.login("olga")
 	for _, lang := range []string{"en", "zh-CN"} {
 		body := e.page(olga, "/admin/audit?lang="+lang).Body.String()
-		want := `<span title="staff.login">` + e.srv.pages.T(lang, "admin.audit.action.staff.login") + `</span>`
+		want := `<span title="staff.login">` + e.srv.site.Pages.T(lang, "admin.audit.action.staff.login") + `</span>`
 		if !strings.Contains(body, want) {
 			t.Errorf("%s: the audit page lacks %q", lang, want)
 		}

@@ -364,7 +364,7 @@ func TestStaffFormHandsOverSecret(t *testing.T) {
 	}
 	checkHTML(t, w)
 	m := regexp.MustCompile(`class="mono secret">([0-9a-z]{4}(?:-[0-9a-z]{4}){5})<`).FindStringSubmatch(w.Body.String())
-	if m == nil || !strings.Contains(w.Body.String(), e.srv.pages.T("zh-CN", "admin.enrol.handover_title")) {
+	if m == nil || !strings.Contains(w.Body.String(), e.srv.site.Pages.T("zh-CN", "admin.enrol.handover_title")) {
 		t.Fatalf("no handover page:\n%s", w.Body)
 	}
 	if _, err := e.staff.PendingEnrolment("nina", m[1]); err != nil {

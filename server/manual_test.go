@@ -82,9 +82,9 @@ func TestManualInstructionsPage(t *testing.T) {
 	e := newManualEnv(t)
 	p := e.product("bank", 1)
 	pl := e.place(p, 1)
-	st, err := e.srv.startPayment(pl.Order, p)
-	if err != nil || st.Provider != "manual" {
-		t.Fatalf("%+v %v", st, err)
+	st := orderPayment(t, e.ts.URL, pl.Token)
+	if st.Provider != "manual" {
+		t.Fatalf("%+v", st)
 	}
 	resp, err := http.Get(e.ts.URL + st.URL + "&lang=en")
 	if err != nil {
@@ -199,4 +199,25 @@ func TestManualConfirm(t *testing.T) {
 			t.Fatalf("stock %d, want %d", e.stock(p), before-1)
 		}
 	})
+}
+
+// orderPayment is the payment GET /api/v1/order shows the token holder of
+// a pending order.
+func orderPayment(t *testing.T, base, token string) pay.Start {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, base+"/api/v1/order", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var o orderJSON
+	if err := json.NewDecoder(resp.Body).Decode(&o); err != nil || resp.StatusCode != http.StatusOK || o.Payment == nil {
+		t.Fatalf("GET /api/v1/order: %d %+v %v", resp.StatusCode, o, err)
+	}
+	return *o.Payment
 }

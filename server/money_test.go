@@ -306,7 +306,7 @@ func TestProductPageFastTrackPromise(t *testing.T) {
 	e := newAfterSalesEnv(t)
 	p := e.addProduct(t, "card", "FP-1")
 	p = e.setPolicy(p, func(pol *shop.Policy) { pol.AutoApproveTier = 2 })
-	promise := e.srv.pages.T("en", "policy.fast_track_tier")
+	promise := e.srv.site.Pages.T("en", "policy.fast_track_tier")
 	promise = promise[:strings.Index(promise, "%d")]
 	if w := e.get(t, "/p/"+p.Slug+"?lang=en", nil); w.Code != http.StatusOK || strings.Contains(w.Body.String(), promise) {
 		t.Fatalf("fast track promised with no bounds set: %d", w.Code)

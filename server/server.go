@@ -1,12 +1,21 @@
-// Package server is veil's HTTP layer for buyers: the JSON API of API.md,
-// the HTML pages (which work with JavaScript off), and the middleware that
-// every answer passes through: security headers, body limits, per-address
-// rate limits and a request log that never names a client.
+// Package server is veil's HTTP layer: Config, New and the wiring of its two
+// sides on one router (routes.go). What each side serves lives in its own
+// package:
+//
+//   - server/storefront: buyers — the JSON API of API.md, the pages (which
+//     work with JavaScript off), payment callbacks and the Monero watcher;
+//   - server/console: the merchant console — its API under /api/v1/admin,
+//     its pages under /admin, the approval executors;
+//   - server/web: what both share — errors and their codes, JSON, the
+//     middleware every answer passes through (security headers, body
+//     limits, per-address rate limits, a request log that never names a
+//     client), languages and page rendering;
+//   - server/payments: the payment rails and the payment_confirm params.
 package server
 
 import (
 	"cmp"
-	"crypto/rand"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -16,11 +25,14 @@ import (
 
 	"veil/msg"
 	"veil/pages"
+	"veil/server/console"
 	"veil/server/pay"
-	"veil/server/pow"
+	"veil/server/payments"
 	"veil/server/shop"
 	"veil/server/staff"
 	"veil/server/store"
+	"veil/server/storefront"
+	"veil/server/web"
 	"veil/static"
 )
 
@@ -35,7 +47,7 @@ type Config struct {
 	Payments pay.Provider
 	// Providers, when set, are the payment providers the buyer chooses
 	// from (pay_with), the first the default; Payments is then ignored.
-	// Wrap an epusdt gateway in EpusdtRail.
+	// Wrap an epusdt gateway in EpusdtRail, a Monero wallet in MoneroRail.
 	Providers []pay.Provider
 	// DemoPayments enables POST /api/v1/pay/demo and the /pay/demo page.
 	DemoPayments bool
@@ -50,7 +62,7 @@ type Config struct {
 	// requests a minute, and the per-address cap on unpaid orders is off;
 	// nothing keys on the client address.
 	Tor bool
-	// HoardGuard turns on the address-free hoarding guard (hoard.go): an
+	// HoardGuard turns on the address-free hoarding guard (storefront): an
 	// order past half a product's stock held unpaid needs proof of work
 	// (428 pow_required). veil serve and demo always turn it on.
 	HoardGuard bool
@@ -80,45 +92,31 @@ type Config struct {
 	Store *store.DB
 }
 
-// Server serves buyers. Build it with New; it is safe for concurrent use.
+// Server serves the shop: the storefront, and the console when
+// Config.Staff is set. Build it with New; it is safe for concurrent use.
 type Server struct {
-	shop     *shop.Shop
-	staff    *staff.Service
-	payments rails // the payment providers (payments.go)
-	demo     bool
-	log      *slog.Logger
-	pages    *pages.Templates
-	limiter  *limiter
-	tls      bool
-	proxy    bool
-	now      func() time.Time
-	// moneroPoll is Config.MoneroPoll.
-	moneroPoll time.Duration
-	css, js    string
-	handler    http.Handler
-	threads    *msg.Threads
-	hub        *msg.Hub
-	db         *store.DB // nil unless Config.Store
-	// holderKey keys the HMAC that turns a client address into the opaque
-	// holder of shop.OrderRequest; random per process, never stored.
-	holderKey [32]byte
-	// nonces are the one-time checkout nonces used (checkout_once.go).
-	nonces *checkoutNonces
-	// scripts are the hashed URLs of the page scripts (chat.js, wallet.js).
-	chatJS, walletJS string
-	// rotateEpayKey swaps the 易支付 merchant key (admin_rotation.go); nil
-	// unless the payment provider can.
-	rotateEpayKey func(key string) error
-	// tor: every client shares one address (Config.Tor); guard is the
-	// hoarding guard's proof of work, nil unless Config.HoardGuard.
-	tor    bool
-	guard  *pow.Guard
-	delays delayTickets // delay tickets out (hoard.go)
+	site    *web.Site
+	store   *storefront.Server
+	console *console.Server // nil without Config.Staff
+	handler http.Handler
 }
 
-// maxBody caps every buyer request body, JSON or form: the largest is an
-// order with its trust proofs, well under this.
-const maxBody = 16 << 10
+// EpusdtRail makes a *pay.Epusdt one of Config.Providers (see
+// payments.EpusdtRail).
+type EpusdtRail = payments.EpusdtRail
+
+// MoneroRail makes a *pay.Monero one of Config.Providers (see
+// payments.MoneroRail).
+type MoneroRail = payments.MoneroRail
+
+// MoneroPoll is how often the Monero watcher asks the wallet
+// (Config.MoneroPoll overrides it).
+const MoneroPoll = storefront.MoneroPoll
+
+// torBudget: with Config.Tor the rate limiter is one budget for all
+// clients, this many times the per-address limit (120 → 7,200 requests a
+// minute, 120 a second).
+const torBudget = 60
 
 // New checks cfg, parses every page template and builds the routes.
 func New(cfg Config) (*Server, error) {
@@ -134,7 +132,7 @@ func New(cfg Config) (*Server, error) {
 		}
 		cfg.Providers = []pay.Provider{cfg.Payments}
 	}
-	rs, err := newRails(cfg.Providers)
+	rails, err := payments.NewRails(cfg.Providers)
 	if err != nil {
 		return nil, err
 	}
@@ -151,49 +149,47 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	s := &Server{
-		shop:       cfg.Shop,
-		staff:      cfg.Staff,
-		payments:   rs,
-		demo:       cfg.DemoPayments,
-		log:        cfg.Logger,
-		pages:      tpl,
-		tls:        cfg.BehindTLS,
-		proxy:      cfg.TrustProxy,
-		now:        cfg.Now,
-		moneroPoll: cmp.Or(cfg.MoneroPoll, MoneroPoll),
-		css:        static.Path("veil.css"),
-		js:         static.Path("veil.js"),
-		threads:    cfg.Threads,
-		hub:        cfg.Hub,
-		db:         cfg.Store,
-		chatJS:     static.Path("chat.js"),
-		walletJS:   static.Path("wallet.js"),
-		nonces:     newCheckoutNonces(),
+	site := &web.Site{
+		Shop:    cfg.Shop,
+		Staff:   cfg.Staff,
+		Threads: cfg.Threads,
+		Hub:     cfg.Hub,
+		DB:      cfg.Store,
+		Pages:   tpl,
+		Log:     cfg.Logger,
+		Now:     cfg.Now,
+		TLS:     cfg.BehindTLS,
+		Proxy:   cfg.TrustProxy,
+		Tor:     cfg.Tor,
+		CSS:     static.Path("veil.css"),
+		JS:      static.Path("veil.js"),
 	}
-	_, _ = rand.Read(s.holderKey[:]) // never fails as of Go 1.24
-	if s.css == "" || s.js == "" || s.chatJS == "" || s.walletJS == "" {
+	if site.CSS == "" || site.JS == "" {
 		return nil, errors.New("server: static assets missing")
 	}
 	if cfg.RateLimit > 0 {
-		s.limiter = newLimiter(cfg.RateLimit, time.Now)
+		site.Limiter = web.NewLimiter(cfg.RateLimit, time.Now)
 		if cfg.Tor {
-			s.limiter = newLimiter(torBudget*cfg.RateLimit, time.Now)
+			site.Limiter = web.NewLimiter(torBudget*cfg.RateLimit, time.Now)
 		}
 	}
-	s.tor = cfg.Tor
-	if cfg.HoardGuard {
-		key := make([]byte, 32)
-		_, _ = rand.Read(key)
-		s.guard = pow.NewWith(key, cfg.Now, pow.DefaultMaxSeen)
+	s := &Server{site: site}
+	scfg := storefront.Config{
+		Rails: rails, Demo: cfg.DemoPayments, MoneroPoll: cmp.Or(cfg.MoneroPoll, MoneroPoll), HoardGuard: cfg.HoardGuard,
 	}
-	if kr, ok := rs.get("epay").(interface{ RotateKey(string) error }); ok {
-		s.rotateEpayKey = kr.RotateKey
+	if cfg.Staff != nil {
+		// The two sides reach each other through two hooks only: a buyer's
+		// cooling-off refund is a console approval, and a decided approval
+		// may settle a held payment.
+		scfg.CoolingOffRefund = func(ref string) error { return s.console.CoolingOffRefund(ref) }
 	}
-	if s.staff != nil {
-		s.registerExecutors()
+	if s.store, err = storefront.New(site, scfg); err != nil {
+		return nil, err
 	}
-	s.handler = s.securityHeaders(s.routes())
+	if cfg.Staff != nil {
+		s.console = console.New(site, console.Config{Rails: rails, AfterDecision: s.store.AfterDecision})
+	}
+	s.handler = site.SecurityHeaders(s.routes())
 	return s, nil
 }
 
@@ -211,21 +207,30 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(s.site.Log.Handler(), slog.LevelWarn),
 	}
 }
 
-// routerNotFound and routerMethodNotAllowed answer the router's misses in
-// the same shapes as every other error.
-func (s *Server) routerNotFound(w http.ResponseWriter, r *http.Request) {
-	s.writeError(w, r, errNotFound)
-}
+// AutoAnswer answers a chat message from the canned rules when one
+// matches (msg.HubConfig.AutoAnswer).
+func (s *Server) AutoAnswer(ref, text string) (string, bool) { return s.store.AutoAnswer(ref, text) }
 
-func (s *Server) routerMethodNotAllowed(w http.ResponseWriter, r *http.Request) {
-	s.writeError(w, r, errMethodNotAllowed)
-}
+// ReconcileHeld settles held payments whose approval was rejected (or
+// failed): each becomes owed back and its order refund_due. It returns how
+// many it settled.
+func (s *Server) ReconcileHeld() (int, error) { return s.store.ReconcileHeld() }
 
-func (s *Server) routerPanic(w http.ResponseWriter, r *http.Request, v any) {
-	s.log.Error("panic in handler", "method", r.Method, "route", routeOf(r), "panic", fmt.Sprint(v))
-	s.writeError(w, r, errors.New("panic"))
-}
+// AfterDecision applies the side of a decision that runs no executor: a
+// rejected held payment is owed back at once.
+func (s *Server) AfterDecision(a staff.Approval) { s.store.AfterDecision(a) }
+
+// RunPayments runs ReconcileHeld every minute, and the Monero watcher
+// (RunMonero) when the rail is on, until ctx ends.
+func (s *Server) RunPayments(ctx context.Context) { s.store.RunPayments(ctx) }
+
+// WatchMonero polls the view-only wallet once and applies what it counted
+// (see storefront.Server.WatchMonero).
+func (s *Server) WatchMonero(ctx context.Context) error { return s.store.WatchMonero(ctx) }
+
+// RunMonero runs WatchMonero every poll until ctx ends.
+func (s *Server) RunMonero(ctx context.Context) { s.store.RunMonero(ctx) }

@@ -13,6 +13,7 @@ import (
 	"veil/pages"
 	"veil/server/pay"
 	"veil/server/shop"
+	"veil/server/web"
 	"veil/static"
 )
 
@@ -25,7 +26,7 @@ func TestPagesBothLanguagesNoJS(t *testing.T) {
 
 	for _, lang := range pages.Languages() {
 		t.Run(lang, func(t *testing.T) {
-			tr := func(key string) string { return html.EscapeString(e.srv.pages.T(lang, key)) }
+			tr := func(key string) string { return html.EscapeString(e.srv.site.Pages.T(lang, key)) }
 			q := "?lang=" + lang
 
 			// A pending order and a delivered one, to view.
@@ -302,7 +303,7 @@ func TestAPIErrors(t *testing.T) {
 	e := newEnv(t, nil)
 	e.addProduct(t, "card", "K1")
 	e.addProduct(t, "empty")
-	big := `{"product":"card","quantity":1,"proofs":["` + strings.Repeat("A", maxBody) + `"]}`
+	big := `{"product":"card","quantity":1,"proofs":["` + strings.Repeat("A", web.MaxBody) + `"]}`
 
 	for _, c := range []struct {
 		name, method, target, body string
@@ -340,7 +341,7 @@ func TestAPIErrors(t *testing.T) {
 		}
 	})
 	t.Run("form too large", func(t *testing.T) {
-		w := e.postForm(t, "/order?lang=en", url.Values{"token": {strings.Repeat("A", maxBody)}})
+		w := e.postForm(t, "/order?lang=en", url.Values{"token": {strings.Repeat("A", web.MaxBody)}})
 		if w.Code != http.StatusRequestEntityTooLarge || !strings.Contains(w.Body.String(), "body_too_large") {
 			t.Fatalf("%d %s", w.Code, w.Body)
 		}

@@ -14,6 +14,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"veil/server/console"
+	"veil/server/web"
 	"veil/static"
 )
 
@@ -174,7 +176,7 @@ func TestRouteFamiliesOverSocket(t *testing.T) {
 		// A body over the limit, streamed without a length: refused as
 		// body_too_large, and nothing is ordered.
 		big := io.MultiReader(strings.NewReader(`{"product":"sock","quantity":1,"proofs":["`),
-			strings.NewReader(strings.Repeat("A", 4*maxBody)), strings.NewReader(`"]}`))
+			strings.NewReader(strings.Repeat("A", 4*web.MaxBody)), strings.NewReader(`"]}`))
 		a = buyer.do(http.MethodPost, "/api/v1/orders", "application/json", big, nil)
 		a.want(t, "oversized order", http.StatusRequestEntityTooLarge, "application/json")
 		if !strings.Contains(a.body, `"body_too_large"`) {
@@ -272,7 +274,7 @@ func TestRouteFamiliesOverSocket(t *testing.T) {
 		a = staff.do(http.MethodPost, "/api/v1/admin/products", "application/json", strings.NewReader(create),
 			map[string]string{"X-CSRF-Token": out.CSRF})
 		a.want(t, "create product", http.StatusCreated, "application/json")
-		big := strings.NewReader(`{"slug":"` + strings.Repeat("s", 2*adminBody) + `"}`)
+		big := strings.NewReader(`{"slug":"` + strings.Repeat("s", 2*console.MaxBody) + `"}`)
 		a = staff.do(http.MethodPost, "/api/v1/admin/products", "application/json", big, map[string]string{"X-CSRF-Token": out.CSRF})
 		if a.StatusCode != http.StatusRequestEntityTooLarge {
 			t.Errorf("oversized console write: %d %.200s", a.StatusCode, a.body)

@@ -1,0 +1,131 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"veil/pages"
+)
+
+// LangLabels names each language in itself, for the switch.
+var LangLabels = map[string]string{"zh-CN": "简体中文", "en": "English"}
+
+// lang picks the page language: ?lang= when it names one we have, else the
+// best of Accept-Language, else zh-CN. No cookie remembers it: every link
+// and form carries ?lang= instead.
+func (s *Site) Lang(r *http.Request) string {
+	if l, ok := MatchLang(r.URL.Query().Get("lang")); ok {
+		return l
+	}
+	return acceptLanguage(r.Header.Get("Accept-Language"))
+}
+
+// MatchLang maps a language tag to a supported language. Every Chinese
+// variant gets zh-CN: simplified is nearer to a zh-TW reader than English.
+func MatchLang(tag string) (string, bool) {
+	tag = strings.ToLower(strings.TrimSpace(tag))
+	switch {
+	case tag == "zh" || strings.HasPrefix(tag, "zh-") || strings.HasPrefix(tag, "zh_"):
+		return "zh-CN", true
+	case tag == "en" || strings.HasPrefix(tag, "en-") || strings.HasPrefix(tag, "en_"):
+		return "en", true
+	}
+	return "", false
+}
+
+// acceptLanguage returns the supported language the header likes best.
+func acceptLanguage(header string) string {
+	type choice struct {
+		lang string
+		q    float64
+	}
+	var choices []choice
+	for part := range strings.SplitSeq(header, ",") {
+		tag, params, _ := strings.Cut(part, ";")
+		q := 1.0
+		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				continue
+			}
+			q = f
+		}
+		if l, ok := MatchLang(tag); ok && q > 0 {
+			choices = append(choices, choice{l, q})
+		}
+	}
+	slices.SortStableFunc(choices, func(a, b choice) int {
+		switch {
+		case a.q > b.q:
+			return -1
+		case a.q < b.q:
+			return 1
+		}
+		return 0
+	})
+	if len(choices) > 0 {
+		return choices[0].lang
+	}
+	return pages.DefaultLang
+}
+
+// base is the common page data with a language switch that links to this
+// page (GET) or, after a POST, to the page a buyer can come back to.
+func (s *Site) Base(r *http.Request, lang string) pages.Base {
+	path, q := SitePath(r.URL.Path), url.Values{}
+	if r.Method == http.MethodGet {
+		q = r.URL.Query()
+	} else {
+		switch r.URL.Path {
+		case "/pay/demo":
+			q.Set("ref", r.PostForm.Get("ref"))
+		case "/order", "/order/saved", "/order/token.txt":
+			path = "/order"
+		default:
+			path = "/"
+		}
+	}
+	b := s.NewBase(lang)
+	for _, l := range pages.Languages() {
+		q.Set("lang", l)
+		b.Langs = append(b.Langs, pages.LangOption{
+			Code: l, Label: LangLabels[l], URL: path + "?" + q.Encode(), Current: l == lang,
+		})
+	}
+	return b
+}
+
+// SitePath makes a request path safe to link to: a path the client sent
+// may begin with "//" or "/\" ("GET //evil.example/x"), which a browser
+// reads as another site. Leading slashes and backslashes collapse into one,
+// and the path is escaped again so that a decoded "?" or "#" stays part of
+// it. The result always begins with exactly one "/".
+func SitePath(p string) string {
+	p = "/" + strings.TrimLeft(p, "/\\")
+	return (&url.URL{Path: p}).EscapedPath()
+}
+
+// tokenBase is the page data for a page that shows what a token opens: its
+// language switch posts the token back to action, never putting it in a URL.
+func (s *Site) TokenBase(lang, action, token string) pages.Base {
+	b := s.NewBase(lang)
+	b.SwitchToken = token
+	for _, l := range pages.Languages() {
+		b.Langs = append(b.Langs, pages.LangOption{
+			Code: l, Label: LangLabels[l], URL: action + "?lang=" + l, Current: l == lang,
+		})
+	}
+	return b
+}
+
+func (s *Site) NewBase(lang string) pages.Base {
+	b := s.Pages.Base(lang)
+	b.Now = s.Now()
+	b.CSS, b.JS = s.CSS, s.JS
+	b.NoticeKey = s.Shop.NoticeFingerprint()
+	b.Zone = s.Shop.Location()
+	return b
+}

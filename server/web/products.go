@@ -1,0 +1,81 @@
+package web
+
+import (
+	"net/http"
+
+	"veil/server/shop"
+)
+
+// DefaultMaxPerOrder is the per-order cap shown when a product sets none
+// (the shop's own default; the shop enforces its configured value).
+const DefaultMaxPerOrder = 10
+
+func MaxPerOrder(p shop.Product) int {
+	if p.MaxPerOrder > 0 {
+		return p.MaxPerOrder
+	}
+	return DefaultMaxPerOrder
+}
+
+// ProductJSON is a product in the API. Texts are given in the request's
+// language (?lang=, Accept-Language, zh-CN); names holds every language.
+type ProductJSON struct {
+	ID          string         `json:"id"`
+	Slug        string         `json:"slug"`
+	Name        string         `json:"name"`
+	Names       shop.Text      `json:"names"`
+	Description string         `json:"description,omitempty"`
+	PriceMinor  int64          `json:"price_minor"`
+	Currency    string         `json:"currency"`
+	Kind        shop.Kind      `json:"kind"`
+	MaxPerOrder int            `json:"max_per_order"`
+	InStock     int            `json:"in_stock"`
+	Policy      shop.Policy    `json:"policy"`
+	Disclosure  DisclosureJSON `json:"disclosure"`
+}
+
+type DisclosureJSON struct {
+	Validity            string `json:"validity"`
+	Regions             string `json:"regions"`
+	Devices             string `json:"devices"`
+	UsageGuide          string `json:"usage_guide"`
+	FailureRatePermille int    `json:"failure_rate_permille"`
+}
+
+func ProductToJSON(p shop.Product, lang string) ProductJSON {
+	pol := p.Policy
+	if pol.Remedies == nil {
+		pol.Remedies = []shop.Remedy{}
+	}
+	return ProductJSON{
+		ID: p.ID, Slug: p.Slug, Name: p.Name.In(lang), Names: p.Name,
+		Description: p.Description.In(lang),
+		PriceMinor:  p.PriceMinor, Currency: p.Currency, Kind: p.Kind,
+		MaxPerOrder: MaxPerOrder(p), InStock: p.InStock, Policy: pol,
+		Disclosure: DisclosureJSON{
+			Validity:            p.Disclosure.Validity.In(lang),
+			Regions:             p.Disclosure.Regions.In(lang),
+			Devices:             p.Disclosure.Devices.In(lang),
+			UsageGuide:          p.Disclosure.UsageGuide.In(lang),
+			FailureRatePermille: p.Disclosure.FailureRatePermille,
+		},
+	}
+}
+
+// WriteProducts answers GET /api/v1/products (and the console's
+// GET /api/v1/admin/products): every product in the request's language.
+func (s *Site) WriteProducts(w http.ResponseWriter, r *http.Request) {
+	ps, err := s.Shop.Products()
+	if err != nil {
+		s.WriteError(w, r, err)
+		return
+	}
+	lang := s.Lang(r)
+	out := struct {
+		Products []ProductJSON `json:"products"`
+	}{Products: make([]ProductJSON, 0, len(ps))}
+	for _, p := range ps {
+		out.Products = append(out.Products, ProductToJSON(p, lang))
+	}
+	WriteJSON(w, http.StatusOK, out)
+}

@@ -92,8 +92,14 @@ func (s *Shop) Lookup(token string) (View, error) {
 	if err != nil {
 		return View{}, err
 	}
+	return s.LookupToken(t)
+}
+
+// LookupToken is Lookup for a token parsed already (the HTTP layer parses
+// it once where it arrives). ErrOrderNotFound.
+func (s *Shop) LookupToken(t crypto.Token) (View, error) {
 	var v View
-	err = s.db.View(func(tx *store.Txn) error {
+	err := s.db.View(func(tx *store.Txn) error {
 		if err := tx.GetJSON(pOrder+lookupHex(t), &v.Order); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return ErrOrderNotFound
@@ -121,7 +127,19 @@ func (s *Shop) OpenTicket(token string, reason Reason, itemID string) (Ticket, e
 	if !slices.Contains(Reasons(), reason) {
 		return Ticket{}, inputErr("reason: one of key_invalid, key_already_used, wrong_region, not_received, other")
 	}
-	v, err := s.Lookup(token)
+	t, err := crypto.ParseToken(token)
+	if err != nil {
+		return Ticket{}, err
+	}
+	return s.OpenTicketToken(t, reason, itemID)
+}
+
+// OpenTicketToken is OpenTicket for a token parsed already.
+func (s *Shop) OpenTicketToken(tok crypto.Token, reason Reason, itemID string) (Ticket, error) {
+	if !slices.Contains(Reasons(), reason) {
+		return Ticket{}, inputErr("reason: one of key_invalid, key_already_used, wrong_region, not_received, other")
+	}
+	v, err := s.LookupToken(tok)
 	if err != nil {
 		return Ticket{}, err
 	}

@@ -529,11 +529,17 @@ func (s *Shop) Retrieve(token string) (View, error) {
 	if err != nil {
 		return View{}, err
 	}
+	return s.RetrieveToken(t)
+}
+
+// RetrieveToken is Retrieve for a token parsed already (the HTTP layer
+// parses it once where it arrives). ErrOrderNotFound.
+func (s *Shop) RetrieveToken(t crypto.Token) (View, error) {
 	lk := lookupHex(t)
 	var v View
 	// One transaction: it only writes (and so only waits for the disk) on
 	// the first retrieval of a delivery.
-	err = s.db.Update(func(tx *store.Txn) error {
+	err := s.db.Update(func(tx *store.Txn) error {
 		v = View{}
 		if err := tx.GetJSON(pOrder+lk, &v.Order); err != nil {
 			if errors.Is(err, store.ErrNotFound) {

@@ -26,11 +26,7 @@ func supportOpen(o shop.Order) bool {
 
 // orderIdentity derives the order's age identity from its token: the kind
 // follows the stored recipient, since a shop may have switched kinds since.
-func orderIdentity(token string, o shop.Order) (*crypto.Identity, error) {
-	tok, err := crypto.ParseToken(token)
-	if err != nil {
-		return nil, err
-	}
+func orderIdentity(tok crypto.Token, o shop.Order) (*crypto.Identity, error) {
 	kind := crypto.X25519
 	if strings.HasPrefix(o.Recipient, "age1pq1") {
 		kind = crypto.Hybrid
@@ -44,7 +40,7 @@ func orderIdentity(token string, o shop.Order) (*crypto.Identity, error) {
 
 // readThread opens the newest messages of the order's thread with the
 // token. No threads configured reads as empty.
-func (s *Server) readThread(token string, o shop.Order) ([]msg.Message, error) {
+func (s *Server) readThread(tok crypto.Token, o shop.Order) ([]msg.Message, error) {
 	if s.Threads == nil {
 		return nil, nil
 	}
@@ -52,7 +48,7 @@ func (s *Server) readThread(token string, o shop.Order) ([]msg.Message, error) {
 	if err != nil || n == 0 {
 		return nil, err
 	}
-	id, err := orderIdentity(token, o)
+	id, err := orderIdentity(tok, o)
 	if err != nil {
 		return nil, err
 	}
@@ -75,22 +71,36 @@ func ticketText(reason shop.Reason, detail string) (string, error) {
 	return tag + " " + clean, nil
 }
 
-// openTicket is the one way the API and the form open a ticket. Everything
-// that can refuse the detail is checked before the ticket exists, so a
+// ticketInput is a ticket as the API or the form asks for it, checked
+// (checkTicket) before the token is used.
+type ticketInput struct {
+	reason shop.Reason
+	text   string // the thread message that records it (ticketText)
+	itemID string
+}
+
+// checkTicket checks everything that can refuse a ticket's fields, so a
 // refused detail leaves no ticket behind.
-func (s *Server) openTicket(token, reason, detail, itemID string) (shop.Ticket, error) {
+func checkTicket(reason, detail, itemID string) (ticketInput, error) {
 	rs := shop.Reason(strings.TrimSpace(reason))
 	if !slices.Contains(shop.Reasons(), rs) {
-		return shop.Ticket{}, web.BadRequest("reason: one of key_invalid, key_already_used, wrong_region, not_received, other")
+		return ticketInput{}, web.BadRequest("reason: one of key_invalid, key_already_used, wrong_region, not_received, other")
 	}
 	if len(itemID) > 64 {
-		return shop.Ticket{}, web.BadRequest("item_id: not an item of this order")
+		return ticketInput{}, web.BadRequest("item_id: not an item of this order")
 	}
 	text, err := ticketText(rs, detail)
 	if err != nil {
-		return shop.Ticket{}, err
+		return ticketInput{}, err
 	}
-	v, err := s.Shop.Lookup(token)
+	return ticketInput{reason: rs, text: text, itemID: strings.TrimSpace(itemID)}, nil
+}
+
+// openTicket is the one way the API and the form open a checked ticket on
+// the order of tok.
+func (s *Server) openTicket(tok crypto.Token, in ticketInput) (shop.Ticket, error) {
+	rs, text := in.reason, in.text
+	v, err := s.Shop.LookupToken(tok)
 	if err != nil {
 		return shop.Ticket{}, err
 	}
@@ -99,7 +109,7 @@ func (s *Server) openTicket(token, reason, detail, itemID string) (shop.Ticket, 
 		// Without a thread to keep it, a detail would be lost.
 		return shop.Ticket{}, rerr
 	}
-	t, err := s.Shop.OpenTicket(token, rs, strings.TrimSpace(itemID))
+	t, err := s.Shop.OpenTicketToken(tok, rs, in.itemID)
 	if err != nil {
 		return shop.Ticket{}, err
 	}
@@ -114,12 +124,12 @@ func (s *Server) openTicket(token, reason, detail, itemID string) (shop.Ticket, 
 
 // postMessage appends a buyer's message to the order's thread (the form
 // way to talk to support, without JavaScript).
-func (s *Server) postMessage(token, text string) (shop.View, error) {
+func (s *Server) postMessage(tok crypto.Token, text string) (shop.View, error) {
 	clean, err := web.CleanText("message", text, msg.MaxTextBytes)
 	if err != nil {
 		return shop.View{}, err
 	}
-	v, err := s.Shop.Lookup(token)
+	v, err := s.Shop.LookupToken(tok)
 	if err != nil {
 		return v, err
 	}
@@ -158,7 +168,17 @@ func (s *Server) apiOpenTicket(w http.ResponseWriter, r *http.Request) {
 		s.WriteError(w, r, err)
 		return
 	}
-	t, err := s.openTicket(token, req.Reason, req.Detail, req.ItemID)
+	in, err := checkTicket(req.Reason, req.Detail, req.ItemID)
+	if err != nil {
+		s.WriteError(w, r, err)
+		return
+	}
+	tok, err := crypto.ParseToken(token)
+	if err != nil {
+		s.WriteError(w, r, err)
+		return
+	}
+	t, err := s.openTicket(tok, in)
 	if err != nil {
 		s.WriteError(w, r, err)
 		return
@@ -222,12 +242,12 @@ func ticketToBrief(t shop.Ticket) ticketBrief {
 // apiTickets is GET /api/v1/order/tickets (Bearer): the order's tickets
 // with its thread, opened with the token.
 func (s *Server) apiTickets(w http.ResponseWriter, r *http.Request) {
-	token, ok := bearer(r)
-	if !ok {
-		s.WriteError(w, r, web.ErrUnauthenticated)
+	tok, err := bearerToken(r)
+	if err != nil {
+		s.WriteError(w, r, err)
 		return
 	}
-	v, err := s.Shop.Lookup(token)
+	v, err := s.Shop.LookupToken(tok)
 	if err != nil {
 		s.WriteError(w, r, err)
 		return
@@ -237,7 +257,7 @@ func (s *Server) apiTickets(w http.ResponseWriter, r *http.Request) {
 		s.WriteError(w, r, err)
 		return
 	}
-	ms, err := s.readThread(token, v.Order)
+	ms, err := s.readThread(tok, v.Order)
 	if err != nil {
 		s.WriteError(w, r, err)
 		return
@@ -254,8 +274,11 @@ func (s *Server) apiTickets(w http.ResponseWriter, r *http.Request) {
 // ticketSubmit is POST /order/tickets: the order page's "report a problem"
 // form. It shows the order page again, saying what happened.
 func (s *Server) ticketSubmit(w http.ResponseWriter, r *http.Request) {
-	s.orderForm(w, r, func(token string) (string, error) {
-		_, err := s.openTicket(token, r.PostForm.Get("reason"), r.PostForm.Get("detail"), r.PostForm.Get("item_id"))
+	s.orderForm(w, r, func(tok crypto.Token) (string, error) {
+		in, err := checkTicket(r.PostForm.Get("reason"), r.PostForm.Get("detail"), r.PostForm.Get("item_id"))
+		if err == nil {
+			_, err = s.openTicket(tok, in)
+		}
 		return "order.ticket_opened", err
 	})
 }
@@ -263,8 +286,8 @@ func (s *Server) ticketSubmit(w http.ResponseWriter, r *http.Request) {
 // threadSubmit is POST /order/thread: a message to support without
 // JavaScript.
 func (s *Server) threadSubmit(w http.ResponseWriter, r *http.Request) {
-	s.orderForm(w, r, func(token string) (string, error) {
-		_, err := s.postMessage(token, r.PostForm.Get("text"))
+	s.orderForm(w, r, func(tok crypto.Token) (string, error) {
+		_, err := s.postMessage(tok, r.PostForm.Get("text"))
 		return "order.message_sent", err
 	})
 }
@@ -272,8 +295,8 @@ func (s *Server) threadSubmit(w http.ResponseWriter, r *http.Request) {
 // coolingOffSubmit is POST /order/cooling-off: a refund without reason
 // while the keys were never shown.
 func (s *Server) coolingOffSubmit(w http.ResponseWriter, r *http.Request) {
-	s.orderForm(w, r, func(token string) (string, error) {
-		v, err := s.Shop.Lookup(token)
+	s.orderForm(w, r, func(tok crypto.Token) (string, error) {
+		v, err := s.Shop.LookupToken(tok)
 		if err != nil {
 			return "", err
 		}
@@ -297,7 +320,7 @@ var errCoolingOffOver = web.NewError(http.StatusConflict, "cooling_off_over", "t
 // the outcome. A token that opens nothing goes back to the lookup form;
 // an error the buyer can act on is shown above the forms with what they
 // typed kept; an internal one takes the usual error page.
-func (s *Server) orderForm(w http.ResponseWriter, r *http.Request, do func(token string) (string, error)) {
+func (s *Server) orderForm(w http.ResponseWriter, r *http.Request, do func(tok crypto.Token) (string, error)) {
 	if err := web.ParseForm(r); err != nil {
 		s.WriteError(w, r, err)
 		return
@@ -308,7 +331,12 @@ func (s *Server) orderForm(w http.ResponseWriter, r *http.Request, do func(token
 		s.WriteError(w, r, web.ErrUnauthenticated)
 		return
 	}
-	done, err := do(token)
+	t, err := parseOrderToken(token)
+	if err != nil {
+		s.lookupFailed(w, r, lang, err)
+		return
+	}
+	done, err := do(t.tok)
 	f := flash{}
 	if err != nil {
 		if errors.Is(err, crypto.ErrTokenMalformed) || errors.Is(err, shop.ErrOrderNotFound) {
@@ -325,7 +353,7 @@ func (s *Server) orderForm(w http.ResponseWriter, r *http.Request, do func(token
 	} else {
 		f = flash{text: s.Pages.T(lang, done)}
 	}
-	s.showOrder(w, r, lang, token, false, f)
+	s.showOrder(w, r, lang, t, false, f)
 }
 
 // flash is the outcome of an order page form, shown on the page.

@@ -2,6 +2,7 @@ package storefront
 
 import (
 	"net/http"
+	"veil/crypto"
 	"veil/server/web"
 )
 
@@ -33,7 +34,12 @@ func (s *Server) apiChat(w http.ResponseWriter, r *http.Request) {
 		s.WriteError(w, r, web.ErrChatOff)
 		return
 	}
-	v, err := s.Shop.Lookup(token)
+	tok, err := crypto.ParseToken(token)
+	if err != nil {
+		s.WriteError(w, r, err)
+		return
+	}
+	v, err := s.Shop.LookupToken(tok)
 	if err != nil {
 		s.WriteError(w, r, err)
 		return

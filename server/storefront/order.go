@@ -14,6 +14,30 @@ import (
 	"veil/server/web"
 )
 
+// orderToken is an order token as a buyer sent it, parsed once where it
+// arrived: tok for the shop and the sealed thread, text (as typed) for the
+// page to post back.
+type orderToken struct {
+	tok  crypto.Token
+	text string
+}
+
+// parseOrderToken parses a token from a form; crypto.ErrTokenMalformed.
+func parseOrderToken(text string) (orderToken, error) {
+	tok, err := crypto.ParseToken(text)
+	return orderToken{tok: tok, text: text}, err
+}
+
+// bearerToken reads and parses the "Authorization: Bearer <token>" header:
+// web.ErrUnauthenticated without one, crypto.ErrTokenMalformed for a typo.
+func bearerToken(r *http.Request) (crypto.Token, error) {
+	token, ok := bearer(r)
+	if !ok {
+		return crypto.Token{}, web.ErrUnauthenticated
+	}
+	return crypto.ParseToken(token)
+}
+
 // bearer returns the token of an "Authorization: Bearer <token>" header.
 func bearer(r *http.Request) (string, bool) {
 	scheme, tok, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
@@ -60,12 +84,12 @@ type orderJSON struct {
 
 // apiOrder is GET /api/v1/order with the token as a Bearer credential.
 func (s *Server) apiOrder(w http.ResponseWriter, r *http.Request) {
-	token, ok := bearer(r)
-	if !ok {
-		s.WriteError(w, r, web.ErrUnauthenticated)
+	tok, err := bearerToken(r)
+	if err != nil {
+		s.WriteError(w, r, err)
 		return
 	}
-	v, err := s.Shop.Retrieve(token)
+	v, err := s.Shop.RetrieveToken(tok)
 	if err != nil {
 		s.WriteError(w, r, err)
 		return
@@ -135,15 +159,20 @@ func (s *Server) orderPage(w http.ResponseWriter, r *http.Request) {
 		s.Render(w, r, http.StatusBadRequest, s.lookupData(r, lang, s.Pages.T(lang, "lookup.err_empty")))
 		return
 	}
-	s.showOrder(w, r, lang, token, r.PostForm.Get("reveal") == "1", flash{})
+	t, err := parseOrderToken(token)
+	if err != nil {
+		s.lookupFailed(w, r, lang, err)
+		return
+	}
+	s.showOrder(w, r, lang, t, r.PostForm.Get("reveal") == "1", flash{})
 }
 
 // showOrder opens the order of token and shows it. The keys of a product
 // with a cooling-off period stay behind a "show my keys" button (reveal)
 // until first shown, since showing them ends the offer: the order is then
 // read with Lookup, which opens no key and records nothing.
-func (s *Server) showOrder(w http.ResponseWriter, r *http.Request, lang, token string, reveal bool, f flash) {
-	v, err := s.Shop.Lookup(token)
+func (s *Server) showOrder(w http.ResponseWriter, r *http.Request, lang string, t orderToken, reveal bool, f flash) {
+	v, err := s.Shop.LookupToken(t.tok)
 	if err != nil {
 		s.lookupFailed(w, r, lang, err)
 		return
@@ -151,12 +180,12 @@ func (s *Server) showOrder(w http.ResponseWriter, r *http.Request, lang, token s
 	o := v.Order
 	hidden := !reveal && v.Product.Policy.CoolingOffMinutes > 0 && !o.Revealed && len(o.Payloads) > 0
 	if !hidden && len(o.Payloads) > 0 {
-		if v, err = s.Shop.Retrieve(token); err != nil {
+		if v, err = s.Shop.RetrieveToken(t.tok); err != nil {
 			s.lookupFailed(w, r, lang, err)
 			return
 		}
 	}
-	s.renderOrderPage(w, r, lang, token, v, hidden, f)
+	s.renderOrderPage(w, r, lang, t, v, hidden, f)
 }
 
 // lookupFailed re-renders the lookup form telling a typo from an unknown
@@ -178,10 +207,10 @@ func (s *Server) lookupFailed(w http.ResponseWriter, r *http.Request, lang strin
 // renderOrderPage shows an order to its token holder, with its
 // after-sales; keysHidden offers "show my keys" instead of the keys, f is
 // the outcome of a form.
-func (s *Server) renderOrderPage(w http.ResponseWriter, r *http.Request, lang, token string, v shop.View, keysHidden bool, f flash) {
+func (s *Server) renderOrderPage(w http.ResponseWriter, r *http.Request, lang string, t orderToken, v shop.View, keysHidden bool, f flash) {
 	o := v.Order
 	page := &pages.OrderPage{
-		Base:        s.TokenBase(lang, "/order", token),
+		Base:        s.TokenBase(lang, "/order", t.text),
 		Ref:         o.Ref,
 		Status:      string(o.Status),
 		StatusText:  s.Pages.T(lang, "status."+string(o.Status)),
@@ -221,7 +250,7 @@ func (s *Server) renderOrderPage(w http.ResponseWriter, r *http.Request, lang, t
 		}
 		page.Notices = append(page.Notices, pages.Notice{Text: s.Pages.T(lang, key), At: n.At, Bad: badNotice(n.Code) || n.Code == "recalled_refund_due"})
 	}
-	if err := s.orderAfterSales(page, lang, token, v, keysHidden, f); err != nil {
+	if err := s.orderAfterSales(page, lang, t, v, keysHidden, f); err != nil {
 		s.WriteError(w, r, err)
 		return
 	}
@@ -243,9 +272,9 @@ func (s *Server) renderOrderPage(w http.ResponseWriter, r *http.Request, lang, t
 
 // orderAfterSales fills the order page's after-sales part: tickets, the
 // thread opened with the token, the forms and the offers.
-func (s *Server) orderAfterSales(page *pages.OrderPage, lang, token string, v shop.View, keysHidden bool, f flash) error {
+func (s *Server) orderAfterSales(page *pages.OrderPage, lang string, t orderToken, v shop.View, keysHidden bool, f flash) error {
 	o, p := v.Order, v.Product
-	page.Token = token
+	page.Token = t.text
 	page.KeysHidden = keysHidden
 	page.RewardCode = v.RewardCode
 	page.Flash, page.FlashBad = f.text, f.bad
@@ -288,7 +317,7 @@ func (s *Server) orderAfterSales(page *pages.OrderPage, lang, token string, v sh
 		}
 		page.Tickets = append(page.Tickets, pt)
 	}
-	ms, err := s.readThread(token, o)
+	ms, err := s.readThread(t.tok, o)
 	if err != nil {
 		return err
 	}

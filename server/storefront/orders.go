@@ -276,15 +276,19 @@ func (s *Server) tokenPageAgain(w http.ResponseWriter, r *http.Request) {
 		s.WriteError(w, r, err)
 		return
 	}
-	token := strings.TrimSpace(r.PostForm.Get("token"))
 	lang := s.Lang(r)
-	v, err := s.Shop.Lookup(token)
+	t, err := parseOrderToken(strings.TrimSpace(r.PostForm.Get("token")))
+	if err != nil {
+		s.lookupFailed(w, r, lang, err)
+		return
+	}
+	v, err := s.Shop.LookupToken(t.tok)
 	if err != nil {
 		s.lookupFailed(w, r, lang, err)
 		return
 	}
 	if v.Order.Status != shop.StatusPending {
-		s.showOrder(w, r, lang, token, false, flash{})
+		s.showOrder(w, r, lang, t, false, flash{})
 		return
 	}
 	start, err := s.startPayment(v.Order, v.Product)
@@ -292,7 +296,7 @@ func (s *Server) tokenPageAgain(w http.ResponseWriter, r *http.Request) {
 		s.WriteError(w, r, err)
 		return
 	}
-	s.renderToken(w, r, lang, token, v.Order, v.Product, start)
+	s.renderToken(w, r, lang, t.text, v.Order, v.Product, start)
 }
 
 // tokenText is POST /order/token.txt: the token as a plain-text download.

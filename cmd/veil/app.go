@@ -10,12 +10,14 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"veil/msg"
 	"veil/server"
 	"veil/server/pay"
+	"veil/server/resale"
 	"veil/server/shop"
 	"veil/server/staff"
 	"veil/server/store"
@@ -76,11 +78,25 @@ func openAppWith(dir string, log *slog.Logger, cfg shop.Config) (*app, error) {
 			log.Error("audit append failed", "action", "rotation.done", "err", err)
 		}
 	}
+	// VEIL_TEST_UPSTREAM_PAUSE (tests only): a file path; a sourced
+	// order's purchase, once the upstream answered and before the local
+	// commit, writes it and waits there for good, so a test can kill -9
+	// the process at exactly that point.
+	if p := os.Getenv("VEIL_TEST_UPSTREAM_PAUSE"); p != "" {
+		cfg.AfterUpstreamPurchase = func(string) {
+			_ = os.WriteFile(p, nil, 0o600)
+			select {}
+		}
+	}
 	sh, err := shop.New(db, cfg)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
+	// Resale (issue 14): the reseller approvals, and buying upstream for
+	// sourced products.
+	resale.RegisterExecutors(st, sh)
+	sh.SetSourcer(resale.Sourcer{})
 	return &app{db: db, shop: sh, staff: st, threads: threads, log: log}, nil
 }
 
@@ -144,7 +160,7 @@ func (a *app) serveHTTP(ctx context.Context, c serveConfig) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	hs := &http.Server{
-		Handler:           srv.Handler(),
+		Handler:           mountResale(srv.Handler(), resale.New(resale.Config{Shop: a.shop, Staff: a.staff, Logger: a.log})),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -183,4 +199,21 @@ func (a *app) serveHTTP(ctx context.Context, c serveConfig) error {
 		err = nil
 	}
 	return err
+}
+
+// mountResale serves the reseller API (/api/v1/reseller/…, package
+// server/resale) beside the shop's routes. It lives here until the
+// server's routes can mount it with one line (issue 12's split).
+func mountResale(shopHandler, resaleHandler http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/v1/reseller/") {
+			h := w.Header()
+			h.Set("X-Content-Type-Options", "nosniff")
+			h.Set("Referrer-Policy", "no-referrer")
+			h.Set("X-Frame-Options", "DENY")
+			resaleHandler.ServeHTTP(w, r)
+			return
+		}
+		shopHandler.ServeHTTP(w, r)
+	})
 }

@@ -33,6 +33,10 @@ const usage = `usage:
   veil verify-notice --in FILE|- [--fingerprint "ab12 cd34 …"]
   veil verify-receipt --in FILE|- [--fingerprint "ab12 cd34 …"] [--key KEY [--item N]]
   veil bench   [--concurrency 1,16,64] [--purchases N] [--import N] [--rss-keys N]
+  veil resale account --data DIR --passphrase-file FILE --name NAME --recipient AGE1… [--currency CNY] [--percent-off N]
+  veil resale topup   --data DIR --passphrase-file FILE --key-id RK --amount MINOR
+  veil resale source  --data DIR --passphrase-file FILE --product SLUG --upstream-url URL --key-id RK
+                      --upstream-product ID --secret-file FILE --identity-file FILE   (docking, 对接; shop stopped)
 
 Every flag has an env twin: --data is VEIL_DATA, --epay-key-file is VEIL_EPAY_KEY_FILE.
 `
@@ -95,6 +99,8 @@ func dispatch(args []string, stdout, stderr io.Writer) error {
 		return cmdVerifyReceipt(args[1:], os.Stdin, stdout)
 	case "purge":
 		return cmdPurge(args[1:], stdout, stderr)
+	case "resale":
+		return cmdResale(args[1:], stdout)
 	case "bench":
 		return cmdBench(args[1:], stdout, stderr)
 	case "help", "-h", "--help":

@@ -129,10 +129,13 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	fmt.Fprintf(stdout, "%-12s %10s %10s %10s %10s %12s %8s\n", "concurrency", "purchases", "per sec", "p50", "p99", "crypto bound", "ratio")
+	fmt.Fprintf(stdout, "%-12s %10s %10s %10s %10s %12s %8s %10s %9s %9s\n", "concurrency", "purchases", "per sec", "p50", "p99",
+		"crypto bound", "ratio", "B/purchase", "entries", "commits")
 	var tokens []string
 	for _, c := range conc {
+		st := a.db.Stats()
 		lat, elapsed, toks, err := runPurchases(client, base, p.Slug, *n, c, stderr)
+		wrote := a.db.Stats()
 		tokens = append(tokens, toks...)
 		if *cpuProfile != "" {
 			pprof.StopCPUProfile() // the purchases only, not the crypto bound
@@ -142,8 +145,13 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 		}
 		bound := cryptoBound(*n, c)
 		rate := float64(*n) / elapsed.Seconds()
-		fmt.Fprintf(stdout, "%-12d %10d %10.0f %10s %10s %10.0f/s %7.1f%%\n", c, *n, rate,
-			pct(lat, 50), pct(lat, 99), bound, 100*rate/bound)
+		// What the store committed per purchase: key+value bytes and
+		// entries (sets and deletes), and durable commits (fsyncs; group
+		// commit shares one among concurrent purchases).
+		per := func(x int64) float64 { return float64(x) / float64(*n) }
+		fmt.Fprintf(stdout, "%-12d %10d %10.0f %10s %10s %10.0f/s %7.1f%% %10.0f %9.1f %9.2f\n", c, *n, rate,
+			pct(lat, 50), pct(lat, 99), bound, 100*rate/bound,
+			per(wrote.Bytes-st.Bytes), per(wrote.Entries-st.Entries), per(wrote.Commits-st.Commits))
 	}
 	if len(tokens) > 0 {
 		rate, lat, err := runRetrievals(client, base, tokens, 16, 4*len(tokens))

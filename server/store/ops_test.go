@@ -8,14 +8,16 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+
+	"github.com/dgraph-io/badger/v4"
 )
 
-// TestConflictRetriedThenGivesUp makes every attempt conflict (another
-// transaction writes the key fn read before fn commits): Update and
-// UpdateUnder run fn again, maxRetries+1 times in all, then give up with
-// ErrConflict and write nothing; a conflict that stops after three
-// attempts is retried to success.
-func TestConflictRetriedThenGivesUp(t *testing.T) {
+// TestAbortedBatchRetriedThenGivesUp: a batch that cannot commit for
+// another request's sake answers ErrConflict, and Update and UpdateUnder run
+// fn again, maxRetries+1 times in all, then give up with ErrConflict and
+// write nothing; an abort that stops after three attempts is retried to
+// success.
+func TestAbortedBatchRetriedThenGivesUp(t *testing.T) {
 	db := open(t, t.TempDir())
 	defer db.Close()
 	var mu sync.Mutex
@@ -24,37 +26,29 @@ func TestConflictRetriedThenGivesUp(t *testing.T) {
 		"UpdateUnder": func(fn func(*Txn) error) error { return db.UpdateUnder(&mu, fn) },
 	} {
 		t.Run(name, func(t *testing.T) {
-			key := "conflict/" + name
-			attempts := 0
-			// conflictFor returns an fn that reads key, lets a concurrent
-			// writer change it while it is open for its first n attempts,
-			// then writes its own value.
-			conflictFor := func(n int) func(*Txn) error {
-				return func(tx *Txn) error {
-					attempts++
-					if _, err := tx.Get(key); err != nil && !errors.Is(err, ErrNotFound) {
-						return err
-					}
-					if attempts <= n {
-						if err := db.Update(func(o *Txn) error { return o.Set(key, []byte("other "+strconv.Itoa(attempts))) }); err != nil {
-							return err
-						}
-					}
-					return tx.Set(key, []byte("mine"))
+			key := "abort/" + name
+			attempts, aborts := 0, 0
+			fn := func(tx *Txn) error { attempts++; return tx.Set(key, []byte("mine")) }
+			abortFor := func(n int) { aborts = n; attempts = 0 }
+			db.beforeCommit = func() error {
+				if aborts > 0 {
+					aborts--
+					return badger.ErrConflict
 				}
+				return nil
 			}
+			defer func() { db.beforeCommit = nil }()
 
-			err := update(conflictFor(1 << 30))
-			if !errors.Is(err, ErrConflict) || attempts != maxRetries+1 {
-				t.Fatalf("always conflicting: %v after %d attempts, want ErrConflict after %d", err, attempts, maxRetries+1)
+			abortFor(1 << 30)
+			if err := update(fn); !errors.Is(err, ErrConflict) || attempts != maxRetries+1 {
+				t.Fatalf("always aborted: %v after %d attempts, want ErrConflict after %d", err, attempts, maxRetries+1)
 			}
-			if got := get(t, db, key); got != "other "+strconv.Itoa(maxRetries+1) {
-				t.Fatalf("after giving up the key holds %q", got)
+			if has(t, db, key) {
+				t.Fatal("an aborted batch wrote its key")
 			}
-
-			attempts = 0
-			if err := update(conflictFor(3)); err != nil || attempts != 4 {
-				t.Fatalf("conflicting three times: %v after %d attempts, want success on the 4th", err, attempts)
+			abortFor(3)
+			if err := update(fn); err != nil || attempts != 4 {
+				t.Fatalf("aborted three times: %v after %d attempts, want success on the 4th", err, attempts)
 			}
 			if got := get(t, db, key); got != "mine" {
 				t.Fatalf("after the retried commit the key holds %q", got)
@@ -63,33 +57,91 @@ func TestConflictRetriedThenGivesUp(t *testing.T) {
 	}
 }
 
-// TestIterationReadsConflict: keys read by Iterate join the read set, so a
-// concurrent write to one of them makes the transaction run again.
-func TestIterationReadsConflict(t *testing.T) {
+// TestGroupCommitIsolatesFailures: concurrent updates share commits, and one
+// that fails leaves none of its writes behind while the others in its batch
+// commit; each sees the writes of those ordered before it, its own pending
+// writes in Get and Iterate, and its own deletes hide stored keys.
+func TestGroupCommitIsolatesFailures(t *testing.T) {
 	db := open(t, t.TempDir())
 	defer db.Close()
-	if err := db.Update(func(tx *Txn) error { return tx.Set("list/a", nil) }); err != nil {
+	if err := db.Update(func(tx *Txn) error { return tx.Set("seen/stored", []byte("x")) }); err != nil {
 		t.Fatal(err)
 	}
-	attempts := 0
-	err := db.Update(func(tx *Txn) error {
-		attempts++
-		n := 0
-		if err := tx.Iterate("list/", "", true, func(string, []byte) error { n++; return nil }); err != nil {
-			return err
-		}
-		if attempts == 1 {
-			if err := db.Update(func(o *Txn) error { return o.Delete("list/a") }); err != nil {
-				return err
+	boom := errors.New("boom")
+	const writers = 64
+	var wg sync.WaitGroup
+	before := db.Stats()
+	for i := range writers {
+		wg.Go(func() {
+			err := db.Update(func(tx *Txn) error {
+				k := "w/" + strconv.Itoa(i)
+				if err := tx.Set(k, []byte(k)); err != nil {
+					return err
+				}
+				if err := tx.Delete("seen/stored"); err != nil {
+					return err
+				}
+				if ok, err := tx.Has(k); err != nil || !ok {
+					return fmt.Errorf("own write not visible: %v", err)
+				}
+				var under []string
+				if err := tx.Iterate("", "", true, func(k string, _ []byte) error { under = append(under, k); return nil }); err != nil {
+					return err
+				}
+				if !slices.Contains(under, k) || slices.Contains(under, "seen/stored") {
+					return fmt.Errorf("iterate saw %v", under)
+				}
+				if i%3 == 0 {
+					return boom
+				}
+				return nil
+			})
+			if want := error(nil); i%3 == 0 {
+				if !errors.Is(err, boom) {
+					t.Errorf("writer %d: %v, want boom", i, err)
+				}
+			} else if err != want {
+				t.Errorf("writer %d: %v", i, err)
 			}
-		}
-		return tx.Set("count", []byte(strconv.Itoa(n)))
-	})
-	if err != nil || attempts != 2 {
-		t.Fatalf("%v after %d attempts, want a retry", err, attempts)
+		})
 	}
-	if got := get(t, db, "count"); got != "0" {
-		t.Fatalf("count %q: the retry did not see the concurrent delete", got)
+	wg.Wait()
+	for i := range writers {
+		if got := has(t, db, "w/"+strconv.Itoa(i)); got != (i%3 != 0) {
+			t.Errorf("w/%d present = %v", i, got)
+		}
+	}
+	if has(t, db, "seen/stored") {
+		t.Error("the committed deletes did not delete")
+	}
+	st := db.Stats()
+	if st.Updates-before.Updates != writers-(writers+2)/3 {
+		t.Errorf("%d updates counted, want %d", st.Updates-before.Updates, writers-(writers+2)/3)
+	}
+	t.Logf("%d updates in %d commits", st.Updates-before.Updates, st.Commits-before.Commits)
+}
+
+// TestPanicInUpdateReachesCaller: a panic in fn is raised again in the
+// caller's goroutine, and the committer goes on serving.
+func TestPanicInUpdateReachesCaller(t *testing.T) {
+	db := open(t, t.TempDir())
+	defer db.Close()
+	func() {
+		defer func() {
+			if p := recover(); p != "kaboom" {
+				t.Fatalf("recovered %v, want kaboom", p)
+			}
+		}()
+		_ = db.Update(func(tx *Txn) error {
+			_ = tx.Set("half", []byte("x"))
+			panic("kaboom")
+		})
+	}()
+	if has(t, db, "half") {
+		t.Fatal("a panicking update wrote")
+	}
+	if err := db.Update(func(tx *Txn) error { return tx.Set("after", []byte("y")) }); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -329,4 +381,17 @@ func get(t *testing.T, db *DB, k string) string {
 		t.Fatalf("get %s: %v", k, err)
 	}
 	return string(v)
+}
+
+func has(t *testing.T, db *DB, k string) bool {
+	t.Helper()
+	var ok bool
+	if err := db.View(func(tx *Txn) error {
+		var err error
+		ok, err = tx.Has(k)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return ok
 }

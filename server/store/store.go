@@ -4,6 +4,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -66,6 +67,15 @@ type DB struct {
 	// admitted, when set (tests only), runs after an operation is admitted
 	// and before it touches Badger.
 	admitted func()
+	// beforeCommit, when set (tests only), runs before each batch commits;
+	// an error aborts the batch with it.
+	beforeCommit func() error
+
+	// queue feeds the committer (group.go); stopCommitter ends it.
+	queue         chan *request
+	stopCommitter chan struct{}
+	committerDone chan struct{}
+	stats         counters
 }
 
 // Open opens (creating if needed) the store in dir.
@@ -102,7 +112,9 @@ func Open(dir string, o Options) (*DB, error) {
 		return nil, fmt.Errorf("store: open: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	db := &DB{bdb: bdb, log: o.Logger, cancel: cancel, done: make(chan struct{})}
+	db := &DB{bdb: bdb, log: o.Logger, cancel: cancel, done: make(chan struct{}),
+		queue: make(chan *request, batchRequests), stopCommitter: make(chan struct{}), committerDone: make(chan struct{})}
+	go db.commitLoop(db.stopCommitter)
 	if db.log == nil {
 		db.log = slog.New(slog.DiscardHandler)
 	}
@@ -129,6 +141,8 @@ func (db *DB) Close() error {
 		db.cancel()
 		<-db.done
 		db.inflight.Wait()
+		close(db.stopCommitter)
+		<-db.committerDone
 		if err := db.bdb.Close(); err != nil {
 			db.closeErr = fmt.Errorf("store: close: %w", err)
 		}
@@ -188,43 +202,29 @@ func (db *DB) RunGC() {
 // conflict the whole function runs again (with jittered backoff), so fn must
 // have no side effects outside the transaction other than ones that are safe
 // to repeat.
+//
+// Writes go through one committer (group.go): fn runs there, after the
+// writes of requests queued before it, and its writes share one durable
+// commit (one fsync) with theirs. fn must not call Update or UpdateUnder.
 func (db *DB) Update(fn func(*Txn) error) error {
-	for attempt := 0; ; attempt++ {
-		err := db.update(fn)
-		if errors.Is(err, badger.ErrBlockedWrites) {
-			// Compact holds writes for a moment; wait it out.
-			time.Sleep(10 * time.Millisecond)
-			if attempt < 1000 {
-				continue
-			}
-		}
-		if !errors.Is(err, badger.ErrConflict) {
-			return err
-		}
-		if attempt >= maxRetries {
-			return ErrConflict
-		}
-		backoff := time.Duration(rand.IntN(1+min(attempt, 10)*200)) * time.Microsecond
-		time.Sleep(backoff)
-	}
-}
-
-func (db *DB) update(fn func(*Txn) error) error {
-	if err := db.begin(); err != nil {
-		return err
-	}
-	defer db.end()
-	return db.bdb.Update(func(bt *badger.Txn) error { return fn(&Txn{bt}) })
+	return db.retry(nil, fn)
 }
 
 // UpdateUnder is Update with fn run while holding mu, which is released as
-// soon as the commit is ordered, before the wait for the disk. Callers that
-// serialise on mu (reservations of one product) thus never conflict with
-// each other, yet their commits still share one fsync: a later transaction
-// starts only after earlier commits are applied, so it sees their writes.
+// soon as the commit is ordered (fn has run and taken its place in the
+// queue), before the wait for the disk. Callers that serialise on mu
+// (reservations of one product) thus see each other's writes in order, yet
+// their commits still share one fsync.
 func (db *DB) UpdateUnder(mu sync.Locker, fn func(*Txn) error) error {
+	return db.retry(mu, fn)
+}
+
+// retry submits fn until it commits or fails for a reason a retry cannot
+// cure. A batch aborted for another request's sake reports ErrConflict, and
+// Compact holds writes for a moment (ErrBlockedWrites); both run fn again.
+func (db *DB) retry(mu sync.Locker, fn func(*Txn) error) error {
 	for attempt := 0; ; attempt++ {
-		err := db.commitUnder(mu, fn)
+		err := db.submit(mu, fn)
 		if errors.Is(err, badger.ErrBlockedWrites) {
 			time.Sleep(10 * time.Millisecond)
 			if attempt < 1000 {
@@ -241,46 +241,34 @@ func (db *DB) UpdateUnder(mu sync.Locker, fn func(*Txn) error) error {
 	}
 }
 
-func (db *DB) commitUnder(mu sync.Locker, fn func(*Txn) error) error {
-	if err := db.begin(); err != nil {
-		return err
-	}
-	defer db.end()
-	mu.Lock()
-	locked := true
-	defer func() {
-		if locked {
-			mu.Unlock()
-		}
-	}()
-	bt := db.bdb.NewTransaction(true)
-	defer bt.Discard()
-	if err := fn(&Txn{bt}); err != nil {
-		return err
-	}
-	done := make(chan error, 1)
-	bt.CommitWith(func(err error) { done <- err })
-	mu.Unlock()
-	locked = false
-	return <-done
-}
-
 // View runs fn in a read-only snapshot.
 func (db *DB) View(fn func(*Txn) error) error {
 	if err := db.begin(); err != nil {
 		return err
 	}
 	defer db.end()
-	return db.bdb.View(func(bt *badger.Txn) error { return fn(&Txn{bt}) })
+	return db.bdb.View(func(bt *badger.Txn) error { return fn(&Txn{t: bt}) })
 }
 
-// Txn is a transaction. Keys are given without the version prefix.
-type Txn struct{ t *badger.Txn }
+// Txn is a transaction. Keys are given without the version prefix. Inside
+// Update, writes go to ov (group.go) and reads see ov first.
+type Txn struct {
+	t  *badger.Txn
+	ov *overlay
+}
 
 func vkey(k string) []byte { return []byte(Version + k) }
 
 // Get returns the raw value of k, or ErrNotFound.
 func (tx *Txn) Get(k string) ([]byte, error) {
+	if tx.ov != nil {
+		if e, ok := tx.ov.m[Version+k]; ok {
+			if e.del {
+				return nil, ErrNotFound
+			}
+			return bytes.Clone(e.v), nil
+		}
+	}
 	it, err := tx.t.Get(vkey(k))
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return nil, ErrNotFound
@@ -293,6 +281,11 @@ func (tx *Txn) Get(k string) ([]byte, error) {
 
 // Has reports whether k exists.
 func (tx *Txn) Has(k string) (bool, error) {
+	if tx.ov != nil {
+		if e, ok := tx.ov.m[Version+k]; ok {
+			return !e.del, nil
+		}
+	}
 	_, err := tx.t.Get(vkey(k))
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return false, nil
@@ -305,6 +298,13 @@ func (tx *Txn) Has(k string) (bool, error) {
 
 // Set writes the raw value v under k.
 func (tx *Txn) Set(k string, v []byte) error {
+	if tx.ov != nil {
+		if v == nil {
+			v = []byte{}
+		}
+		tx.ov.set(vkey(k), v, false)
+		return nil
+	}
 	if err := tx.t.Set(vkey(k), v); err != nil {
 		return fmt.Errorf("store: set: %w", err)
 	}
@@ -313,6 +313,10 @@ func (tx *Txn) Set(k string, v []byte) error {
 
 // Delete removes k; deleting a missing key is not an error.
 func (tx *Txn) Delete(k string) error {
+	if tx.ov != nil {
+		tx.ov.set(vkey(k), nil, true)
+		return nil
+	}
 	if err := tx.t.Delete(vkey(k)); err != nil {
 		return fmt.Errorf("store: delete: %w", err)
 	}
@@ -358,24 +362,70 @@ func (tx *Txn) Iterate(prefix, start string, keysOnly bool, fn func(k string, v 
 	if start != "" {
 		seek = vkey(start)
 	}
-	for it.Seek(seek); it.Valid(); it.Next() {
-		item := it.Item()
-		var v []byte
-		if !keysOnly {
-			var err error
-			if v, err = item.ValueCopy(nil); err != nil {
-				return fmt.Errorf("store: iterate value: %w", err)
-			}
-		}
-		err := fn(string(item.Key()[len(Version):]), v)
+	// Inside Update, this fn's own pending writes (sorted) merge into the
+	// walk: a key in the overlay hides the stored one, a deleted key is
+	// skipped.
+	var pending []string
+	if tx.ov != nil {
+		pending = tx.ov.under(string(opt.Prefix), string(seek))
+	}
+	emit := func(k string, v []byte) error {
+		err := fn(k[len(Version):], v)
 		if errors.Is(err, ErrStop) {
+			return errOverlayStop
+		}
+		return err
+	}
+	emitPending := func(k string) error {
+		e := tx.ov.m[k]
+		if e.del {
 			return nil
 		}
-		if err != nil {
-			return err
+		var v []byte
+		if !keysOnly {
+			v = bytes.Clone(e.v)
 		}
+		return emit(k, v)
 	}
-	return nil
+	err := func() error {
+		for it.Seek(seek); it.Valid(); it.Next() {
+			item := it.Item()
+			key := string(item.Key())
+			for len(pending) > 0 && pending[0] < key {
+				if err := emitPending(pending[0]); err != nil {
+					return err
+				}
+				pending = pending[1:]
+			}
+			if len(pending) > 0 && pending[0] == key {
+				if err := emitPending(pending[0]); err != nil {
+					return err
+				}
+				pending = pending[1:]
+				continue
+			}
+			var v []byte
+			if !keysOnly {
+				var err error
+				if v, err = item.ValueCopy(nil); err != nil {
+					return fmt.Errorf("store: iterate value: %w", err)
+				}
+			}
+			if err := emit(key, v); err != nil {
+				return err
+			}
+		}
+		for _, k := range pending {
+			if err := emitPending(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	}()
+	if errors.Is(err, errOverlayStop) {
+		return nil
+	}
+	return err
 }
 
 type badgerLogger struct{ l *slog.Logger }

@@ -85,7 +85,7 @@ func (c declarer) upload(method, pattern string, h adminHandler) {
 }
 
 func (c declarer) wrap(pattern string, limit int64, h http.Handler) http.Handler {
-	return c.s.Logged(pattern, consoleHeaders(c.cop.Handler(limitBody(limit, h))))
+	return c.s.Logged(pattern, consoleHeaders(c.cop.Handler(web.LimitBody(limit, h))))
 }
 
 // consoleHeaders marks every console answer no-store: pages show orders,
@@ -93,15 +93,6 @@ func (c declarer) wrap(pattern string, limit int64, h http.Handler) http.Handler
 func consoleHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		web.NoStore(w)
-		next.ServeHTTP(w, r)
-	})
-}
-
-func limitBody(limit int64, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = http.MaxBytesReader(w, r.Body, limit)
-		}
 		next.ServeHTTP(w, r)
 	})
 }
@@ -214,12 +205,7 @@ func (s *Server) adminBase(r *http.Request, sess *staff.Session, section, here s
 	if path == "" {
 		path = "/admin"
 	}
-	for _, l := range pages.Languages() {
-		q.Set("lang", l)
-		b.Langs = append(b.Langs, pages.LangOption{
-			Code: l, Label: web.LangLabels[l], URL: path + "?" + q.Encode(), Current: l == lang,
-		})
-	}
+	b.Langs = web.LangSwitch(lang, path, q)
 	if sess != nil {
 		b.User, b.Role, b.CSRF = sess.User, string(sess.Role), sess.CSRF
 		if pend, _, err := s.Staff.List(staff.Filter{Status: staff.StatusPending}, "", 200); err == nil {

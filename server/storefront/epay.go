@@ -39,15 +39,7 @@ const maxNotifyBody = 8 << 10
 // addresses, and a flash sale must not turn its notifies into 429s. A
 // refused notify costs one parse and one MD5 before any store access.
 func (s *Server) epayNotify(w http.ResponseWriter, r *http.Request) {
-	answer := func(ok bool) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-store")
-		if ok {
-			_, _ = io.WriteString(w, "success")
-		} else {
-			_, _ = io.WriteString(w, "fail")
-		}
-	}
+	answer := func(ok bool) { notifyAnswer(w, ok, "success") }
 	v := s.payments.Epay()
 	if v == nil {
 		answer(false)
@@ -65,18 +57,36 @@ func (s *Server) epayNotify(w http.ResponseWriter, r *http.Request) {
 		answer(false)
 		return
 	}
-	res, err := s.applyNotification(v.Name(), n)
+	answer(s.applyNotify(v.Name(), n))
+}
+
+// notifyAnswer is a gateway notify's plain-text answer: okText once the
+// payment is durably recorded, else "fail" (the gateway repeats it).
+func notifyAnswer(w http.ResponseWriter, ok bool, okText string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if ok {
+		_, _ = io.WriteString(w, okText)
+	} else {
+		_, _ = io.WriteString(w, "fail")
+	}
+}
+
+// applyNotify applies a verified gateway notify and logs the outcome; it
+// reports whether the payment is recorded (see epayNotify for which are).
+// A refusal the shop explains is a warning; anything else an error.
+func (s *Server) applyNotify(provider string, n pay.Notification) bool {
+	res, err := s.applyNotification(provider, n)
 	if err != nil {
 		if web.Classify(err).Code == "internal" && !errors.Is(err, pay.ErrRefused) {
-			s.Log.Error("epay notify not applied", "ref", n.Ref, "err", err)
+			s.Log.Error(provider+" notify not applied", "ref", n.Ref, "err", err)
 		} else {
-			s.Log.Warn("epay notify not applied", "ref", n.Ref, "reason", err.Error())
+			s.Log.Warn(provider+" notify not applied", "ref", n.Ref, "reason", err.Error())
 		}
-		answer(false)
-		return
+		return false
 	}
-	s.Log.Info("epay notify", "ref", n.Ref, "outcome", string(res.Outcome), "status", string(res.Order.Status))
-	answer(true)
+	s.Log.Info(provider+" notify", "ref", n.Ref, "outcome", string(res.Outcome), "status", string(res.Order.Status))
+	return true
 }
 
 // notifyParams reads a notify's parameters from the query string and, for

@@ -1,12 +1,10 @@
 package storefront
 
 import (
-	"errors"
 	"io"
 	"net/http"
 
 	"veil/server/pay"
-	"veil/server/web"
 )
 
 // epusdtNotify is POST /pay/epusdt/notify, the epusdt-compatible gateway's
@@ -25,15 +23,7 @@ import (
 // address; a refused notify costs one parse and one MD5 before any store
 // access.
 func (s *Server) epusdtNotify(w http.ResponseWriter, r *http.Request) {
-	answer := func(ok bool) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-store")
-		if ok {
-			_, _ = io.WriteString(w, "ok")
-		} else {
-			_, _ = io.WriteString(w, "fail")
-		}
-	}
+	answer := func(ok bool) { notifyAnswer(w, ok, "ok") }
 	e := s.payments.Epusdt()
 	if e == nil {
 		answer(false)
@@ -51,16 +41,5 @@ func (s *Server) epusdtNotify(w http.ResponseWriter, r *http.Request) {
 		answer(false)
 		return
 	}
-	res, err := s.applyNotification(e.Name(), n.Notification)
-	if err != nil {
-		if web.Classify(err).Code == "internal" && !errors.Is(err, pay.ErrRefused) {
-			s.Log.Error("epusdt notify not applied", "ref", n.Ref, "err", err)
-		} else {
-			s.Log.Warn("epusdt notify not applied", "ref", n.Ref, "reason", err.Error())
-		}
-		answer(false)
-		return
-	}
-	s.Log.Info("epusdt notify", "ref", n.Ref, "outcome", string(res.Outcome), "status", string(res.Order.Status))
-	answer(true)
+	answer(s.applyNotify(e.Name(), n.Notification))
 }

@@ -51,10 +51,10 @@ func BadRequest(format string, a ...any) error {
 	return NewError(http.StatusBadRequest, "bad_request", fmt.Sprintf(format, a...))
 }
 
-// RateLimitedError is a client over its request budget.
-type RateLimitedError struct{ RetryAfter time.Duration }
+// rateLimitedError is a client over its request budget.
+type rateLimitedError struct{ RetryAfter time.Duration }
 
-func (e *RateLimitedError) Error() string { return "server: rate limited" }
+func (e *rateLimitedError) Error() string { return "server: rate limited" }
 
 // Problem is an error as a client sees it.
 type Problem struct {
@@ -71,7 +71,7 @@ func Classify(err error) Problem {
 	var (
 		input *shop.InputError
 		he    *Error
-		rl    *RateLimitedError
+		rl    *rateLimitedError
 		mbe   *http.MaxBytesError
 		se    *staff.Error
 	)
@@ -152,8 +152,8 @@ func Classify(err error) Problem {
 	return Problem{Status: http.StatusInternalServerError, Code: "internal", Message: "something went wrong"}
 }
 
-// ErrorBody is the JSON error shape of API.md.
-type ErrorBody struct {
+// errorBody is the JSON error shape of API.md.
+type errorBody struct {
 	Error ErrorDetail `json:"error"`
 }
 
@@ -162,7 +162,7 @@ type ErrorDetail struct {
 	Message string `json:"message"`
 }
 
-// writeError is every handler's other exit: JSON for the API, a page in
+// WriteError is every handler's other exit: JSON for the API, a page in
 // the buyer's language for people. Internal errors are logged (error texts
 // carry refs at most, never tokens, keys or addresses) and shown as a
 // plain "something went wrong".
@@ -178,12 +178,13 @@ func (s *Site) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="veil order"`)
 	}
 	if IsAPI(r) {
-		WriteJSON(w, p.Status, ErrorBody{ErrorDetail{Code: p.Code, Message: p.Message}})
+		WriteJSON(w, p.Status, errorBody{ErrorDetail{Code: p.Code, Message: p.Message}})
 		return
 	}
 	s.renderError(w, r, p)
 }
 
+// IsAPI says whether r is a JSON API request (under /api/).
 func IsAPI(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/api/") }
 
 // renderError shows an error page. The way on goes back where the buyer came
@@ -224,7 +225,7 @@ func (s *Site) renderError(w http.ResponseWriter, r *http.Request, p Problem) {
 	s.Render(w, r, p.Status, page)
 }
 
-// render writes a page with status. A template failure is a bug; it is
+// Render writes a page with status. A template failure is a bug; it is
 // logged and answered with a bare 500 (the page itself failed).
 func (s *Site) Render(w http.ResponseWriter, r *http.Request, status int, p pages.Page) {
 	var buf strings.Builder

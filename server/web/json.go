@@ -78,7 +78,7 @@ func ParseForm(r *http.Request) error {
 	return nil
 }
 
-// DecodeOptionalJSON is decodeJSON for a body that may be empty.
+// DecodeOptionalJSON is DecodeJSON for a body that may be empty.
 func DecodeOptionalJSON(r *http.Request, v any) error {
 	b, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -95,6 +95,7 @@ func DecodeOptionalJSON(r *http.Request, v any) error {
 	return DecodeJSON(r, v)
 }
 
+// RFC3339 formats t in UTC for the JSON answers; "" for the zero time.
 func RFC3339(t time.Time) string {
 	if t.IsZero() {
 		return ""

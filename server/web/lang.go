@@ -10,22 +10,22 @@ import (
 	"veil/pages"
 )
 
-// LangLabels names each language in itself, for the switch.
-var LangLabels = map[string]string{"zh-CN": "简体中文", "en": "English"}
+// langLabels names each language in itself, for the switch.
+var langLabels = map[string]string{"zh-CN": "简体中文", "en": "English"}
 
-// lang picks the page language: ?lang= when it names one we have, else the
+// Lang picks the page language: ?lang= when it names one we have, else the
 // best of Accept-Language, else zh-CN. No cookie remembers it: every link
 // and form carries ?lang= instead.
 func (s *Site) Lang(r *http.Request) string {
-	if l, ok := MatchLang(r.URL.Query().Get("lang")); ok {
+	if l, ok := matchLang(r.URL.Query().Get("lang")); ok {
 		return l
 	}
 	return acceptLanguage(r.Header.Get("Accept-Language"))
 }
 
-// MatchLang maps a language tag to a supported language. Every Chinese
+// matchLang maps a language tag to a supported language. Every Chinese
 // variant gets zh-CN: simplified is nearer to a zh-TW reader than English.
-func MatchLang(tag string) (string, bool) {
+func matchLang(tag string) (string, bool) {
 	tag = strings.ToLower(strings.TrimSpace(tag))
 	switch {
 	case tag == "zh" || strings.HasPrefix(tag, "zh-") || strings.HasPrefix(tag, "zh_"):
@@ -53,7 +53,7 @@ func acceptLanguage(header string) string {
 			}
 			q = f
 		}
-		if l, ok := MatchLang(tag); ok && q > 0 {
+		if l, ok := matchLang(tag); ok && q > 0 {
 			choices = append(choices, choice{l, q})
 		}
 	}
@@ -72,7 +72,7 @@ func acceptLanguage(header string) string {
 	return pages.DefaultLang
 }
 
-// base is the common page data with a language switch that links to this
+// Base is the common page data with a language switch that links to this
 // page (GET) or, after a POST, to the page a buyer can come back to.
 func (s *Site) Base(r *http.Request, lang string) pages.Base {
 	path, q := SitePath(r.URL.Path), url.Values{}
@@ -89,13 +89,21 @@ func (s *Site) Base(r *http.Request, lang string) pages.Base {
 		}
 	}
 	b := s.NewBase(lang)
+	b.Langs = LangSwitch(lang, path, q)
+	return b
+}
+
+// LangSwitch is a page's language switch: for each language a link to
+// path with the query q (which it changes) and ?lang= that language.
+func LangSwitch(lang, path string, q url.Values) []pages.LangOption {
+	var out []pages.LangOption
 	for _, l := range pages.Languages() {
 		q.Set("lang", l)
-		b.Langs = append(b.Langs, pages.LangOption{
-			Code: l, Label: LangLabels[l], URL: path + "?" + q.Encode(), Current: l == lang,
+		out = append(out, pages.LangOption{
+			Code: l, Label: langLabels[l], URL: path + "?" + q.Encode(), Current: l == lang,
 		})
 	}
-	return b
+	return out
 }
 
 // SitePath makes a request path safe to link to: a path the client sent
@@ -108,19 +116,17 @@ func SitePath(p string) string {
 	return (&url.URL{Path: p}).EscapedPath()
 }
 
-// tokenBase is the page data for a page that shows what a token opens: its
+// TokenBase is the page data for a page that shows what a token opens: its
 // language switch posts the token back to action, never putting it in a URL.
 func (s *Site) TokenBase(lang, action, token string) pages.Base {
 	b := s.NewBase(lang)
 	b.SwitchToken = token
-	for _, l := range pages.Languages() {
-		b.Langs = append(b.Langs, pages.LangOption{
-			Code: l, Label: LangLabels[l], URL: action + "?lang=" + l, Current: l == lang,
-		})
-	}
+	b.Langs = LangSwitch(lang, action, url.Values{})
 	return b
 }
 
+// NewBase is the page data every page starts from (layout, clock, assets,
+// notice key, time zone), without a language switch.
 func (s *Site) NewBase(lang string) pages.Base {
 	b := s.Pages.Base(lang)
 	b.Now = s.Now()

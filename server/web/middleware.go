@@ -15,7 +15,7 @@ import (
 const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
-// securityHeaders sets the headers every answer carries. Handlers that show
+// SecurityHeaders sets the headers every answer carries. Handlers that show
 // a token or a key raise Cache-Control to no-store; static files lower it.
 func (s *Site) SecurityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -42,25 +42,31 @@ func NoStore(w http.ResponseWriter) {
 	w.Header().Set("Pragma", "no-cache")
 }
 
-// bodyLimited caps every request body; reading past the cap fails with an
-// *http.MaxBytesError, which writeError turns into 413 body_too_large.
+// BodyLimited caps a buyer request's body at MaxBody (LimitBody).
 func (s *Site) BodyLimited(next http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
-		}
-		next(w, r)
-	}
+	return LimitBody(MaxBody, next).ServeHTTP
 }
 
-// rateLimited refuses a client address over its budget with 429.
+// LimitBody caps the request body at limit bytes; reading past the cap
+// fails with an *http.MaxBytesError, which WriteError turns into 413
+// body_too_large.
+func LimitBody(limit int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// RateLimited refuses a client address over its budget with 429.
 func (s *Site) RateLimited(next http.HandlerFunc) http.HandlerFunc {
 	if s.Limiter == nil {
 		return next
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		if ok, wait := s.Limiter.allow(s.ClientAddr(r)); !ok {
-			s.WriteError(w, r, &RateLimitedError{RetryAfter: wait})
+			s.WriteError(w, r, &rateLimitedError{RetryAfter: wait})
 			return
 		}
 		next(w, r)
@@ -79,7 +85,7 @@ func RouteOf(r *http.Request) string {
 	return "(unrouted)"
 }
 
-// logged logs each request by method, route pattern, status and duration.
+// Logged logs each request by method, route pattern, status and duration.
 // Never the raw path or query, the client address, or any header: a token
 // may sit in Authorization, and an address is not ours to keep.
 func (s *Site) Logged(pattern string, next http.Handler) http.Handler {

@@ -6,15 +6,16 @@ import (
 	"veil/server/shop"
 )
 
-// DefaultMaxPerOrder is the per-order cap shown when a product sets none
+// defaultMaxPerOrder is the per-order cap shown when a product sets none
 // (the shop's own default; the shop enforces its configured value).
-const DefaultMaxPerOrder = 10
+const defaultMaxPerOrder = 10
 
+// MaxPerOrder is the most of p one order may take, as pages show it.
 func MaxPerOrder(p shop.Product) int {
 	if p.MaxPerOrder > 0 {
 		return p.MaxPerOrder
 	}
-	return DefaultMaxPerOrder
+	return defaultMaxPerOrder
 }
 
 // ProductJSON is a product in the API. Texts are given in the request's
@@ -31,10 +32,11 @@ type ProductJSON struct {
 	MaxPerOrder int            `json:"max_per_order"`
 	InStock     int            `json:"in_stock"`
 	Policy      shop.Policy    `json:"policy"`
-	Disclosure  DisclosureJSON `json:"disclosure"`
+	Disclosure  disclosureJSON `json:"disclosure"`
 }
 
-type DisclosureJSON struct {
+// disclosureJSON is a product's disclosure in the API, in one language.
+type disclosureJSON struct {
 	Validity            string `json:"validity"`
 	Regions             string `json:"regions"`
 	Devices             string `json:"devices"`
@@ -42,6 +44,7 @@ type DisclosureJSON struct {
 	FailureRatePermille int    `json:"failure_rate_permille"`
 }
 
+// ProductToJSON is p in the API, its texts in lang.
 func ProductToJSON(p shop.Product, lang string) ProductJSON {
 	pol := p.Policy
 	if pol.Remedies == nil {
@@ -52,7 +55,7 @@ func ProductToJSON(p shop.Product, lang string) ProductJSON {
 		Description: p.Description.In(lang),
 		PriceMinor:  p.PriceMinor, Currency: p.Currency, Kind: p.Kind,
 		MaxPerOrder: MaxPerOrder(p), InStock: p.InStock, Policy: pol,
-		Disclosure: DisclosureJSON{
+		Disclosure: disclosureJSON{
 			Validity:            p.Disclosure.Validity.In(lang),
 			Regions:             p.Disclosure.Regions.In(lang),
 			Devices:             p.Disclosure.Devices.In(lang),

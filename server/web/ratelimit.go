@@ -30,6 +30,8 @@ type bucket struct {
 	last   time.Time
 }
 
+// NewLimiter allows perMinute requests a minute per address, in bursts of
+// up to a minute's budget.
 func NewLimiter(perMinute int, now func() time.Time) *Limiter {
 	return &Limiter{
 		seed:      maphash.MakeSeed(),
@@ -86,7 +88,7 @@ func (l *Limiter) size() int {
 	return len(l.buckets)
 }
 
-// clientAddr is the address the rate Limiter counts: RemoteAddr, or with
+// ClientAddr is the address the rate Limiter counts: RemoteAddr, or with
 // TrustProxy the last X-Forwarded-For entry (the one our proxy appended;
 // earlier entries are the client's to forge). IPv6 addresses count per /64,
 // which is what one subscriber usually holds.

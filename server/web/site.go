@@ -12,9 +12,11 @@
 //     WriteJSON, ParseForm.
 //   - Middleware: SecurityHeaders (every answer), Logged (the request log,
 //     which never names a client, a path or a header), RateLimited (per
-//     client address, Limiter), BodyLimited (MaxBody), NoStore.
+//     client address, Limiter), BodyLimited (MaxBody) and LimitBody,
+//     NoStore.
 //   - Pages: Site.Lang (?lang=, Accept-Language), Site.Base and TokenBase
-//     (page data with the language switch), Site.Render, SitePath.
+//     (page data with the language switch, LangSwitch), Site.Render,
+//     SitePath.
 //   - Shared answers: WriteProducts (the product list of both APIs) and
 //     the support-thread helpers (ReadThread, ThreadText, CleanText).
 package web

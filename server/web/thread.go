@@ -10,8 +10,8 @@ import (
 	"filippo.io/age"
 )
 
-// MaxThreadShown bounds the messages read for one answer: the newest ones.
-const MaxThreadShown = 500
+// maxThreadShown bounds the messages read for one answer: the newest ones.
+const maxThreadShown = 500
 
 // ThreadRecipients are the recipients of the order's thread: the order's
 // own and the merchant's support recipient. ErrSupportOff when there are
@@ -54,7 +54,7 @@ func (s *Site) ThreadText(lang, text string) string {
 	return "[" + s.Pages.T(lang, "reason."+code) + "]" + rest
 }
 
-// ReadThread opens the newest messages (at most MaxThreadShown) of the
+// ReadThread opens the newest messages (at most maxThreadShown) of the
 // order ref's sealed thread with id: the order's identity (from its token)
 // or the shop's support identity.
 func (s *Site) ReadThread(ref string, id age.Identity) ([]msg.Message, error) {
@@ -62,15 +62,15 @@ func (s *Site) ReadThread(ref string, id age.Identity) ([]msg.Message, error) {
 	if err != nil || n == 0 {
 		return nil, err
 	}
-	after := uint64(max(0, n-MaxThreadShown))
+	after := uint64(max(0, n-maxThreadShown))
 	var out []msg.Message
 	for {
-		ms, next, err := s.Threads.Read(ref, id, after, MaxThreadShown)
+		ms, next, err := s.Threads.Read(ref, id, after, maxThreadShown)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, ms...)
-		if next == 0 || len(out) >= MaxThreadShown {
+		if next == 0 || len(out) >= maxThreadShown {
 			return out, nil
 		}
 		after = next

@@ -28,7 +28,7 @@ func TestClassify(t *testing.T) {
 		{&shop.InputError{Message: "quantity: bad"}, 400, "bad_request"},
 		{&http.MaxBytesError{Limit: 10}, 413, "body_too_large"},
 		{BadRequest("malformed JSON"), 400, "bad_request"},
-		{&RateLimitedError{RetryAfter: 1500 * time.Millisecond}, 429, "rate_limited"},
+		{&rateLimitedError{RetryAfter: 1500 * time.Millisecond}, 429, "rate_limited"},
 		{errors.New("disk on fire at /secret/path"), 500, "internal"},
 	} {
 		p := Classify(c.err)

@@ -32,6 +32,11 @@ func (s *Server) routes() http.Handler {
 	if s.console != nil {
 		s.console.Routes(r)
 	}
+	if s.resale != nil { // the reseller API signs its own requests (resale/api.go)
+		for _, m := range []string{http.MethodGet, http.MethodPost} {
+			r.Handler(m, "/api/v1/reseller/*path", s.site.Logged("/api/v1/reseller/*path", s.resale))
+		}
+	}
 
 	// Static assets: content-hashed, cached for a year, not rate limited
 	// (a page load fetches two of them).

@@ -28,6 +28,7 @@ import (
 	"veil/server/console"
 	"veil/server/pay"
 	"veil/server/payments"
+	"veil/server/resale"
 	"veil/server/shop"
 	"veil/server/staff"
 	"veil/server/store"
@@ -98,6 +99,7 @@ type Server struct {
 	site    *web.Site
 	store   *storefront.Server
 	console *console.Server // nil without Config.Staff
+	resale  http.Handler    // the reseller API (package resale); nil without Config.Staff
 	handler http.Handler
 }
 
@@ -188,6 +190,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Staff != nil {
 		s.console = console.New(site, console.Config{Rails: rails, AfterDecision: s.store.AfterDecision})
+		s.resale = resale.New(resale.Config{Shop: cfg.Shop, Staff: cfg.Staff, Logger: cfg.Logger})
 	}
 	s.handler = site.SecurityHeaders(s.routes())
 	return s, nil

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -160,7 +159,7 @@ func (a *app) serveHTTP(ctx context.Context, c serveConfig) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	hs := &http.Server{
-		Handler:           mountResale(srv.Handler(), resale.New(resale.Config{Shop: a.shop, Staff: a.staff, Logger: a.log})),
+		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -199,21 +198,4 @@ func (a *app) serveHTTP(ctx context.Context, c serveConfig) error {
 		err = nil
 	}
 	return err
-}
-
-// mountResale serves the reseller API (/api/v1/reseller/…, package
-// server/resale) beside the shop's routes. It lives here until the
-// server's routes can mount it with one line (issue 12's split).
-func mountResale(shopHandler, resaleHandler http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/api/v1/reseller/") {
-			h := w.Header()
-			h.Set("X-Content-Type-Options", "nosniff")
-			h.Set("Referrer-Policy", "no-referrer")
-			h.Set("X-Frame-Options", "DENY")
-			resaleHandler.ServeHTTP(w, r)
-			return
-		}
-		shopHandler.ServeHTTP(w, r)
-	})
 }

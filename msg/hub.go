@@ -63,6 +63,9 @@ type HubConfig struct {
 	// goroutine, so it must be quick; an answer that fails [CleanText] is
 	// dropped.
 	AutoAnswer func(ref, text string) (string, bool)
+	// OnOpen, if set, runs after a buyer's room opened, with the order ref
+	// (merchant notifications, issue 12). It runs on the caller's goroutine.
+	OnOpen func(ref string)
 }
 
 func (c *HubConfig) setDefaults() {
@@ -349,6 +352,9 @@ func (h *Hub) Open(ref string, recipients []string) (Room, error) {
 	})
 	if err != nil {
 		return Room{}, err
+	}
+	if oerr == nil && h.cfg.OnOpen != nil {
+		h.cfg.OnOpen(ref)
 	}
 	return out, oerr
 }

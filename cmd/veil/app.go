@@ -8,13 +8,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"veil/crypto"
 	"veil/msg"
 	"veil/server"
+	"veil/server/notify"
 	"veil/server/pay"
 	"veil/server/resale"
 	"veil/server/shop"
@@ -28,6 +31,7 @@ type app struct {
 	shop    *shop.Shop
 	staff   *staff.Service
 	threads *msg.Threads
+	notify  *notify.Notifier
 	log     *slog.Logger
 }
 
@@ -48,7 +52,18 @@ func openAppWith(dir string, log *slog.Logger, cfg shop.Config) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := staff.New(db, staff.Options{})
+	var sh *shop.Shop // the notifier opens its secrets with the shop's vault
+	nt, err := newNotifier(db, log, func() (*crypto.Identity, error) { return sh.NotifyIdentity() })
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	st := staff.New(db, staff.Options{OnPending: func(tx *store.Txn, a staff.Approval) error {
+		return nt.Enqueue(tx, notify.ApprovalEvent(a.ID, string(a.Kind), a.Ref))
+	}})
+	st.RegisterExecutor(staff.KindNotifySettings, staff.RoleOwner, func(tx *store.Txn, a staff.Approval) (string, error) {
+		return nt.ApplyTx(tx, a.Params)
+	})
 	threads := msg.NewThreads(db, nil)
 	// An order owed money back becomes an approval in the same commit, so
 	// no refund_due order can be missed by the console.
@@ -87,7 +102,8 @@ func openAppWith(dir string, log *slog.Logger, cfg shop.Config) (*app, error) {
 			select {}
 		}
 	}
-	sh, err := shop.New(db, cfg)
+	cfg.Notify = nt
+	sh, err = shop.New(db, cfg)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -96,7 +112,7 @@ func openAppWith(dir string, log *slog.Logger, cfg shop.Config) (*app, error) {
 	// sourced products.
 	resale.RegisterExecutors(st, sh)
 	sh.SetSourcer(resale.Sourcer{})
-	return &app{db: db, shop: sh, staff: st, threads: threads, log: log}, nil
+	return &app{db: db, shop: sh, staff: st, threads: threads, notify: nt, log: log}, nil
 }
 
 func (a *app) Close() error { return a.db.Close() }
@@ -143,7 +159,12 @@ func (a *app) serveHTTP(ctx context.Context, c serveConfig) error {
 		}
 	}
 	hub := msg.NewHub(msg.HubConfig{Threads: a.threads, Logger: a.log, Origin: origin,
-		AutoAnswer: func(ref, text string) (string, bool) { return srv.AutoAnswer(ref, text) }})
+		AutoAnswer: func(ref, text string) (string, bool) { return srv.AutoAnswer(ref, text) },
+		OnOpen: func(ref string) {
+			if err := a.notify.Emit(notify.Event{Kind: notify.ChatOpened, Ref: ref}); err != nil {
+				a.log.Error("notify: chat_opened", "ref", ref, "err", err)
+			}
+		}})
 	defer hub.Close()
 	srv, err := server.New(server.Config{
 		Shop: a.shop, Staff: a.staff, Payments: c.payments, Providers: c.providers, DemoPayments: c.demo, MoneroPoll: c.moneroPoll,
@@ -176,6 +197,9 @@ func (a *app) serveHTTP(ctx context.Context, c serveConfig) error {
 	jobs, cancelJobs := context.WithCancel(context.Background())
 	jobsDone := make(chan struct{})
 	go func() { a.shop.Run(jobs); close(jobsDone) }()
+	notifyDone := make(chan struct{})
+	go func() { a.notify.Run(jobs); close(notifyDone) }()
+	defer func() { <-notifyDone }()
 	go srv.RunPayments(jobs)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -198,4 +222,17 @@ func (a *app) serveHTTP(ctx context.Context, c serveConfig) error {
 		err = nil
 	}
 	return err
+}
+
+// newNotifier builds the merchant notifications. VEIL_TELEGRAM_API (an
+// http(s) base URL) replaces https://api.telegram.org: tests point it at a
+// fake Bot API.
+func newNotifier(db *store.DB, log *slog.Logger, id func() (*crypto.Identity, error)) (*notify.Notifier, error) {
+	api := os.Getenv("VEIL_TELEGRAM_API")
+	if api != "" {
+		if u, err := url.Parse(api); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, usagef("VEIL_TELEGRAM_API must be an absolute http(s) URL")
+		}
+	}
+	return notify.New(db, notify.Options{Identity: id, TelegramAPI: api, Logger: log}), nil
 }

@@ -100,7 +100,9 @@ var (
 // caller, never the buyer's doing).
 var ErrBadEvent = errors.New("notify: malformed event")
 
-func (e *Event) check() error {
+// Check reports whether every field of e has its shape (ErrBadEvent
+// otherwise). ID must be set.
+func (e *Event) Check() error {
 	bad := func(field string) error { return fmt.Errorf("%w: %s", ErrBadEvent, field) }
 	switch {
 	case !e.Kind.valid():
@@ -227,14 +229,19 @@ func newEventID(now time.Time) string {
 // transaction of the state change it reports), so it commits with it or
 // not at all. ID and At are filled in. It may run more than once (store
 // retries): each run writes the same keys' worth of work afresh.
+//
+// A malformed event (see Check) is dropped with a log line naming the
+// field, never the value: a notification must not stop the payment or
+// ticket it reports. Only store errors are returned.
 func (n *Notifier) Enqueue(tx *store.Txn, e Event) error {
 	if n == nil {
 		return nil
 	}
 	now := n.now()
 	e.ID, e.At = newEventID(now), now.Truncate(time.Second)
-	if err := e.check(); err != nil {
-		return err
+	if err := e.Check(); err != nil {
+		n.log.Error("notify: event dropped", "event", string(e.Kind), "err", err)
+		return nil
 	}
 	set, err := getSettings(tx)
 	if err != nil {
@@ -332,3 +339,13 @@ type Delivery struct {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// ApprovalEvent is approval_waiting for approval id of kind; ref is kept
+// only when it is an order ref (a staff name or a batch is not sent).
+func ApprovalEvent(id, kind, ref string) Event {
+	e := Event{Kind: ApprovalWaiting, Approval: id, ApprovalKind: kind}
+	if reRef.MatchString(ref) {
+		e.Ref = ref
+	}
+	return e
+}

@@ -486,9 +486,12 @@ func TestEventShapeRefusesFreeText(t *testing.T) {
 		"ticket":   {Kind: TicketOpened, Ticket: "t 1"},
 		"amount":   {Kind: OrderPaid, AmountMinor: -1},
 	} {
-		err := e.db.Update(func(tx *store.Txn) error { return e.n.Enqueue(tx, ev) })
-		if !errors.Is(err, ErrBadEvent) {
+		ev.ID = newEventID(e.clock.Now())
+		if err := ev.Check(); !errors.Is(err, ErrBadEvent) {
 			t.Errorf("%s: %v, want ErrBadEvent", name, err)
+		}
+		if err := e.db.Update(func(tx *store.Txn) error { return e.n.Enqueue(tx, ev) }); err != nil {
+			t.Errorf("%s: %v: a malformed event must not fail its transaction", name, err)
 		}
 	}
 	if ds := mustDeliveries(t, e.n); len(ds) != 0 {

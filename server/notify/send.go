@@ -23,7 +23,12 @@ import (
 func (n *Notifier) Run(ctx context.Context) {
 	t := time.NewTicker(n.opt.Poll)
 	defer t.Stop()
+	stored := false // the notifications recipient is in the store
 	for {
+		if !stored {
+			_, err := n.recipient()
+			stored = err == nil
+		}
 		if err := n.Drain(ctx); err != nil && ctx.Err() == nil {
 			n.log.Error("notify: drain", "err", err)
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"veil/crypto"
+	"veil/server/notify"
 	"veil/server/store"
 )
 
@@ -174,6 +175,9 @@ func (s *Shop) OpenTicketToken(tok crypto.Token, reason Reason, itemID string) (
 			return ErrTooManyTickets
 		}
 		if err := tx.Set(pOrderTicket+o.Ref+"/"+t.ID, nil); err != nil {
+			return err
+		}
+		if err := s.cfg.Notify.Enqueue(tx, notify.Event{Kind: notify.TicketOpened, Ref: o.Ref, Ticket: t.ID, Reason: string(reason)}); err != nil {
 			return err
 		}
 		if err := tx.SetJSON(pTicket+t.ID, t); err != nil {

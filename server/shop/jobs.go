@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"veil/server/notify"
 	"veil/server/store"
 )
 
@@ -226,6 +227,9 @@ func (s *Shop) deliverQueued() (delivered, refundDue int, err error) {
 				o.Notices = append(o.Notices, Notice{Code: "delivery_deadline", At: now.Truncate(timeUnit)})
 				status = o.Status
 				if err := s.refundDue(tx, o, true); err != nil {
+					return err
+				}
+				if err := s.cfg.Notify.Enqueue(tx, s.orderEvent(notify.DeliveryFailed, o)); err != nil {
 					return err
 				}
 				return tx.Delete(pDeliver + o.Ref)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"veil/server/notify"
 	"veil/server/store"
 )
 
@@ -374,7 +375,11 @@ func (s *Shop) acceptTx(tx *store.Txn, o *Order, lk string, prod Product, p Paym
 // deliverOrQueue delivers a paid order inside tx, or queues it for the
 // delivery worker when that cannot happen now (vault locked, a fault).
 func (s *Shop) deliverOrQueue(tx *store.Txn, o *Order, prod Product) error {
-	if err := s.deliver(tx, o, prod); err != nil {
+	err := s.deliver(tx, o, prod)
+	if nerr := s.notifyPaid(tx, o, prod, err); nerr != nil {
+		return nerr
+	}
+	if err != nil {
 		if !errors.Is(err, ErrLocked) && !errors.Is(err, errSourced) {
 			s.log.Error("shop: delivery failed, queued for retry", "ref", o.Ref, "err", err)
 		}
@@ -410,6 +415,9 @@ func (s *Shop) holdTx(tx *store.Txn, o *Order, lk string, p Payment, h *hold, tr
 	}
 	o.Status = StatusPaymentHeld
 	o.Notices = append(o.Notices, Notice{Code: noticePaymentHeld, At: now})
+	if err := s.cfg.Notify.Enqueue(tx, heldEvent(s.orderEvent(notify.PaymentHeld, o), p, reason)); err != nil {
+		return PayResult{}, err
+	}
 	if onHeld != nil {
 		id, err := onHeld(tx, rec)
 		if err != nil {

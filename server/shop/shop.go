@@ -17,6 +17,7 @@ import (
 	"filippo.io/age"
 
 	"veil/crypto"
+	"veil/server/notify"
 	"veil/server/store"
 )
 
@@ -62,6 +63,9 @@ type Config struct {
 	// batch automatically (issue 13 §2, freeze.go), so the owner's
 	// notification commits with the freeze or not at all.
 	OnBatchFrozen func(tx *store.Txn, f Freeze) error
+	// Notify queues merchant notifications in the transactions that cause
+	// them (nil: none). Merchant notifications (issue 12).
+	Notify *notify.Notifier
 }
 
 // Shop is the domain service. It is safe for concurrent use.

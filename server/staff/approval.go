@@ -303,6 +303,9 @@ func (s *Service) ProposeTx(tx *store.Txn, proposer string, kind Kind, ref, summ
 	if err := s.insertApproval(tx, &a); err != nil {
 		return a, err
 	}
+	if s.opts.OnPending != nil {
+		return a, s.opts.OnPending(tx, a)
+	}
 	return a, nil
 }
 

@@ -108,6 +108,10 @@ type Options struct {
 	// lifetimes. Defaults: 30 minutes and 12 hours.
 	SessionIdle time.Duration
 	SessionMax  time.Duration
+	// OnPending, if set, runs inside the transaction that queues an
+	// approval for a person to decide (not one executed at once), so the
+	// merchant can be told (merchant notifications, issue 12).
+	OnPending func(tx *store.Txn, a Approval) error
 }
 
 // Service is the staff subsystem. It is safe for concurrent use.

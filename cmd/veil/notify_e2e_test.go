@@ -1,0 +1,315 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+
+	"veil/server/notify"
+	"veil/server/pay"
+	"veil/server/shop"
+	"veil/server/staff"
+)
+
+const (
+	e2eBotToken = "7001234567:AAFakeTokenForTheNotifyEndToEndTest0"
+	e2eHookKey  = "webhook-signing-secret-e2e-0123"
+	e2eChat     = "-1009876543210"
+)
+
+// sink records what the fake Bot API and the webhook receiver got.
+type sink struct {
+	mu       sync.Mutex
+	telegram []string // chat id | text
+	hooks    [][]byte // bodies whose signature verified
+	badSig   int
+	raw      [][]byte // every body either got
+}
+
+func (s *sink) snapshot() (tg []string, hooks [][]byte, bad int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.telegram...), append([][]byte(nil), s.hooks...), s.badSig
+}
+
+func newSink(t *testing.T) (s *sink, botAPI, hookURL string) {
+	s = &sink{}
+	tg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.raw = append(s.raw, b)
+		if r.URL.Path != "/bot"+e2eBotToken+"/sendMessage" {
+			http.Error(w, `{"ok":false}`, http.StatusNotFound)
+			return
+		}
+		var m struct {
+			ChatID string `json:"chat_id"`
+			Text   string `json:"text"`
+		}
+		json.Unmarshal(b, &m)
+		s.telegram = append(s.telegram, m.ChatID+"|"+m.Text)
+		io.WriteString(w, `{"ok":true,"result":{}}`)
+	}))
+	t.Cleanup(tg.Close)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.raw = append(s.raw, b)
+		if !webhookSignatureOK(r.Header.Get("X-Veil-Signature"), b) {
+			s.badSig++
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		s.hooks = append(s.hooks, b)
+	}))
+	t.Cleanup(hook.Close)
+	return s, tg.URL, hook.URL + "/veil"
+}
+
+// webhookSignatureOK checks X-Veil-Signature as server/API.md tells a
+// receiver to, written out again rather than calling the code under test.
+func webhookSignatureOK(header string, body []byte) bool {
+	ts, sig, ok := strings.Cut(strings.TrimPrefix(header, "t="), ",v1=")
+	m := hmac.New(sha256.New, []byte(e2eHookKey))
+	m.Write([]byte(ts + "."))
+	m.Write(body)
+	return ok && hmac.Equal([]byte(hex.EncodeToString(m.Sum(nil))), []byte(sig))
+}
+
+// waitFor polls cond for up to 20 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestNotifyEndToEnd: set up Telegram and a webhook through a
+// notify_settings approval with TOTP; a paid order sends a Telegram message
+// and a signed webhook, a sale below the threshold tells stock_low, a
+// ticket and a chat room are told by ref only; an event queued while the
+// sender is down is delivered after a restart, once. No token, key or chat
+// text is in any payload, and neither secret is on disk in the clear.
+func TestNotifyEndToEnd(t *testing.T) {
+	s, botAPI, hookURL := newSink(t)
+	t.Setenv("VEIL_TELEGRAM_API", botAPI)
+	dir := t.TempDir()
+	a, err := openAppWith(dir, slog.New(slog.DiscardHandler), shop.Config{VaultWorkFactor: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ini, err := initShop(a, "owner", "a long password", "vault passphrase")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod, err := a.shop.CreateProduct(shop.Product{Slug: "nebula-50", Name: shop.Text{"en": "Nebula 50"}, PriceMinor: 4850,
+		Currency: "CNY", Kind: shop.Unique, MaxPerOrder: 5, Policy: shop.Policy{WindowHours: 72, Remedies: []shop.Remedy{shop.RemedyReplace}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := []string{"NEBULA-KEY-AAAA-0001", "NEBULA-KEY-BBBB-0002", "NEBULA-KEY-CCCC-0003", "NEBULA-KEY-DDDD-0004"}
+	if _, err := a.shop.ImportKeys(prod.ID, shop.BatchInfo{Supplier: "s"}, strings.NewReader(strings.Join(keys, "\n"))); err != nil {
+		t.Fatal(err)
+	}
+
+	// The owner sets notifications up: a settings approval decided with TOTP.
+	all := notify.Kinds()
+	p, summary, err := a.notify.Prepare(notify.Change{
+		Telegram:   &notify.ChannelChange{Target: ptrTo(e2eChat), Secret: ptrTo(e2eBotToken), Events: &[]notify.Kind{notify.OrderPaid, notify.StockLow}, Lang: ptrTo("en")},
+		Webhook:    &notify.ChannelChange{Target: ptrTo(hookURL), Secret: ptrTo(e2eHookKey), Events: &all},
+		Thresholds: map[string]int{prod.ID: 4},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _ := totp.GenerateCodeCustom(ini.TOTPSecret, time.Now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	ap, err := a.staff.ProposeAndExecute("owner", staff.KindNotifySettings, "notify", summary, p, code)
+	if err != nil || ap.Status != staff.StatusApproved {
+		t.Fatalf("settings approval: %+v %v", ap, err)
+	}
+	if bytes.Contains(ap.Params, []byte(e2eBotToken)) || bytes.Contains(ap.Params, []byte(e2eHookKey)) {
+		t.Fatal("the approval's params hold a secret in the clear")
+	}
+
+	base, stop := serveApp(t, a)
+	hc := &http.Client{Timeout: 20 * time.Second}
+	call := func(method, path, token, body string, want int) map[string]any {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != want {
+			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
+		}
+		var v map[string]any
+		json.Unmarshal(b, &v)
+		return v
+	}
+	o := call("POST", "/api/v1/orders", "", `{"product":"nebula-50","quantity":1}`, 201)
+	token, ref := o["token"].(string), o["ref"].(string)
+	call("POST", "/api/v1/pay/demo", "", `{"ref":"`+ref+`"}`, 200)
+	got := call("GET", "/api/v1/order", token, "", 200)
+	items, _ := got["items"].([]any)
+	if len(items) != 1 {
+		t.Fatalf("order: %v", got)
+	}
+	waitFor(t, "telegram order_paid and stock_low", func() bool { tg, _, _ := s.snapshot(); return len(tg) >= 2 })
+	tg, _, _ := s.snapshot()
+	wantPaid := e2eChat + "|veil · Order paid\n" + ref + " · nebula-50 ×1 · ¥48.50"
+	wantLow := e2eChat + "|veil · Low stock\nnebula-50 · 3 left, below 4"
+	if len(tg) != 2 || !(tg[0] == wantPaid && tg[1] == wantLow) {
+		t.Fatalf("telegram got %q, want %q then %q", tg, wantPaid, wantLow)
+	}
+
+	const chatText = "my key NEBULA fails, call me on 555-0199"
+	call("POST", "/api/v1/order/tickets", token, `{"reason":"key_invalid","detail":"`+chatText+`"}`, 201)
+	call("POST", "/api/v1/order/chat", token, `{}`, 201)
+	if _, err := a.staff.Propose("staff:owner", staff.KindRefund, ref, "refund "+ref,
+		map[string]any{"ref": ref, "amount_minor": 0, "reason": "test"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "webhooks", func() bool { _, h, _ := s.snapshot(); return len(h) >= 5 })
+	_, hooks, bad := s.snapshot()
+	if bad != 0 {
+		t.Fatalf("%d webhooks with a bad signature", bad)
+	}
+	var kinds []string
+	for _, h := range hooks {
+		var e notify.Event
+		if err := json.Unmarshal(h, &e); err != nil {
+			t.Fatal(err)
+		}
+		kinds = append(kinds, string(e.Kind))
+		if e.Kind == notify.OrderPaid && (e.Ref != ref || e.AmountMinor != 4850 || e.Currency != "CNY" || e.Product != "nebula-50") {
+			t.Fatalf("order_paid webhook %s", h)
+		}
+		if (e.Kind == notify.TicketOpened || e.Kind == notify.ChatOpened || e.Kind == notify.ApprovalWaiting) && e.Ref != ref {
+			t.Fatalf("webhook %s", h)
+		}
+	}
+	if strings.Join(kinds, ",") != "order_paid,stock_low,ticket_opened,chat_opened,approval_waiting" {
+		t.Fatalf("webhook events %v", kinds)
+	}
+
+	// A second order paid while the sender is down (the process stopped
+	// between the payment's commit and the send) is told after the restart.
+	o2 := call("POST", "/api/v1/orders", "", `{"product":"nebula-50","quantity":1}`, 201)
+	ref2 := o2["ref"].(string)
+	stop()
+	if _, err := a.shop.Pay(ref2, shop.Payment{Provider: "demo", AmountMinor: 4850}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	a, err = openAppWith(dir, slog.New(slog.DiscardHandler), shop.Config{VaultWorkFactor: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := a.shop.Unlock("vault passphrase"); err != nil {
+		t.Fatal(err)
+	}
+	_, stop = serveApp(t, a)
+	defer stop()
+	waitFor(t, "the queued order_paid after restart", func() bool { tg, _, _ := s.snapshot(); return len(tg) >= 3 })
+	waitFor(t, "the queued webhook after restart", func() bool { _, h, _ := s.snapshot(); return len(h) >= 6 })
+	ds, err := a.notify.Deliveries(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := map[string]int{}
+	for _, d := range ds {
+		if d.State != notify.StateSent {
+			t.Fatalf("delivery %+v", d)
+		}
+		sent[d.Channel+" "+string(d.Event.Kind)+" "+d.Event.Ref]++
+	}
+	if sent["telegram order_paid "+ref2] != 1 || sent["webhook order_paid "+ref2] != 1 || sent["webhook order_paid "+ref] != 1 {
+		t.Fatalf("deliveries %v", sent)
+	}
+	tg, _, _ = s.snapshot()
+	if tg[2] != e2eChat+"|veil · Order paid\n"+ref2+" · nebula-50 ×1 · ¥48.50" {
+		t.Fatalf("after restart telegram got %q", tg[2])
+	}
+
+	// Nothing secret in any payload, and no secret on disk in the clear.
+	s.mu.Lock()
+	raw := bytes.Join(s.raw, []byte("\n"))
+	s.mu.Unlock()
+	needles := append([]string{token, strings.ReplaceAll(token, "-", ""), chatText, "555-0199", "127.0.0.1"}, keys...)
+	for _, n := range needles {
+		if bytes.Contains(raw, []byte(n)) {
+			t.Errorf("a notification payload holds %q", n)
+		}
+	}
+	stop()
+	a.Close()
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, _ := os.ReadFile(p)
+		for _, n := range []string{e2eBotToken, e2eHookKey} {
+			if bytes.Contains(b, []byte(n)) {
+				t.Errorf("%s holds a notification secret in the clear", filepath.Base(p))
+			}
+		}
+		return nil
+	})
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+// serveApp serves a with demo payments on a free port until stop.
+func serveApp(t *testing.T, a *app) (base string, stop func()) {
+	t.Helper()
+	ready := make(chan string, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() {
+		served <- a.serveHTTP(ctx, serveConfig{addr: "127.0.0.1:0", payments: pay.Demo{}, demo: true,
+			rateLimit: 0, ready: func(addr string) { ready <- addr }})
+	}()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-served }) }
+	t.Cleanup(stop)
+	select {
+	case addr := <-ready:
+		return "http://" + addr, stop
+	case err := <-served:
+		t.Fatalf("serve: %v", err)
+	}
+	return "", stop
+}

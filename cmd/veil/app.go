@@ -62,7 +62,11 @@ func openAppWith(dir string, log *slog.Logger, cfg shop.Config) (*app, error) {
 		return nt.Enqueue(tx, notify.ApprovalEvent(a.ID, string(a.Kind), a.Ref))
 	}})
 	st.RegisterExecutor(staff.KindNotifySettings, staff.RoleOwner, func(tx *store.Txn, a staff.Approval) (string, error) {
-		return nt.ApplyTx(tx, a.Params)
+		res, err := nt.ApplyTx(tx, a.Params)
+		if errors.Is(err, notify.ErrSecretGone) {
+			err = fmt.Errorf("%w: %v", staff.ErrExecFailed, err)
+		}
+		return res, err
 	})
 	threads := msg.NewThreads(db, nil)
 	// An order owed money back becomes an approval in the same commit, so

@@ -245,10 +245,20 @@ func TestNotifyEndToEnd(t *testing.T) {
 	defer stop()
 	waitFor(t, "the queued order_paid after restart", func() bool { tg, _, _ := s.snapshot(); return len(tg) >= 3 })
 	waitFor(t, "the queued webhook after restart", func() bool { _, h, _ := s.snapshot(); return len(h) >= 6 })
-	ds, err := a.notify.Deliveries(0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// A receiver's answer comes a moment before the sender records it sent.
+	var ds []notify.Delivery
+	waitFor(t, "every delivery recorded", func() bool {
+		ds, err = a.notify.Deliveries(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range ds {
+			if d.State == notify.StatePending {
+				return false
+			}
+		}
+		return true
+	})
 	sent := map[string]int{}
 	for _, d := range ds {
 		if d.State != notify.StateSent {

@@ -210,10 +210,11 @@ func (n *Notifier) now() time.Time { return n.opt.Now().UTC() }
 // Store keys (under store.Version).
 const (
 	kSettings = "notify/settings"
-	kRcpt     = "notify/rcpt" // the notifications recipient, in the clear
-	pQueue    = "notify/q/"   // notify/q/<event id>/<channel> -> Delivery while pending
-	pLog      = "notify/log/" // notify/log/<event id>/<channel> -> Delivery once sent or failed
-	pLow      = "notify/low/" // notify/low/<product id> -> "" while stock_low was told
+	kRcpt     = "notify/rcpt"    // the notifications recipient, in the clear
+	pQueue    = "notify/q/"      // notify/q/<event id>/<channel> -> Delivery while pending
+	pLog      = "notify/log/"    // notify/log/<event id>/<channel> -> Delivery once sent or failed
+	pLow      = "notify/low/"    // notify/low/<product id> -> "" while stock_low was told
+	pSealed   = "notify/sealed/" // notify/sealed/<id> -> a secret sealed for a pending approval
 )
 
 // eventSeq orders events queued within one clock tick.

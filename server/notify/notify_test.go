@@ -466,6 +466,21 @@ func TestSettingsValidationAndView(t *testing.T) {
 	if v.Channels[0].SecretHint != "123456789:…Dsaw" || v.Channels[1].SecretHint != "…CRET" || !v.Channels[0].Configured {
 		t.Fatalf("view %+v", v)
 	}
+	// A change applies its sealed secret once.
+	p, _, err := e.n.Prepare(Change{Webhook: &ChannelChange{Secret: ptr("another-secret-0123456789")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(p)
+	if bytes.Contains(raw, []byte("another-secret")) || len(raw) > 200 {
+		t.Fatalf("params %s", raw)
+	}
+	for i, want := range []error{nil, ErrSecretGone} {
+		err := e.db.Update(func(tx *store.Txn) error { _, err := e.n.ApplyTx(tx, raw); return err })
+		if !errors.Is(err, want) {
+			t.Fatalf("apply %d: %v, want %v", i, err, want)
+		}
+	}
 	// Turning a channel off: an empty target and secret.
 	e.apply(t, Change{Telegram: &ChannelChange{Target: ptr(""), Secret: ptr("")}})
 	v, _ = e.n.Settings()

@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -140,14 +139,20 @@ type Params struct {
 
 type channelParams struct {
 	Target *string `json:"target,omitempty"`
-	// Sealed is the new secret sealed to the notifications recipient
-	// (base64); Clear removes the secret.
-	Sealed string  `json:"sealed,omitempty"`
-	Hint   string  `json:"hint,omitempty"`
-	Clear  bool    `json:"clear,omitempty"`
-	Events *[]Kind `json:"events,omitempty"`
-	Lang   *string `json:"lang,omitempty"`
+	// SecretID names the new secret, stored sealed to the notifications
+	// recipient under notify/sealed/<id> until the approval applies it (kept
+	// out of the params so the approval shows people no ciphertext); Clear
+	// removes the secret.
+	SecretID string  `json:"secret_id,omitempty"`
+	Hint     string  `json:"hint,omitempty"`
+	Clear    bool    `json:"clear,omitempty"`
+	Events   *[]Kind `json:"events,omitempty"`
+	Lang     *string `json:"lang,omitempty"`
 }
+
+// ErrSecretGone: the approval's sealed secret was used already (the
+// approval cannot apply twice) or never stored.
+var ErrSecretGone = errors.New("notify: the sealed secret of this change is gone")
 
 // ErrInvalid is a change the merchant must correct; its text says what
 // and names no secret.
@@ -242,8 +247,11 @@ func (n *Notifier) prepareChannel(name string, cc *ChannelChange) (*channelParam
 			if err != nil {
 				return nil, err
 			}
-			cp.Sealed = base64.StdEncoding.EncodeToString(sealed)
-			cp.Hint = hint(name, sec)
+			id := crypto.RandomID("", 12)
+			if err := n.db.Update(func(tx *store.Txn) error { return tx.Set(pSealed+id, sealed) }); err != nil {
+				return nil, fmt.Errorf("notify: store sealed secret: %w", err)
+			}
+			cp.SecretID, cp.Hint = id, hint(name, sec)
 		}
 	}
 	return cp, nil
@@ -397,10 +405,16 @@ func (n *Notifier) ApplyTx(tx *store.Txn, raw json.RawMessage) (string, error) {
 		switch {
 		case cp.Clear:
 			c.Secret, c.Hint = nil, ""
-		case cp.Sealed != "":
-			b, err := base64.StdEncoding.DecodeString(cp.Sealed)
+		case cp.SecretID != "":
+			b, err := tx.Get(pSealed + cp.SecretID)
+			if errors.Is(err, store.ErrNotFound) {
+				return "", ErrSecretGone
+			}
 			if err != nil {
-				return "", fmt.Errorf("notify: approval params: sealed secret: %w", err)
+				return "", err
+			}
+			if err := tx.Delete(pSealed + cp.SecretID); err != nil {
+				return "", err
 			}
 			c.Secret, c.Hint = b, cp.Hint
 		}

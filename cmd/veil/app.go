@@ -100,6 +100,11 @@ func openAppWith(dir string, log *slog.Logger, cfg shop.Config) (*app, error) {
 	// order's purchase, once the upstream answered and before the local
 	// commit, writes it and waits there for good, so a test can kill -9
 	// the process at exactly that point.
+	// VEIL_FORWARD_POLL (a duration, tests): how often forwarded tickets
+	// are read upstream.
+	if d, err := time.ParseDuration(os.Getenv("VEIL_FORWARD_POLL")); err == nil && d >= 100*time.Millisecond {
+		cfg.ForwardPoll = d
+	}
 	if p := os.Getenv("VEIL_TEST_UPSTREAM_PAUSE"); p != "" {
 		cfg.AfterUpstreamPurchase = func(string) {
 			_ = os.WriteFile(p, nil, 0o600)

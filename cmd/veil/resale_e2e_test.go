@@ -7,12 +7,16 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 
 	"veil/crypto"
 	"veil/server/resale"
@@ -25,7 +29,8 @@ import (
 // delivers the upstream's key without buying a second time. The upstream's
 // reseller API refuses a bad signature, an expired timestamp, a replayed
 // nonce and an insufficient balance with their codes, and answers an
-// idempotent repeat with the same order.
+// idempotent repeat with the same order; a buyer's ticket forwarded
+// upstream brings the upstream's replacement key back to the buyer.
 func TestResaleE2E(t *testing.T) {
 	bin := buildVeil(t)
 	ctx := context.Background()
@@ -61,7 +66,9 @@ func TestResaleE2E(t *testing.T) {
 	upBase := "http://" + upAddr
 	upSrv := startVeil(t, bin, upBase, "serve", "--data", up.data, "--addr", upAddr, "--passphrase-file", up.ppFile,
 		"--payments", "demo", "--rate-limit", "0")
-	upOwner := signIn(t, upBase, "owner", upPass, up.ini.TOTPSecret)
+	// Signed in with the previous step's code, so that a code of the
+	// current step is still fresh for the remedy below.
+	upOwner := signInAt(t, upBase, "owner", upPass, up.ini.TOTPSecret, time.Now().Add(-30*time.Second))
 	keys := []string{"UPSTREAM-KEY-0001", "UPSTREAM-KEY-0002", "UPSTREAM-KEY-0003"}
 	var p struct{ ID string }
 	upOwner.call(http.MethodPost, "/api/v1/admin/products", "application/json",
@@ -127,6 +134,7 @@ func TestResaleE2E(t *testing.T) {
 	if b, err := client.Balance(ctx); err != nil || b.BalanceMinor != 2000 {
 		t.Fatalf("upstream balance after the purchase: %+v %v", b, err)
 	}
+	t.Setenv("VEIL_FORWARD_POLL", "200ms")
 	downSrv = startVeil(t, bin, downBase, "serve", "--data", down.data, "--addr", downAddr, "--passphrase-file", down.ppFile,
 		"--payments", "demo", "--rate-limit", "0")
 	var view struct {
@@ -197,6 +205,41 @@ func TestResaleE2E(t *testing.T) {
 		}
 	}
 
+	// After-sales up the chain: the buyer's ticket is forwarded with one
+	// call, the upstream replaces the key, and the new key reaches the
+	// buyer.
+	var tk struct{ ID string }
+	req, _ := http.NewRequest(http.MethodPost, downBase+"/api/v1/order/tickets",
+		strings.NewReader(`{"reason":"key_invalid","detail":"says already redeemed","item_id":"`+view.Items[0].ID+`"}`))
+	req.Header.Set("Authorization", "Bearer "+order.Token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || json.Unmarshal(b, &tk) != nil {
+		t.Fatalf("buyer ticket: %d %s", resp.StatusCode, b)
+	}
+	var fwd struct {
+		Ticket struct{ Upstream struct{ Ticket string } }
+	}
+	downOwner.call(http.MethodPost, "/api/v1/admin/tickets/"+tk.ID+"/forward", "application/json",
+		`{"text":"the buyer reports the key as invalid"}`, http.StatusOK, &fwd)
+	if fwd.Ticket.Upstream.Ticket == "" {
+		t.Fatal("forwarded without an upstream ticket")
+	}
+	upOwner.call(http.MethodPost, "/api/v1/admin/resale/tickets/"+fwd.Ticket.Upstream.Ticket+"/remedy", "application/json",
+		`{"remedy":"replace","totp":"`+totpAt(t, up.ini.TOTPSecret, time.Now())+`"}`, http.StatusOK, nil)
+	poll(t, "the upstream's replacement at the buyer", func() bool {
+		getJSON(t, hc, downBase+"/api/v1/order", order.Token, &view)
+		return view.Status == "replaced"
+	})
+	if len(view.Items) != 2 || view.Items[0].Key != keys[0] || view.Items[1].Key != keys[2] {
+		t.Fatalf("after the replacement the buyer has %+v", view.Items)
+	}
+
 	for name, p := range map[string]*veilProc{"upstream": upSrv, "downstream": downSrv} {
 		if err := p.stop(); err != nil {
 			t.Errorf("%s shutdown: %v\n%s", name, err, p.stderr)
@@ -257,4 +300,26 @@ func postJSON(t *testing.T, hc *http.Client, url, body string, want int, out any
 			t.Fatal(fmt.Errorf("POST %s: %w: %s", url, err, b))
 		}
 	}
+}
+
+// totpAt is the TOTP code of secret at the step of at.
+func totpAt(t *testing.T, secret string, at time.Time) string {
+	t.Helper()
+	c, err := totp.GenerateCodeCustom(secret, at, totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// signInAt signs the owner in with the code of the step of at.
+func signInAt(t *testing.T, base, user, password, secret string, at time.Time) *console {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &console{t: t, base: base, c: &http.Client{Jar: jar, Timeout: time.Minute}}
+	body, _ := json.Marshal(map[string]string{"user": user, "password": password, "totp": totpAt(t, secret, at)})
+	var out struct{ CSRF string }
+	c.call(http.MethodPost, "/api/v1/admin/session", "application/json", string(body), http.StatusOK, &out)
+	c.csrf = out.CSRF
+	return c
 }

@@ -58,6 +58,7 @@ func (s *Server) Routes(r web.Router) {
 	c.staff(http.MethodPost, "/api/v1/admin/tickets/:id/handover", s.apiTicketHandover)
 	c.staff(http.MethodPost, "/api/v1/admin/tickets/:id/reject", s.apiTicketReject)
 	c.staff(http.MethodPost, "/api/v1/admin/tickets/:id/propose", s.apiTicketPropose)
+	s.resaleRoutes(c) // resellers, sourced products, forwarding (admin_resale.go)
 	c.staff(http.MethodPost, "/api/v1/admin/orders/:ref/abuse", s.apiAbuse)
 	c.staff(http.MethodGet, "/api/v1/admin/rooms", s.apiRooms)
 	c.staff(http.MethodPost, "/api/v1/admin/rooms/:id/join", s.apiRoomJoin)

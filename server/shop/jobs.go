@@ -40,7 +40,7 @@ func (s *Shop) Run(ctx context.Context) {
 		if _, err := s.PurchaseQueued(ctx); err != nil {
 			s.log.Error("shop: upstream purchases", "err", err)
 		}
-		if time.Since(lastSync) > 30*time.Second {
+		if time.Since(lastSync) > s.cfg.ForwardPoll {
 			lastSync = time.Now()
 			if _, err := s.SyncForwarded(ctx); err != nil {
 				s.log.Warn("shop: forwarded tickets", "err", err)

@@ -59,6 +59,8 @@ type Config struct {
 	// AfterUpstreamPurchase runs between a sourced order's upstream
 	// purchase and its local commit (tests crash the process there).
 	AfterUpstreamPurchase func(ref string)
+	// ForwardPoll is how often forwarded tickets are read upstream (30 s).
+	ForwardPoll time.Duration
 	// OnBatchFrozen runs inside the transaction that freezes a supplier
 	// batch automatically (issue 13 §2, freeze.go), so the owner's
 	// notification commits with the freeze or not at all.
@@ -130,6 +132,9 @@ func New(db *store.DB, cfg Config) (*Shop, error) {
 	}
 	if cfg.ExpiredRetention <= 0 {
 		cfg.ExpiredRetention = 7 * 24 * time.Hour
+	}
+	if cfg.ForwardPoll <= 0 {
+		cfg.ForwardPoll = 30 * time.Second
 	}
 	if cfg.MaxQuantity <= 0 {
 		cfg.MaxQuantity = 100

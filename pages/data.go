@@ -28,6 +28,9 @@ type Base struct {
 	NoticeKey string
 	// Zone is the shop's time zone (nil: UTC); When shows times in it.
 	Zone *time.Location
+	// Brand is the merchant's name, logo, announcement and contacts
+	// (brand.go; issue 12).
+	Brand Brand
 
 	tr map[string]string
 }
@@ -147,12 +150,22 @@ type ProductCard struct {
 	// Paused: sold out only because the seller froze a batch (issue 13
 	// §2): "temporarily unavailable" rather than "sold out".
 	Paused bool
+	// Image is the URL of the product's first image, empty for none
+	// (brand.go).
+	Image string
 }
 
 // Catalog is the home page: every product.
 type Catalog struct {
 	Base
 	Products []ProductCard
+	// Search and categories (brand.go): the query typed, the category
+	// filter, and whether anything narrows the list.
+	Query      string
+	Categories []CatalogCategory
+	AllURL     string // the catalog without a category, keeping the query
+	Category   string // the current category id, "" for all
+	Filtered   bool
 }
 
 func (*Catalog) page() string { return "catalog" }
@@ -196,6 +209,8 @@ type ProductPage struct {
 	// the form comes back with an error.
 	PriceBreaks []PriceBreakLine
 	Coupon      string
+	// Images are the URLs of the product's images (brand.go).
+	Images []string
 }
 
 // PayOption is one payment provider on the product form.

@@ -59,6 +59,8 @@ type settingsParams struct {
 	// XMRRate, when set, sets these currencies' XMR rates (minor units
 	// per XMR; 0 unsets one), for the monero rail.
 	XMRRate map[string]int64 `json:"xmr_rate,omitempty"`
+	// Shop, when set, replaces the storefront's branding (brand.go).
+	Shop *shop.Branding `json:"shop,omitempty"`
 }
 
 // registerConsoleExecutors plugs in the kinds the console proposes. Each
@@ -149,6 +151,11 @@ func (s *Server) registerConsoleExecutors() {
 		}
 		if len(p.XMRRate) > 0 {
 			if err := s.Shop.SetXMRRatesTx(tx, p.XMRRate); err != nil {
+				return "", permanent(err)
+			}
+		}
+		if p.Shop != nil {
+			if err := s.Shop.SetBrandingTx(tx, *p.Shop); err != nil {
 				return "", permanent(err)
 			}
 		}
@@ -553,12 +560,15 @@ type settingsRequest struct {
 	RetentionDays *int             `json:"retention_days"`
 	FastTrack     *shop.FastTrack  `json:"fast_track"`
 	XMRRate       map[string]int64 `json:"xmr_rate"`
-	TOTP          string           `json:"totp"`
+	// Shop is the storefront's branding (brand.go); fields left out keep
+	// their value.
+	Shop *brandingRequest `json:"shop"`
+	TOTP string           `json:"totp"`
 }
 
 func (s *Server) proposeSettings(sess staff.Session, req settingsRequest) (staff.Approval, error) {
-	if len(req.TwoPerson) == 0 && req.Tiers == nil && req.TimeZone == nil && req.RetentionDays == nil && req.FastTrack == nil && req.XMRRate == nil {
-		return staff.Approval{}, web.BadRequest("at least one setting: two_person, tiers, time_zone, retention_days, fast_track or xmr_rate")
+	if len(req.TwoPerson) == 0 && req.Tiers == nil && req.TimeZone == nil && req.RetentionDays == nil && req.FastTrack == nil && req.XMRRate == nil && req.Shop == nil {
+		return staff.Approval{}, web.BadRequest("at least one setting: two_person, tiers, time_zone, retention_days, fast_track, xmr_rate or shop")
 	}
 	p := settingsParams{TwoPerson: map[staff.Kind]bool{}}
 	for k, on := range req.TwoPerson {
@@ -612,6 +622,13 @@ func (s *Server) proposeSettings(sess staff.Session, req settingsRequest) (staff
 		}
 		p.XMRRate = req.XMRRate
 	}
+	if req.Shop != nil {
+		b, err := s.brandingOf(*req.Shop)
+		if err != nil {
+			return staff.Approval{}, err
+		}
+		p.Shop = b
+	}
 	ref := "shop"
 	switch {
 	case len(p.TwoPerson) > 0:
@@ -622,6 +639,8 @@ func (s *Server) proposeSettings(sess staff.Session, req settingsRequest) (staff
 		ref = "fast_track"
 	case p.XMRRate != nil:
 		ref = "xmr_rate"
+	case p.Shop != nil:
+		ref = "branding"
 	}
 	return s.proposeOp(sess, staff.KindSettings, ref, settingsSummary(p), p, req.TOTP)
 }
@@ -651,6 +670,9 @@ func settingsSummary(p settingsParams) string {
 		}
 		slices.Sort(cs)
 		parts = append(parts, "XMR rate (minor units per XMR): "+strings.Join(cs, ", "))
+	}
+	if p.Shop != nil {
+		parts = append(parts, brandingSummary(*p.Shop))
 	}
 	return strings.Join(parts, "; ")
 }
@@ -766,6 +788,8 @@ type settingsJSON struct {
 	TwoPerson     map[string]bool `json:"two_person"`
 	// XMRRate is the XMR rate of each currency that has one ({} for none).
 	XMRRate map[string]int64 `json:"xmr_rate"`
+	// Shop is the storefront's branding in force (brand.go).
+	Shop shop.Branding `json:"shop"`
 }
 
 // apiSettings is GET /api/v1/admin/settings: the settings in force.
@@ -785,5 +809,9 @@ func (s *Server) apiSettings(w http.ResponseWriter, r *http.Request, _ staff.Ses
 		return
 	}
 	out.XMRRate = rates
+	if out.Shop, err = s.Shop.Branding(); err != nil {
+		s.WriteError(w, r, err)
+		return
+	}
 	web.WriteJSON(w, http.StatusOK, out)
 }

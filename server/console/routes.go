@@ -113,4 +113,6 @@ func (s *Server) Routes(r web.Router) {
 	c.staff(http.MethodPost, "/admin/tiers", s.tiersSubmit)
 	c.staff(http.MethodPost, "/admin/fast-track", s.fastTrackSubmit)
 	c.staff(http.MethodGet, "/admin/patterns", s.patternsPage)
+	// Shop settings and catalogue (brand.go).
+	s.brandRoutes(c)
 }

@@ -24,6 +24,7 @@ func productCard(p shop.Product, lang string) pages.ProductCard {
 		Price:   pages.Money(p.PriceMinor, p.Currency),
 		InStock: p.InStock,
 		SoldOut: p.InStock <= 0,
+		Image:   firstImage(p),
 	}
 }
 
@@ -39,13 +40,13 @@ func summary(s string, n int) string {
 
 // catalogPage is GET /: every product, or an empty state.
 func (s *Server) catalogPage(w http.ResponseWriter, r *http.Request) {
-	ps, err := s.Shop.Products()
+	lang := s.Lang(r)
+	page := &pages.Catalog{Base: s.Base(r, lang)}
+	ps, err := s.catalogFilter(r, page, lang)
 	if err != nil {
 		s.WriteError(w, r, err)
 		return
 	}
-	lang := s.Lang(r)
-	page := &pages.Catalog{Base: s.Base(r, lang)}
 	for _, p := range ps {
 		page.Products = append(page.Products, productCard(p, lang))
 	}
@@ -56,6 +57,9 @@ func (s *Server) catalogPage(w http.ResponseWriter, r *http.Request) {
 // after-sales policy, then the quantity form.
 func (s *Server) productPage(w http.ResponseWriter, r *http.Request) {
 	p, err := s.Shop.Product(httprouter.ParamsFromContext(r.Context()).ByName("slug"))
+	if err == nil && !p.OnSale() {
+		err = shop.ErrProductNotFound // off sale, archived or deleted
+	}
 	if err != nil {
 		s.WriteError(w, r, err)
 		return
@@ -77,6 +81,7 @@ func (s *Server) productPage(w http.ResponseWriter, r *http.Request) {
 			CoolingOffMinutes: p.Policy.CoolingOffMinutes,
 			AutoApproveTier:   s.fastTrackTier(p),
 		},
+		Images:      productImages(p),
 		MaxQuantity: max(1, min(web.MaxPerOrder(p), p.InStock)),
 		PerOrder:    web.MaxPerOrder(p),
 	}

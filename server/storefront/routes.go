@@ -15,7 +15,7 @@ func (s *Server) Routes(r web.Router) {
 	}
 
 	// JSON API (API.md).
-	route(http.MethodGet, "/api/v1/products", s.WriteProducts)
+	route(http.MethodGet, "/api/v1/products", s.apiProducts)
 	route(http.MethodPost, "/api/v1/orders", s.apiCreateOrder)
 	route(http.MethodGet, "/api/v1/order", s.apiOrder)
 	route(http.MethodPost, "/api/v1/order/tickets", s.apiOpenTicket)
@@ -35,6 +35,8 @@ func (s *Server) Routes(r web.Router) {
 	route(http.MethodPost, "/order/thread", s.threadSubmit)
 	route(http.MethodPost, "/order/cooling-off", s.coolingOffSubmit)
 	route(http.MethodGet, "/notices", s.noticesPage)
+	// The merchant's terms page and the stored images (brand.go).
+	s.brandRoutes(r)
 
 	// The chat's WebSocket (chat.go, msg.Hub): the upgrade is rate limited
 	// per address like a page, but not body limited (a MaxBytesReader would

@@ -14,13 +14,17 @@ import (
 var langLabels = map[string]string{"zh-CN": "简体中文", "en": "English"}
 
 // Lang picks the page language: ?lang= when it names one we have, else the
-// best of Accept-Language, else zh-CN. No cookie remembers it: every link
+// best of Accept-Language, else the shop's default language (zh-CN unless
+// the merchant set another). No cookie remembers it: every link
 // and form carries ?lang= instead.
 func (s *Site) Lang(r *http.Request) string {
 	if l, ok := matchLang(r.URL.Query().Get("lang")); ok {
 		return l
 	}
-	return acceptLanguage(r.Header.Get("Accept-Language"))
+	if l, ok := acceptLanguageOf(r.Header.Get("Accept-Language")); ok {
+		return l
+	}
+	return s.defaultLang()
 }
 
 // matchLang maps a language tag to a supported language. Every Chinese
@@ -36,8 +40,16 @@ func matchLang(tag string) (string, bool) {
 	return "", false
 }
 
-// acceptLanguage returns the supported language the header likes best.
+// acceptLanguage returns the supported language the header likes best,
+// zh-CN when it names none.
 func acceptLanguage(header string) string {
+	l, _ := acceptLanguageOf(header)
+	return l
+}
+
+// acceptLanguageOf is acceptLanguage, and whether the header named a
+// supported language at all.
+func acceptLanguageOf(header string) (string, bool) {
 	type choice struct {
 		lang string
 		q    float64
@@ -67,9 +79,9 @@ func acceptLanguage(header string) string {
 		return 0
 	})
 	if len(choices) > 0 {
-		return choices[0].lang
+		return choices[0].lang, true
 	}
-	return pages.DefaultLang
+	return pages.DefaultLang, false
 }
 
 // Base is the common page data with a language switch that links to this
@@ -133,5 +145,6 @@ func (s *Site) NewBase(lang string) pages.Base {
 	b.CSS, b.JS = s.CSS, s.JS
 	b.NoticeKey = s.Shop.NoticeFingerprint()
 	b.Zone = s.Shop.Location()
+	b.Brand = s.BrandOf(lang)
 	return b
 }

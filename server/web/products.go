@@ -33,6 +33,9 @@ type ProductJSON struct {
 	InStock     int            `json:"in_stock"`
 	Policy      shop.Policy    `json:"policy"`
 	Disclosure  disclosureJSON `json:"disclosure"`
+	// Catalogue (issue 12): the product's category id and image URLs.
+	Category string   `json:"category,omitempty"`
+	Images   []string `json:"images,omitempty"`
 }
 
 // disclosureJSON is a product's disclosure in the API, in one language.
@@ -55,6 +58,7 @@ func ProductToJSON(p shop.Product, lang string) ProductJSON {
 		Description: p.Description.In(lang),
 		PriceMinor:  p.PriceMinor, Currency: p.Currency, Kind: p.Kind,
 		MaxPerOrder: MaxPerOrder(p), InStock: p.InStock, Policy: pol,
+		Category: p.Category, Images: imageURLs(p.Images),
 		Disclosure: disclosureJSON{
 			Validity:            p.Disclosure.Validity.In(lang),
 			Regions:             p.Disclosure.Regions.In(lang),

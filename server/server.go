@@ -190,6 +190,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Staff != nil {
 		s.console = console.New(site, console.Config{Rails: rails, AfterDecision: s.store.AfterDecision})
+		resale.RegisterExecutors(cfg.Staff, cfg.Shop)
 		s.resale = resale.New(resale.Config{Shop: cfg.Shop, Staff: cfg.Staff, Logger: cfg.Logger})
 	}
 	s.handler = site.SecurityHeaders(s.routes())

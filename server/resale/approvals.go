@@ -48,7 +48,13 @@ func params(a staff.Approval, v any) error {
 // RegisterExecutors plugs the resale approval kinds into st: creating an
 // account, top-ups, adjustments and balance refunds (each a ledger entry
 // naming the approval), and a ticket's remedies.
+//
+// It may be called more than once for one service (the command line's app
+// and the server both do): the second call does nothing.
 func RegisterExecutors(st *staff.Service, sh *shop.Shop) {
+	if st.CanDecide(staff.RoleOwner, staff.KindResellerCreate) {
+		return
+	}
 	st.RegisterExecutor(staff.KindResellerCreate, staff.RoleOwner, func(tx *store.Txn, a staff.Approval) (string, error) {
 		var sp shop.ResellerSpec
 		if err := params(a, &sp); err != nil {

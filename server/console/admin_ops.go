@@ -674,7 +674,15 @@ func settingsSummary(p settingsParams) string {
 	if p.Shop != nil {
 		parts = append(parts, brandingSummary(*p.Shop))
 	}
-	return strings.Join(parts, "; ")
+	out := strings.Join(parts, "; ")
+	if len(out) > 500 { // an approval's summary holds 512 bytes; the params hold it all
+		cut := 497
+		for cut > 0 && !utf8.RuneStart(out[cut]) {
+			cut--
+		}
+		out = out[:cut] + "…"
+	}
+	return out
 }
 
 func fastTrackSummary(f shop.FastTrack) string {
@@ -697,16 +705,27 @@ func (s *Server) apiFastTrack(w http.ResponseWriter, r *http.Request, _ staff.Se
 }
 
 func twoPersonSummary(m map[staff.Kind]bool) string {
-	kinds := make([]string, 0, len(m))
-	for k, on := range m {
-		state := "off"
-		if on {
-			state = "on"
+	// The kinds switched on, by name; the rest counted. The form sends
+	// every kind, and naming them all outgrew an approval's summary (512
+	// bytes) as features added kinds.
+	var on []string
+	off := 0
+	for k, v := range m {
+		if v {
+			on = append(on, string(k))
+		} else {
+			off++
 		}
-		kinds = append(kinds, string(k)+"="+state)
 	}
-	slices.Sort(kinds)
-	return strings.Join(kinds, ", ")
+	slices.Sort(on)
+	out := "on for " + strings.Join(on, ", ")
+	if len(on) == 0 {
+		out = "on for none"
+	}
+	if off > 0 {
+		out += fmt.Sprintf("; off for %d other kinds", off)
+	}
+	return out
 }
 
 // settingsSubmit is POST /admin/settings: every kind's checkbox, so an

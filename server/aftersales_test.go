@@ -693,8 +693,14 @@ func TestAutoAnswer(t *testing.T) {
 			t.Errorf("%q: answer fails CleanText: %v", c.text, err)
 		}
 	}
-	if _, ok := e.srv.AutoAnswer(o.Ref, "hello there"); ok {
-		t.Error("answered a greeting")
+	// A question no intent covers gets no guess: a person will answer —
+	// said once, not again to the next message within ten minutes.
+	if ans, ok := e.srv.AutoAnswer(o.Ref, "hello there"); !ok || !strings.Contains(ans, "A person from support has been told") ||
+		strings.Contains(ans, p.Disclosure.UsageGuide["en"]) {
+		t.Errorf("greeting: %v %q", ok, ans)
+	}
+	if ans, ok := e.srv.AutoAnswer(o.Ref, "anyone there?"); ok {
+		t.Errorf("told twice that a person will answer: %q", ans)
 	}
 	if _, ok := e.srv.AutoAnswer("R-NOPE0000", "how to use"); ok {
 		t.Error("answered for an unknown order")

@@ -10,4 +10,5 @@ func (s *Server) registerExecutors() {
 	s.registerAfterSalesExecutors() // replacements, recalls (admin_remedies.go)
 	s.registerOwedExecutor()        // payment_return (admin_owed.go)
 	s.registerProductExecutors()    // product price and policy changes (admin_products.go)
+	s.registerGoodwillExecutors()   // compensation keys, unfreezes, the freeze rule (admin_goodwill.go)
 }

@@ -65,6 +65,14 @@ func (s *Server) Routes(r web.Router) {
 	c.staff(http.MethodGet, "/api/v1/admin/tiers", s.apiTiers)
 	c.staff(http.MethodGet, "/api/v1/admin/fast-track", s.apiFastTrack)
 	c.staff(http.MethodGet, "/api/v1/admin/patterns", s.apiPatterns)
+	// Goodwill: compensation keys, refunds by use, batch freezes
+	// (admin_goodwill.go).
+	c.staff(http.MethodPost, "/api/v1/admin/compensations", opJSON(s, s.proposeCompensation))
+	c.staff(http.MethodGet, "/api/v1/admin/tickets/:id/pro-rata", s.apiProRata)
+	c.staff(http.MethodPost, "/api/v1/admin/tickets/:id/pro-rata", s.apiProposeProRata)
+	c.staff(http.MethodGet, "/api/v1/admin/freezes", s.apiFreezes)
+	c.staff(http.MethodPost, "/api/v1/admin/freezes/:batch/unfreeze", s.apiUnfreeze)
+	c.staff(http.MethodPost, "/api/v1/admin/freeze-rule", opJSON(s, s.proposeFreezeRule))
 
 	c.open(http.MethodGet, "/admin/login", s.loginPage)
 	c.open(http.MethodPost, "/admin/login", s.loginSubmit)
@@ -115,4 +123,6 @@ func (s *Server) Routes(r web.Router) {
 	c.staff(http.MethodGet, "/admin/patterns", s.patternsPage)
 	// Shop settings and catalogue (brand.go).
 	s.brandRoutes(c)
+	c.staff(http.MethodGet, "/admin/goodwill", s.goodwillPage)
+	c.staff(http.MethodPost, "/admin/goodwill/:action", s.goodwillSubmit)
 }

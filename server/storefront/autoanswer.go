@@ -1,55 +1,29 @@
 package storefront
 
 import (
-	"strings"
-	"unicode"
-	"unicode/utf8"
+	"sync"
+	"time"
 
-	"veil/msg"
-	"veil/server/shop"
+	"veil/server/answers"
 )
 
-// Automatic first answers in the chat, while no staff member has joined:
-// keyword rules in both languages answered from the product's disclosure
-// and the order's state. The hub marks them From "auto"; the text says so
-// too, and says that a person follows.
-
-// autoRule is one question the shop can answer by itself.
-type autoRule struct {
-	topic    string   // translation key suffix: auto.<topic>
-	keywords []string // lower case; any one matches
-}
-
-var autoRules = []autoRule{
-	{"usage", []string{"how to use", "how do i use", "how to redeem", "how do i redeem", "redeem", "activate", "怎么用", "如何使用", "使用方法", "使用", "怎么兑换", "兑换", "激活"}},
-	{"validity", []string{"validity", "valid for", "valid until", "expire", "expiry", "how long", "有效期", "过期", "多久"}},
-	{"region", []string{"region", "country", "countries", "area", "地区", "区域", "国家", "国区", "外区"}},
-	{"where", []string{"where is my key", "where are my keys", "my key", "not received", "didn't receive", "did not receive", "haven't received", "no key", "卡密在哪", "卡密呢", "没收到", "没有收到", "未收到", "没到账"}},
-}
+// Automatic first answers in the chat, while no staff member has joined
+// (issue 13 §6): package answers matches the buyer's question to an intent
+// and answers from the product's own data and the order's state and
+// window. The hub marks them From "auto"; the text says so too, and says
+// that a person follows. A question no intent covers gets "a person will
+// answer" — once per order every ten minutes, so a buyer who keeps typing
+// is not answered by a machine each time — and staff are told (the log's
+// "chat question for a person" line, and Config.AskStaff when set).
 
 // AutoAnswer is autoAnswer for msg.HubConfig.AutoAnswer, which cmd wires
 // when it builds the hub (before the server: a closure over the server
 // variable).
 func (s *Server) AutoAnswer(ref, text string) (string, bool) { return s.autoAnswer(ref, text) }
 
-// autoAnswer is msg.HubConfig.AutoAnswer: an answer to a buyer's message
-// from the order's product disclosure, or false when no rule matches. It
-// answers every topic the message asks about, in the message's language
-// (Chinese when it holds Han characters).
+// autoAnswer is msg.HubConfig.AutoAnswer: an answer to a buyer's message,
+// or false for an unknown order (or a repeat "a person will answer").
 func (s *Server) autoAnswer(ref, text string) (string, bool) {
-	lower := strings.ToLower(text)
-	var topics []string
-	for _, rule := range autoRules {
-		for _, k := range rule.keywords {
-			if strings.Contains(lower, k) {
-				topics = append(topics, rule.topic)
-				break
-			}
-		}
-	}
-	if len(topics) == 0 {
-		return "", false
-	}
 	o, err := s.Shop.OrderByRef(ref)
 	if err != nil {
 		return "", false
@@ -58,72 +32,49 @@ func (s *Server) autoAnswer(ref, text string) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	lang := "en"
-	if hasHan(text) {
-		lang = "zh-CN"
-	}
-	t := func(key string) string { return s.Pages.T(lang, key) }
-	notStated := t("auto.not_stated")
-	or := func(v string) string {
-		if strings.TrimSpace(v) == "" {
-			return notStated
+	r := answers.Answer(text, answers.Facts{
+		Order: o, Product: p, Now: s.Now(), Loc: s.Shop.Location(), CoolingOff: s.Shop.CoolingOffOK(o, p),
+	}, s.Pages.T)
+	if r.Unsure {
+		if !s.unsure.first(ref, s.Now()) {
+			return "", false
 		}
-		return v
-	}
-	parts := []string{t("auto.intro")}
-	for _, topic := range topics {
-		switch topic {
-		case "usage":
-			parts = append(parts, t("auto.usage")+"\n"+or(p.Disclosure.UsageGuide.In(lang)))
-		case "validity":
-			parts = append(parts, t("auto.validity")+"\n"+or(p.Disclosure.Validity.In(lang)))
-		case "region":
-			parts = append(parts, t("auto.region")+"\n"+or(p.Disclosure.Regions.In(lang))+
-				"\n"+t("auto.devices")+"\n"+or(p.Disclosure.Devices.In(lang)))
-		case "where":
-			parts = append(parts, t("auto.where."+whereKey(o)))
+		s.Log.Info("chat question for a person", "ref", ref)
+		if s.askStaff != nil {
+			s.askStaff(ref)
 		}
 	}
-	parts = append(parts, t("auto.outro"))
-	answer := truncateUTF8(strings.Join(parts, "\n\n"), msg.MaxTextBytes)
-	clean, err := msg.CleanText(answer)
-	if err != nil {
-		return "", false
-	}
-	return clean, true
+	return r.Text, r.Text != ""
 }
 
-// whereKey picks the "where is my key" answer for the order's state.
-func whereKey(o shop.Order) string {
-	switch o.Status {
-	case shop.StatusPending, shop.StatusExpired:
-		return "unpaid"
-	case shop.StatusPaid:
-		return "paid"
-	case shop.StatusRefundDue, shop.StatusRefunded:
-		return "refund"
-	case shop.StatusPaymentHeld:
-		return "held"
-	}
-	return "delivered"
+// unsureWindow is how long one "a person will answer" covers an order.
+const unsureWindow = 10 * time.Minute
+
+// unsureLog remembers, in memory only, which orders were told "a person
+// will answer" in the last unsureWindow. Its zero value is ready.
+type unsureLog struct {
+	mu   sync.Mutex
+	last map[string]time.Time
 }
 
-func hasHan(s string) bool {
-	for _, r := range s {
-		if unicode.Is(unicode.Han, r) {
-			return true
+// first reports whether ref was not told so within the window, and notes
+// that it is now.
+func (u *unsureLog) first(ref string, now time.Time) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.last == nil {
+		u.last = map[string]time.Time{}
+	}
+	if t, ok := u.last[ref]; ok && now.Sub(t) < unsureWindow {
+		return false
+	}
+	if len(u.last) > 1000 {
+		for k, t := range u.last {
+			if now.Sub(t) >= unsureWindow {
+				delete(u.last, k)
+			}
 		}
 	}
-	return false
-}
-
-// truncateUTF8 cuts s to at most n bytes on a rune boundary.
-func truncateUTF8(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
+	u.last[ref] = now
+	return true
 }

@@ -53,6 +53,10 @@ type itemJSON struct {
 	Key string `json:"key"`
 	// State is reported_bad or recalled for a replaced or recalled key.
 	State string `json:"state,omitempty"`
+	// Compensation marks a key given free on top of the order; Product
+	// is its product's slug (issue 13 §1).
+	Compensation bool   `json:"compensation,omitempty"`
+	Product      string `json:"product,omitempty"`
 }
 
 type noticeJSON struct {
@@ -104,7 +108,13 @@ func (s *Server) apiOrder(w http.ResponseWriter, r *http.Request) {
 	}
 	if o.Status != shop.StatusPending {
 		for _, it := range v.Items {
-			out.Items = append(out.Items, itemJSON{ID: it.ID, Key: it.Key, State: string(it.State)})
+			j := itemJSON{ID: it.ID, Key: it.Key, State: string(it.State), Compensation: it.Compensation}
+			if it.Compensation {
+				if p, err := s.Shop.Product(it.Product); err == nil {
+					j.Product = p.Slug
+				}
+			}
+			out.Items = append(out.Items, j)
 		}
 	}
 	if !o.WindowEnds.IsZero() {
@@ -231,7 +241,12 @@ func (s *Server) renderOrderPage(w http.ResponseWriter, r *http.Request, lang st
 	}
 	if !page.Pending {
 		for _, it := range v.Items {
-			item := pages.Item{ID: it.ID, Key: it.Key, State: string(it.State)}
+			item := pages.Item{ID: it.ID, Key: it.Key, State: string(it.State), Compensation: it.Compensation}
+			if it.Compensation {
+				if p, err := s.Shop.Product(it.Product); err == nil {
+					item.Product = p.Name.In(lang)
+				}
+			}
 			if item.State != "" {
 				item.StateText = s.Pages.T(lang, "key_state."+item.State)
 			}

@@ -25,6 +25,7 @@ func productCard(p shop.Product, lang string) pages.ProductCard {
 		InStock: p.InStock,
 		SoldOut: p.InStock <= 0,
 		Image:   firstImage(p),
+		Paused:  p.TemporarilyUnavailable,
 	}
 }
 

@@ -35,6 +35,9 @@ type Config struct {
 	// cooling-off period (the console's policy approval); nil: refused with
 	// 503 refunds_unavailable (a shop without a console).
 	CoolingOffRefund func(ref string) error
+	// AskStaff is told the order ref of a chat question the automatic
+	// answers could not answer (autoanswer.go); nil: the log line only.
+	AskStaff func(ref string)
 }
 
 // Server serves buyers. Build it with New; it is safe for concurrent use.
@@ -57,6 +60,10 @@ type Server struct {
 	delays delayTickets // delay tickets out (hoard.go)
 	// coolingOffRefund is Config.CoolingOffRefund.
 	coolingOffRefund func(ref string) error
+	// unsure and askStaff: automatic answers that need a person
+	// (autoanswer.go); askStaff is Config.AskStaff.
+	unsure   unsureLog
+	askStaff func(ref string)
 }
 
 // New builds the buyer side on site.
@@ -70,6 +77,7 @@ func New(site *web.Site, cfg Config) (*Server, error) {
 		walletJS:         static.Path("wallet.js"),
 		nonces:           newCheckoutNonces(),
 		coolingOffRefund: cfg.CoolingOffRefund,
+		askStaff:         cfg.AskStaff,
 	}
 	if s.chatJS == "" || s.walletJS == "" {
 		return nil, errors.New("server: static assets missing")

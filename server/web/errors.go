@@ -115,6 +115,10 @@ func Classify(err error) Problem {
 		return Problem{Status: http.StatusConflict, Code: "ticket_closed", Message: "the ticket is closed"}
 	case errors.Is(err, shop.ErrNotOwner):
 		return Problem{Status: http.StatusConflict, Code: "not_owner", Message: "another staff member handles this ticket; ask them to hand it over"}
+	case errors.Is(err, shop.ErrNoProRata):
+		return Problem{Status: http.StatusConflict, Code: "pro_rata_off", Message: "the product's policy offers no refund by use"}
+	case errors.Is(err, shop.ErrNotFrozen):
+		return Problem{Status: http.StatusConflict, Code: "not_frozen", Message: "the batch is not frozen"}
 	case errors.Is(err, msg.ErrRoomOpen):
 		return Problem{Status: http.StatusConflict, Code: "room_open", Message: "the order already has an open chat room; " +
 			`end it with POST /api/v1/order/chat {"end":true}, then open a new one`}

@@ -36,6 +36,9 @@ type ProductJSON struct {
 	// Catalogue (issue 12): the product's category id and image URLs.
 	Category string   `json:"category,omitempty"`
 	Images   []string `json:"images,omitempty"`
+	// TemporarilyUnavailable: no stock but keys held back by a batch
+	// freeze (issue 13 §2).
+	TemporarilyUnavailable bool `json:"temporarily_unavailable,omitempty"`
 }
 
 // disclosureJSON is a product's disclosure in the API, in one language.
@@ -59,6 +62,7 @@ func ProductToJSON(p shop.Product, lang string) ProductJSON {
 		PriceMinor:  p.PriceMinor, Currency: p.Currency, Kind: p.Kind,
 		MaxPerOrder: MaxPerOrder(p), InStock: p.InStock, Policy: pol,
 		Category: p.Category, Images: imageURLs(p.Images),
+		TemporarilyUnavailable: p.TemporarilyUnavailable,
 		Disclosure: disclosureJSON{
 			Validity:            p.Disclosure.Validity.In(lang),
 			Regions:             p.Disclosure.Regions.In(lang),

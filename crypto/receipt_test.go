@@ -208,3 +208,41 @@ func TestSignReceiptRefuses(t *testing.T) {
 		t.Error("signed without a key")
 	}
 }
+
+// The worked example of server/API.md, byte for byte: the all-zero seed's
+// key signs it (ed25519 is deterministic), so the format cannot drift from
+// its documentation.
+func TestReceiptWorkedExample(t *testing.T) {
+	const example = `-----BEGIN VEIL RECEIPT-----
+Version: 1
+Key: O2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik=
+Issued: 2026-12-03T18:00:00Z
+Ref: R-7K3M9Q2D
+Product: game-card-100
+Product-Name: Game card 100
+Quantity: 1
+Amount-Minor: 990
+Currency: CNY
+Status: delivered
+Delivered: 2026-12-03T17:00:00Z
+Window-Ends: 2026-12-06T17:00:00Z
+Item: b1-000001 8221db608a3b39b1124329e7dbad9d327a85654843d39c3a37f1e1c8e6f94570
+-----BEGIN VEIL SIGNATURE-----
+THXeihNUukhxhOyBcoTjlPt/siLAHJne+AXZx0Z/8JWMrgk5Uq/J6n6xX/g1pkV49PXOw2jtH8wNsxtd5GDhAw==
+-----END VEIL RECEIPT-----
+`
+	at := time.Date(2026, 12, 3, 17, 0, 0, 0, time.UTC)
+	r := Receipt{Issued: at.Add(time.Hour), Ref: "R-7K3M9Q2D", Product: "game-card-100", ProductName: "Game card 100",
+		Quantity: 1, AmountMinor: 990, Currency: "CNY", Status: "delivered", Delivered: at, WindowEnds: at.Add(72 * time.Hour),
+		Items: []ReceiptItem{{ID: "b1-000001", Commitment: ReceiptCommitment("R-7K3M9Q2D", "b1-000001", "AAAA-BBBB-CCCC")}}}
+	if got, err := SignReceipt(testReceiptKey(0), r); err != nil || got != example {
+		t.Fatalf("SignReceipt = %v\n%s", err, got)
+	}
+	v, err := VerifyReceipt(example)
+	if err != nil || v.Fingerprint != "139e 3940 e64b 5491 7220 88d9 a0d7 4162" {
+		t.Fatalf("verify: %v %q", err, v.Fingerprint)
+	}
+	if _, ok := v.Match("", "AAAA-BBBB-CCCC"); !ok {
+		t.Fatal("the example's key does not match")
+	}
+}

@@ -94,6 +94,10 @@ type AdminTicket struct {
 	Action          string // the ticket's path; forms post to Action + "/answer" …
 	AbuseURL        string
 	BackURL         string
+	// Case library (evidence.go): the ticket is resolved and may be
+	// published as a case; CaseDone once it is (or waits for approval).
+	CaseForm bool
+	CaseDone bool
 }
 
 func (*AdminTicket) page() string { return "admin_ticket" }

@@ -211,6 +211,8 @@ type ProductPage struct {
 	Coupon      string
 	// Images are the URLs of the product's images (brand.go).
 	Images []string
+	// Case library (evidence.go): the product's after-sales figures.
+	Figures *Figures
 }
 
 // PayOption is one payment provider on the product form.
@@ -346,6 +348,9 @@ type OrderPage struct {
 	ExpiresAt   time.Time
 	WindowEnds  time.Time
 	Notices     []Notice
+
+	// Signed receipts (evidence.go): the order has one to download.
+	Receipt bool
 
 	// Token goes back in the hidden field of every form on the page (never
 	// in a URL).

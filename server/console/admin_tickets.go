@@ -443,6 +443,13 @@ func (s *Server) showTicket(w http.ResponseWriter, r *http.Request, sess staff.S
 	page.Action = here
 	page.AbuseURL = page.URL("/admin/orders/" + url.PathEscape(o.Ref) + "/abuse")
 	page.BackURL = page.URL("/admin/tickets")
+	if v.t.Status == shop.TicketResolved { // the case form (cases.go)
+		page.CaseForm = true
+		if page.CaseDone, err = s.Shop.CasePublished(v.t.ID); err != nil {
+			s.WriteError(w, r, err)
+			return
+		}
+	}
 	s.Render(w, r, f.status, page)
 }
 
@@ -480,6 +487,13 @@ func (s *Server) adminTicketSubmit(w http.ResponseWriter, r *http.Request, sess 
 		notice = "queued"
 		if err == nil && a.Status == staff.StatusApproved {
 			notice = "remedy_auto"
+		}
+	case "case": // cases.go
+		var a staff.Approval
+		a, err = s.caseSubmit(sess, id, f)
+		notice = "queued"
+		if err == nil && a.Status == staff.StatusApproved {
+			notice = "case_published"
 		}
 	default:
 		s.WriteError(w, r, web.ErrNotFound)

@@ -11,4 +11,5 @@ func (s *Server) registerExecutors() {
 	s.registerOwedExecutor()        // payment_return (admin_owed.go)
 	s.registerProductExecutors()    // product price and policy changes (admin_products.go)
 	s.registerGoodwillExecutors()   // compensation keys, unfreezes, the freeze rule (admin_goodwill.go)
+	s.registerCaseExecutor()        // case_publish (cases.go)
 }

@@ -60,6 +60,9 @@ func (s *Server) Routes(r web.Router) {
 	c.staff(http.MethodPost, "/api/v1/admin/tickets/:id/propose", s.apiTicketPropose)
 	s.resaleRoutes(c) // resellers, sourced products, forwarding (admin_resale.go)
 	c.staff(http.MethodPost, "/api/v1/admin/orders/:ref/abuse", s.apiAbuse)
+	// The case library (cases.go).
+	c.staff(http.MethodPost, "/api/v1/admin/cases", opJSON(s, s.proposeCase))
+	c.staff(http.MethodPost, "/api/v1/admin/cases/:id/withdraw", s.apiWithdrawCase)
 	c.staff(http.MethodGet, "/api/v1/admin/rooms", s.apiRooms)
 	c.staff(http.MethodPost, "/api/v1/admin/rooms/:id/join", s.apiRoomJoin)
 	c.staff(http.MethodGet, "/api/v1/admin/tiers", s.apiTiers)

@@ -398,3 +398,15 @@ func (s *Shop) computeFigures(now time.Time) (map[string]Figures, error) {
 	}
 	return out, nil
 }
+
+// CasePublished reports whether a ticket was published as a case (even if
+// the case was withdrawn since).
+func (s *Shop) CasePublished(ticketID string) (bool, error) {
+	var ok bool
+	err := s.db.View(func(tx *store.Txn) error {
+		var err error
+		ok, err = tx.Has(caseTicketKey(ticketID))
+		return err
+	})
+	return ok, err
+}

@@ -114,6 +114,12 @@ func TestCaseLibrary(t *testing.T) {
 			t.Fatalf("case holds %q: %s", secret, b)
 		}
 	}
+	if ok, err := e.shop.CasePublished(tk.ID); !ok || err != nil {
+		t.Fatalf("CasePublished: %v %v", ok, err)
+	}
+	if ok, _ := e.shop.CasePublished(otk.ID); ok {
+		t.Fatal("an open ticket counts as published")
+	}
 	if _, err := e.shop.CheckCase(d); !errors.Is(err, ErrCasePublished) {
 		t.Fatalf("second check: %v", err)
 	}

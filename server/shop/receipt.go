@@ -21,13 +21,18 @@ var ErrNotDelivered = errors.New("shop: order not delivered")
 // Receipt signs the delivery receipt of a token's order with the vault's
 // notice key, the product named in lang. It opens the keys to commit to
 // them but does not count as showing them (cooling-off stays open) and
-// writes nothing. crypto.ErrTokenMalformed, ErrOrderNotFound,
-// ErrNotDelivered, ErrLocked.
-func (s *Shop) Receipt(token, lang string) (string, error) {
+// writes nothing. It returns the block and the order's ref.
+// crypto.ErrTokenMalformed, ErrOrderNotFound, ErrNotDelivered, ErrLocked.
+func (s *Shop) Receipt(token, lang string) (block, ref string, err error) {
 	t, err := crypto.ParseToken(token)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
+	return s.ReceiptToken(t, lang)
+}
+
+// ReceiptToken is Receipt of a parsed token.
+func (s *Shop) ReceiptToken(t crypto.Token, lang string) (block, ref string, err error) {
 	s.mu.RLock()
 	vault := s.vault
 	s.mu.RUnlock()
@@ -44,7 +49,7 @@ func (s *Shop) Receipt(token, lang string) (string, error) {
 			return ErrProductNotFound
 		}
 		v.Product = p
-		if len(v.Order.Payloads) == 0 || withheld(v.Order) || v.Order.DeliveredAt.IsZero() {
+		if !v.Order.HasReceipt() {
 			return ErrNotDelivered
 		}
 		if vault == nil {
@@ -56,10 +61,10 @@ func (s *Shop) Receipt(token, lang string) (string, error) {
 		return err
 	})
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if vault.NoticeKey == nil {
-		return "", fmt.Errorf("shop: the vault has no notice key yet; unlock it again")
+		return "", "", fmt.Errorf("shop: the vault has no notice key yet; unlock it again")
 	}
 	o := v.Order
 	r := crypto.Receipt{
@@ -71,11 +76,17 @@ func (s *Shop) Receipt(token, lang string) (string, error) {
 		r.Items = append(r.Items, crypto.ReceiptItem{ID: it.ID, Commitment: crypto.ReceiptCommitment(o.Ref, it.ID, it.Key), State: string(it.State)})
 		v.Items[i].Key = ""
 	}
-	block, err := crypto.SignReceipt(vault.NoticeKey, r)
+	block, err = crypto.SignReceipt(vault.NoticeKey, r)
 	if err != nil {
-		return "", fmt.Errorf("shop: receipt of %s: %w", o.Ref, err)
+		return "", "", fmt.Errorf("shop: receipt of %s: %w", o.Ref, err)
 	}
-	return block, nil
+	return block, o.Ref, nil
+}
+
+// HasReceipt reports whether the order has a receipt to give: keys were
+// delivered and are not withheld.
+func (o Order) HasReceipt() bool {
+	return len(o.Payloads) > 0 && !withheld(o) && !o.DeliveredAt.IsZero()
 }
 
 // receiptName is the product's name in lang as a receipt can carry it:

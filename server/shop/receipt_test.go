@@ -23,14 +23,14 @@ func TestReceipt(t *testing.T) {
 	}
 	e.importKeys(p.ID, keyList("G", 5))
 	pl := e.buy(p.Slug, 2)
-	if _, err := e.shop.Receipt(pl.Token, "en"); !errors.Is(err, ErrNotDelivered) {
+	if _, _, err := e.shop.Receipt(pl.Token, "en"); !errors.Is(err, ErrNotDelivered) {
 		t.Fatalf("unpaid: %v", err)
 	}
 	e.clock.Add(37 * time.Minute)
 	e.pay(pl.Order)
-	block, err := e.shop.Receipt(pl.Token, "en")
-	if err != nil {
-		t.Fatal(err)
+	block, ref, err := e.shop.Receipt(pl.Token, "en")
+	if err != nil || ref != pl.Order.Ref {
+		t.Fatal(ref, err)
 	}
 	r, err := crypto.VerifyReceipt(block)
 	if err != nil {
@@ -60,7 +60,7 @@ func TestReceipt(t *testing.T) {
 	if strings.Contains(strings.ToUpper(strings.ReplaceAll(block, "-", "")), strings.ReplaceAll(pl.Token, "-", "")) {
 		t.Fatal("receipt shows the token")
 	}
-	if zh, _ := e.shop.Receipt(pl.Token, "zh-CN"); !strings.Contains(zh, "Product-Name: 游戏点卡\n") {
+	if zh, _, _ := e.shop.Receipt(pl.Token, "zh-CN"); !strings.Contains(zh, "Product-Name: 游戏点卡\n") {
 		t.Fatalf("zh-CN receipt:\n%s", zh)
 	}
 
@@ -75,7 +75,7 @@ func TestReceipt(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	block, err = e.shop.Receipt(pl.Token, "en")
+	block, _, err = e.shop.Receipt(pl.Token, "en")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,10 +84,10 @@ func TestReceipt(t *testing.T) {
 	}
 
 	e.shop.Lock()
-	if _, err := e.shop.Receipt(pl.Token, "en"); !errors.Is(err, ErrLocked) {
+	if _, _, err := e.shop.Receipt(pl.Token, "en"); !errors.Is(err, ErrLocked) {
 		t.Fatalf("locked: %v", err)
 	}
-	if _, err := e.shop.Receipt("0000", "en"); err == nil {
+	if _, _, err := e.shop.Receipt("0000", "en"); err == nil {
 		t.Fatal("malformed token accepted")
 	}
 }

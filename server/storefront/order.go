@@ -254,6 +254,7 @@ func (s *Server) renderOrderPage(w http.ResponseWriter, r *http.Request, lang st
 		}
 	}
 	page.Delivered = len(page.Items) > 0 || keysHidden
+	page.Receipt = o.HasReceipt() // evidence.go
 	if keysHidden {
 		// "Your keys are below" would be wrong: they wait behind a button.
 		page.StatusHint = s.Pages.T(lang, "status_hint.keys_hidden")

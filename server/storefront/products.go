@@ -96,6 +96,7 @@ func (s *Server) productPage(w http.ResponseWriter, r *http.Request) {
 	for i, name := range s.payments.Names() {
 		page.PayWith = append(page.PayWith, pages.PayOption{Name: name, Label: s.Pages.T(lang, "pay.provider."+name), Checked: i == 0})
 	}
+	page.Figures = s.productFigures(p, lang) // evidence.go
 	web.NoStore(w)
 	page.Scripts = []string{s.walletJS} // fills the proofs from the opt-in token wallet
 	s.Render(w, r, http.StatusOK, page)

@@ -21,6 +21,9 @@ func (s *Server) Routes(r web.Router) {
 	route(http.MethodPost, "/api/v1/order/tickets", s.apiOpenTicket)
 	route(http.MethodGet, "/api/v1/order/tickets", s.apiTickets)
 	route(http.MethodPost, "/api/v1/order/chat", s.apiChat)
+	// Receipts and the case library (evidence.go).
+	route(http.MethodGet, "/api/v1/order/receipt", s.apiReceipt)
+	route(http.MethodGet, "/api/v1/cases", s.apiCases)
 
 	// Pages, all usable with JavaScript off. The token only ever travels in
 	// a POST body or the Authorization header.
@@ -37,6 +40,8 @@ func (s *Server) Routes(r web.Router) {
 	route(http.MethodGet, "/notices", s.noticesPage)
 	// The merchant's terms page and the stored images (brand.go).
 	s.brandRoutes(r)
+	route(http.MethodPost, "/order/receipt", s.receiptDownload)
+	route(http.MethodGet, "/cases", s.casesPage)
 
 	// The chat's WebSocket (chat.go, msg.Hub): the upgrade is rate limited
 	// per address like a page, but not body limited (a MaxBytesReader would

@@ -26,6 +26,7 @@ import (
 	"veil/msg"
 	"veil/pages"
 	"veil/server/console"
+	"veil/server/notify"
 	"veil/server/pay"
 	"veil/server/payments"
 	"veil/server/resale"
@@ -40,6 +41,9 @@ import (
 // Config holds a Server's dependencies and settings.
 type Config struct {
 	Shop *shop.Shop
+	// Notify queues merchant notifications and the console sets them up
+	// (issue 12); nil: none.
+	Notify *notify.Notifier
 	// Staff runs accounts, TOTP, approvals and the audit log (the console).
 	// Nil serves the buyer side only.
 	Staff *staff.Service
@@ -165,6 +169,7 @@ func New(cfg Config) (*Server, error) {
 		Tor:     cfg.Tor,
 		CSS:     static.Path("veil.css"),
 		JS:      static.Path("veil.js"),
+		Notify:  cfg.Notify,
 	}
 	if site.CSS == "" || site.JS == "" {
 		return nil, errors.New("server: static assets missing")

@@ -178,7 +178,7 @@ func (a *app) serveHTTP(ctx context.Context, c serveConfig) error {
 	srv, err := server.New(server.Config{
 		Shop: a.shop, Staff: a.staff, Payments: c.payments, Providers: c.providers, DemoPayments: c.demo, MoneroPoll: c.moneroPoll,
 		Logger: a.log, RateLimit: c.rateLimit, BehindTLS: c.behindTLS, TrustProxy: c.trustProxy,
-		Threads: a.threads, Hub: hub, Store: a.db,
+		Threads: a.threads, Hub: hub, Store: a.db, Notify: a.notify,
 		Tor: c.tor, HoardGuard: true,
 	})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -322,4 +323,108 @@ func serveApp(t *testing.T, a *app) (base string, stop func()) {
 		t.Fatalf("serve: %v", err)
 	}
 	return "", stop
+}
+
+// TestNotifyConsole drives the console over HTTP: the owner signs in, sets
+// the webhook up through POST /api/v1/admin/notify with a TOTP code, the
+// page shows the hint and never the secret, "send test" (a form) reaches
+// the receiver signed, and the deliveries list shows it sent. Abuse: a bad
+// URL or secret is 400, a form without the CSRF token 403, nothing changes.
+func TestNotifyConsole(t *testing.T) {
+	s, botAPI, hookURL := newSink(t)
+	t.Setenv("VEIL_TELEGRAM_API", botAPI)
+	a, err := openAppWith(t.TempDir(), slog.New(slog.DiscardHandler), shop.Config{VaultWorkFactor: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	ini, err := initShop(a, "owner", "a long password", "vault passphrase")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, stop := serveApp(t, a)
+	defer stop()
+	owner := signIn(t, base, "owner", "a long password", ini.TOTPSecret)
+	next, _ := totp.GenerateCodeCustom(ini.TOTPSecret, time.Now().Add(30*time.Second),
+		totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+
+	owner.call("POST", "/api/v1/admin/notify", "application/json",
+		`{"webhook":{"target":"ftp://x.example/","secret":"`+e2eHookKey+`"},"totp":"`+next+`"}`, http.StatusBadRequest, nil)
+	owner.call("POST", "/api/v1/admin/notify", "application/json",
+		`{"webhook":{"target":"`+hookURL+`","secret":"short"},"totp":"`+next+`"}`, http.StatusBadRequest, nil)
+	var op struct {
+		ApprovalID string `json:"approval_id"`
+	}
+	owner.call("POST", "/api/v1/admin/notify", "application/json",
+		`{"webhook":{"target":"`+hookURL+`","secret":"`+e2eHookKey+`","events":["order_paid"]},"totp":"`+next+`"}`, http.StatusOK, &op)
+
+	var got struct {
+		Channels []notify.ChannelView `json:"channels"`
+		Events   []string             `json:"events"`
+	}
+	owner.call("GET", "/api/v1/admin/notify", "", "", http.StatusOK, &got)
+	if len(got.Channels) != 2 || !got.Channels[1].Configured || got.Channels[1].SecretHint != "…0123" || len(got.Events) != 9 {
+		t.Fatalf("settings %+v", got)
+	}
+	page := owner.page("/admin/notify?lang=en")
+	if !strings.Contains(page, "A secret is set: …0123") || strings.Contains(page, e2eHookKey) || !strings.Contains(page, hookURL) {
+		t.Fatalf("the page shows no hint, or the secret:\n%s", page)
+	}
+
+	// A form without its CSRF token changes nothing.
+	resp, err := owner.c.PostForm(base+"/admin/notify/test", url.Values{"channel": {"webhook"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("test without CSRF: %d", resp.StatusCode)
+	}
+	resp, err = owner.c.PostForm(base+"/admin/notify/test", url.Values{"channel": {"webhook"}, "csrf": {owner.csrf}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK { // followed the 303 back to the page
+		t.Fatalf("send test: %d", resp.StatusCode)
+	}
+	waitFor(t, "the test webhook", func() bool { _, h, _ := s.snapshot(); return len(h) == 1 })
+	_, hooks, bad := s.snapshot()
+	if bad != 0 || !bytes.Contains(hooks[0], []byte(`"event":"test"`)) {
+		t.Fatalf("receiver got %q (%d bad)", hooks, bad)
+	}
+	waitFor(t, "the test recorded sent", func() bool {
+		var st struct{ Deliveries []notify.Delivery }
+		owner.call("GET", "/api/v1/admin/notify", "", "", http.StatusOK, &st)
+		return len(st.Deliveries) == 1 && st.Deliveries[0].State == notify.StateSent
+	})
+	if page := owner.page("/admin/notify?lang=zh-CN"); !strings.Contains(page, "已发送") || !strings.Contains(page, "测试消息") {
+		t.Fatalf("zh-CN page lacks the delivery:\n%s", page)
+	}
+	var audit struct {
+		Entries []struct{ Action string } `json:"entries"`
+	}
+	owner.call("GET", "/api/v1/admin/audit", "", "", http.StatusOK, &audit)
+	var actions []string
+	for _, e := range audit.Entries {
+		actions = append(actions, e.Action)
+	}
+	if !strings.Contains(strings.Join(actions, ","), "notify.test") {
+		t.Fatalf("audit %v lacks notify.test", actions)
+	}
+}
+
+// page GETs a console page and returns its HTML (status 200 required).
+func (c *console) page(path string) string {
+	c.t.Helper()
+	resp, err := c.c.Get(c.base + path)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		c.t.Fatalf("GET %s: %d", path, resp.StatusCode)
+	}
+	return string(b)
 }

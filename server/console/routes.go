@@ -76,6 +76,10 @@ func (s *Server) Routes(r web.Router) {
 	c.staff(http.MethodGet, "/api/v1/admin/freezes", s.apiFreezes)
 	c.staff(http.MethodPost, "/api/v1/admin/freezes/:batch/unfreeze", s.apiUnfreeze)
 	c.staff(http.MethodPost, "/api/v1/admin/freeze-rule", opJSON(s, s.proposeFreezeRule))
+	// Merchant notifications (admin_notify.go).
+	c.staff(http.MethodGet, "/api/v1/admin/notify", s.apiNotify)
+	c.staff(http.MethodPost, "/api/v1/admin/notify", opJSON(s, s.proposeNotify))
+	c.staff(http.MethodPost, "/api/v1/admin/notify/test", s.apiNotifyTest)
 
 	c.open(http.MethodGet, "/admin/login", s.loginPage)
 	c.open(http.MethodPost, "/admin/login", s.loginSubmit)
@@ -128,4 +132,7 @@ func (s *Server) Routes(r web.Router) {
 	s.brandRoutes(c)
 	c.staff(http.MethodGet, "/admin/goodwill", s.goodwillPage)
 	c.staff(http.MethodPost, "/admin/goodwill/:action", s.goodwillSubmit)
+	c.staff(http.MethodGet, "/admin/notify", s.notifyPage)
+	c.staff(http.MethodPost, "/admin/notify", s.notifySubmit)
+	c.staff(http.MethodPost, "/admin/notify/test", s.notifyTestSubmit)
 }

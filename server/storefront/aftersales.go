@@ -10,6 +10,7 @@ import (
 
 	"veil/crypto"
 	"veil/msg"
+	"veil/server/notify"
 	"veil/server/shop"
 	"veil/server/web"
 )
@@ -142,6 +143,9 @@ func (s *Server) postMessage(tok crypto.Token, text string) (shop.View, error) {
 	}
 	if _, err := s.Threads.Append(v.Order.Ref, rcpts, msg.Message{From: msg.FromBuyer, Text: clean}); err != nil {
 		return v, fmt.Errorf("server: message on %s: %w", v.Order.Ref, err)
+	}
+	if err := s.Notify.Emit(notify.Event{Kind: notify.TicketReply, Ref: v.Order.Ref}); err != nil {
+		s.Log.Error("notify: ticket_reply", "ref", v.Order.Ref, "err", err)
 	}
 	return v, nil
 }

@@ -28,6 +28,7 @@ import (
 
 	"veil/msg"
 	"veil/pages"
+	"veil/server/notify"
 	"veil/server/shop"
 	"veil/server/staff"
 	"veil/server/store"
@@ -63,6 +64,8 @@ type Site struct {
 	Limiter *Limiter
 	// CSS and JS are the hashed URLs of the site's stylesheet and script.
 	CSS, JS string
+	// Notify queues merchant notifications (issue 12); nil: none.
+	Notify *notify.Notifier
 }
 
 // MaxBody caps every buyer request body, JSON or form: the largest is an

@@ -112,6 +112,13 @@ func (db *DB) commitLoop(stop <-chan struct{}) {
 
 // runBatch runs and commits one batch, splitting it where it grows too big.
 func (db *DB) runBatch(batch []*request) {
+	if err := db.writable(); err != nil {
+		for _, r := range batch {
+			close(r.ordered)
+			r.done <- err
+		}
+		return
+	}
 	bt := db.bdb.NewTransaction(true)
 	var members []*request
 	var size, entries int
@@ -178,7 +185,7 @@ func (db *DB) commit(bt *badger.Txn, members []*request, size, entries int) {
 		err = db.beforeCommit()
 	}
 	if err == nil {
-		err = bt.Commit()
+		err = db.commitDone(bt.Commit())
 	} else {
 		bt.Discard()
 	}

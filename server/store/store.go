@@ -5,6 +5,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -46,6 +47,11 @@ type Options struct {
 	GCInterval time.Duration
 	// Logger receives Badger's warnings and errors; nil discards them.
 	Logger *slog.Logger
+	// MinFree is the space (bytes) that must stay free on the data
+	// directory's filesystem: below it writes are refused with
+	// ErrUnavailable until space returns. 0 means 128 MiB; negative turns
+	// the guard off.
+	MinFree int64
 }
 
 // DB is an open veil store.
@@ -76,6 +82,16 @@ type DB struct {
 	stopCommitter chan struct{}
 	committerDone chan struct{}
 	stats         counters
+
+	// The free-space guard and failed commits (space.go), kept by the
+	// committer alone. freeSpace is nil where it cannot be measured.
+	minFree      int64
+	freeSpace    func() (uint64, error)
+	spaceChecked time.Time
+	spaceErr     error
+	failed       error
+	failedAt     time.Time
+	down         bool
 }
 
 // Open opens (creating if needed) the store in dir.
@@ -114,6 +130,10 @@ func Open(dir string, o Options) (*DB, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	db := &DB{bdb: bdb, log: o.Logger, cancel: cancel, done: make(chan struct{}),
 		queue: make(chan *request, batchRequests), stopCommitter: make(chan struct{}), committerDone: make(chan struct{})}
+	if !o.InMemory && o.MinFree >= 0 {
+		db.minFree = cmp.Or(o.MinFree, defaultMinFree)
+		db.freeSpace = freeSpaceOf(dir)
+	}
 	go db.commitLoop(db.stopCommitter)
 	if db.log == nil {
 		db.log = slog.New(slog.DiscardHandler)

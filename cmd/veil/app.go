@@ -42,13 +42,20 @@ func openApp(dir string, log *slog.Logger) (*app, error) {
 // openAppWith is openApp with the shop's settings (tests lower the vault's
 // work factor).
 func openAppWith(dir string, log *slog.Logger, cfg shop.Config) (*app, error) {
+	return openAppStore(dir, log, cfg, store.Options{})
+}
+
+// openAppStore is openAppWith with the store's options (serve's
+// --min-free-mb); the logger is always log.
+func openAppStore(dir string, log *slog.Logger, cfg shop.Config, so store.Options) (*app, error) {
 	if dir == "" {
 		return nil, usagef("--data is required")
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	db, err := store.Open(dir, store.Options{Logger: log})
+	so.Logger = log
+	db, err := store.Open(dir, so)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,8 @@ import (
 	"veil/msg"
 	"veil/server"
 	"veil/server/pay"
+	"veil/server/shop"
+	"veil/server/store"
 )
 
 // defaultRateLimit is requests per minute per client address on buyer
@@ -55,6 +57,7 @@ func cmdServe(args []string, _, stderr io.Writer) error {
 	rate := fs.Int("rate-limit", defaultRateLimit, "requests per minute per client address on buyer routes (0 = off)")
 	behindTLS := fs.Bool("behind-tls", false, "the shop is served over TLS by a proxy (Secure cookies, HSTS)")
 	tor := fs.Bool("tor", false, "an onion service: every client shares one address (no per-address limits; a global request budget; the hoarding guard protects stock)")
+	minFree := fs.Int("min-free-mb", 128, "MiB that must stay free on the data directory's filesystem: below it writes answer 503 storage_unavailable until space returns (reads go on)")
 	trustProxy := fs.Bool("trust-proxy", false, "take the client address from the proxy's X-Forwarded-For (only behind a proxy you run)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -69,6 +72,9 @@ func cmdServe(args []string, _, stderr io.Writer) error {
 	}
 	if *rate < 0 {
 		return usagef("--rate-limit must be 0 or more")
+	}
+	if *minFree < 1 {
+		return usagef("--min-free-mb must be at least 1")
 	}
 	providers, err := pf.buildAll()
 	if err != nil {
@@ -87,7 +93,7 @@ func cmdServe(args []string, _, stderr io.Writer) error {
 		}
 	}
 	log := newLogger(stderr)
-	a, err := openApp(*data, log)
+	a, err := openAppStore(*data, log, shop.Config{Logger: log}, store.Options{MinFree: int64(*minFree) << 20})
 	if err != nil {
 		return err
 	}

@@ -537,15 +537,20 @@ func (s *Shop) Retrieve(token string) (View, error) {
 func (s *Shop) RetrieveToken(t crypto.Token) (View, error) {
 	lk := lookupHex(t)
 	var v View
-	// One transaction: it only writes (and so only waits for the disk) on
-	// the first retrieval of a delivery.
-	err := s.db.Update(func(tx *store.Txn) error {
+	// A repeat retrieval writes nothing: it reads in a snapshot, off the
+	// committer and untouched by a full disk. Only a retrieval that must
+	// record something (the first showing, a re-seal) runs as an update,
+	// reading and recording in one transaction.
+	retrieve := func(tx *store.Txn, readOnly bool) error {
 		v = View{}
 		if err := tx.GetJSON(pOrder+lk, &v.Order); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return ErrOrderNotFound
 			}
 			return err
+		}
+		if readOnly && retrievalWrites(v.Order) {
+			return errRetrievalWrites
 		}
 		p, ok := s.catalog.get(v.Order.ProductID)
 		if !ok {
@@ -572,11 +577,39 @@ func (s *Shop) RetrieveToken(t crypto.Token) (View, error) {
 		}
 		v.Order.Revealed = true
 		return tx.SetJSON(pOrder+lk, v.Order)
-	})
+	}
+	err := s.db.View(func(tx *store.Txn) error { return retrieve(tx, true) })
+	if errors.Is(err, errRetrievalWrites) {
+		err = s.db.Update(func(tx *store.Txn) error { return retrieve(tx, false) })
+	}
 	if err != nil {
 		return View{}, err
 	}
 	return s.withStockView(v)
+}
+
+// errRetrievalWrites: this retrieval must record something (RetrieveToken).
+var errRetrievalWrites = errors.New("shop: retrieval writes")
+
+// retrievalWrites reports whether retrieving o records something, exactly
+// where RetrieveToken's update writes: a voucher or (unless the keys are
+// withheld) a delivery still sealed to the order's asymmetric recipient,
+// or keys never shown before.
+func retrievalWrites(o Order) bool {
+	for _, iv := range o.Vouchers {
+		if !iv.Sym {
+			return true
+		}
+	}
+	if len(o.Payloads) == 0 || withheld(o) {
+		return false
+	}
+	for _, p := range o.Payloads {
+		if !p.Sym {
+			return true
+		}
+	}
+	return !o.Revealed
 }
 
 // withheld: an order refunded in full before its keys were ever shown

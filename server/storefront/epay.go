@@ -78,6 +78,15 @@ func notifyAnswer(w http.ResponseWriter, ok bool, okText string) {
 func (s *Server) applyNotify(provider string, n pay.Notification) bool {
 	res, err := s.applyNotification(provider, n)
 	if err != nil {
+		if errors.Is(err, store.ErrUnavailable) {
+			// Nothing was recorded; the gateway resends. The store logged
+			// the episode once; one line per notify would flood the log.
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, "fail")
+			return
+		}
 		if web.Classify(err).Code == "internal" && !errors.Is(err, pay.ErrRefused) {
 			s.Log.Error(provider+" notify not applied", "ref", n.Ref, "err", err)
 		} else {

@@ -16,6 +16,7 @@ import (
 	"veil/server/pay"
 	"veil/server/shop"
 	"veil/server/staff"
+	"veil/server/store"
 )
 
 // Error is an error the HTTP layer itself decides on (bad JSON, unknown
@@ -137,6 +138,11 @@ func Classify(err error) Problem {
 		return Problem{Status: http.StatusConflict, Code: "amount_mismatch", Message: "the amount is not the order's"}
 	case errors.Is(err, shop.ErrNotHeld):
 		return Problem{Status: http.StatusConflict, Code: "not_held", Message: "the order holds no such payment"}
+	case errors.Is(err, store.ErrUnavailable):
+		// The store refused to write (disk nearly full, or a write failed):
+		// nothing of the request was applied, and reads still work.
+		return Problem{Status: http.StatusServiceUnavailable, Code: "storage_unavailable", Message: "the shop cannot save right now; nothing was changed, try again shortly",
+			RetryAfter: 5}
 	case errors.Is(err, shop.ErrLocked):
 		return Problem{Status: http.StatusServiceUnavailable, Code: "vault_locked", Message: "the shop is locked, try again later"}
 	case errors.Is(err, shop.ErrSlugTaken):

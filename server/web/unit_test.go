@@ -10,6 +10,7 @@ import (
 
 	"veil/crypto"
 	"veil/server/shop"
+	"veil/server/store"
 )
 
 func TestClassify(t *testing.T) {
@@ -25,6 +26,7 @@ func TestClassify(t *testing.T) {
 		{shop.ErrTierLimit, 403, "tier_limit"},
 		{shop.ErrNotPayable, 409, "not_payable"},
 		{shop.ErrLocked, 503, "vault_locked"},
+		{fmt.Errorf("commit: %w", store.ErrUnavailable), 503, "storage_unavailable"},
 		{&shop.InputError{Message: "quantity: bad"}, 400, "bad_request"},
 		{&http.MaxBytesError{Limit: 10}, 413, "body_too_large"},
 		{BadRequest("malformed JSON"), 400, "bad_request"},

@@ -57,7 +57,7 @@ func (s *Server) epayNotify(w http.ResponseWriter, r *http.Request) {
 		answer(false)
 		return
 	}
-	answer(s.applyNotify(v.Name(), n))
+	s.answerApplied(w, v.Name(), n, "success")
 }
 
 // notifyAnswer is a gateway notify's plain-text answer: okText once the
@@ -72,30 +72,41 @@ func notifyAnswer(w http.ResponseWriter, ok bool, okText string) {
 	}
 }
 
+// answerApplied applies a verified gateway notify and answers it: okText
+// once the payment is recorded, "fail" otherwise — with 503 when the store
+// could not write (nothing recorded; the gateway resends, and the store
+// logged the episode once, so no line per notify here).
+func (s *Server) answerApplied(w http.ResponseWriter, provider string, n pay.Notification, okText string) {
+	ok, err := s.applyNotify(provider, n)
+	if errors.Is(err, store.ErrUnavailable) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, "fail")
+		return
+	}
+	notifyAnswer(w, ok, okText)
+}
+
 // applyNotify applies a verified gateway notify and logs the outcome; it
-// reports whether the payment is recorded (see epayNotify for which are).
-// A refusal the shop explains is a warning; anything else an error.
-func (s *Server) applyNotify(provider string, n pay.Notification) bool {
+// reports whether the payment is recorded (see epayNotify for which are),
+// and the error when it is not. A refusal the shop explains is a warning,
+// a store that cannot write is the store's to log, anything else an error.
+func (s *Server) applyNotify(provider string, n pay.Notification) (bool, error) {
 	res, err := s.applyNotification(provider, n)
 	if err != nil {
 		if errors.Is(err, store.ErrUnavailable) {
-			// Nothing was recorded; the gateway resends. The store logged
-			// the episode once; one line per notify would flood the log.
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			w.Header().Set("Cache-Control", "no-store")
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = io.WriteString(w, "fail")
-			return
+			return false, err
 		}
 		if web.Classify(err).Code == "internal" && !errors.Is(err, pay.ErrRefused) {
 			s.Log.Error(provider+" notify not applied", "ref", n.Ref, "err", err)
 		} else {
 			s.Log.Warn(provider+" notify not applied", "ref", n.Ref, "reason", err.Error())
 		}
-		return false
+		return false, err
 	}
 	s.Log.Info(provider+" notify", "ref", n.Ref, "outcome", string(res.Outcome), "status", string(res.Order.Status))
-	return true
+	return true, nil
 }
 
 // notifyParams reads a notify's parameters from the query string and, for

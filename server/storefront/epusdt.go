@@ -41,5 +41,5 @@ func (s *Server) epusdtNotify(w http.ResponseWriter, r *http.Request) {
 		answer(false)
 		return
 	}
-	answer(s.applyNotify(e.Name(), n.Notification))
+	s.answerApplied(w, e.Name(), n.Notification, "ok")
 }

@@ -55,9 +55,14 @@ func Chart(rows []Row, currency string, l Labels) template.HTML {
 	if hi == lo {
 		hi = lo + 100 // nothing sold: an axis all the same
 	}
-	step := niceStep((hi - lo + 2) / 3)
-	lo = floorTo(lo, step)
+	// Ticks at a round step; the axis ends at a tick on the right, and on
+	// the left just past the largest loss (a small loss keeps a small
+	// share of the width).
+	step := niceStep((hi - lo + 3) / 4)
 	hi = -floorTo(-hi, step)
+	if lo < 0 {
+		lo -= (hi - lo) / 40
+	}
 	x0, x1 := labelW+padL, chartW-padR
 	x := func(v int64) float64 { return x0 + float64(v-lo)/float64(hi-lo)*(x1-x0) }
 	height := legendH + rowH*float64(len(rows)) + axisH
@@ -72,7 +77,7 @@ func Chart(rows []Row, currency string, l Labels) template.HTML {
 	fmt.Fprintf(&b, `<rect class="bar profit" x="%.1f" y="5" width="10" height="%.0f"/><text class="label" x="%.1f" y="12">%s</text>`,
 		x0+130, barH, x0+144, esc(l.Profit))
 	// Grid and axis.
-	for v := lo; v <= hi; v += step {
+	for v := -floorTo(-lo, step); v <= hi; v += step {
 		cls := "grid"
 		if v == 0 {
 			cls = "axis"

@@ -86,7 +86,7 @@ func TestChartWellFormed(t *testing.T) {
 	}
 	svg := string(Chart(rows, "CNY", Labels{Title: "Profit by day", Revenue: "Revenue", Profit: "Profit"}))
 	texts, classes := parseSVG(t, svg)
-	for _, want := range []string{"11-01", "11-02", "<b>&\"x\"", "Revenue", "Profit", "¥0", "-¥1000", "¥2000",
+	for _, want := range []string{"11-01", "11-02", "<b>&\"x\"", "Revenue", "Profit", "¥0", "¥1000", "¥2000",
 		"2026-11-01 · Profit ¥1380.00", "2026-11-02 · Profit -¥210.00"} {
 		if !texts[want] {
 			t.Errorf("no text %q in %v", want, texts)

@@ -31,6 +31,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("RefundWithTOTP", func(t *testing.T) { refundJourney(t, b) })
 	t.Run("ConsoleNarrow", func(t *testing.T) { consoleNarrowJourney(t, b) })
 	t.Run("ShopIsTheirs", func(t *testing.T) { shopIsTheirsJourney(t, b) })
+	t.Run("ConsoleReports", func(t *testing.T) { consoleReportsJourney(t, b) })
 }
 
 // buyJourney: catalog → product page (disclosure shown) → buy → the token

@@ -135,4 +135,5 @@ func (s *Server) Routes(r web.Router) {
 	c.staff(http.MethodGet, "/admin/notify", s.notifyPage)
 	c.staff(http.MethodPost, "/admin/notify", s.notifySubmit)
 	c.staff(http.MethodPost, "/admin/notify/test", s.notifyTestSubmit)
+	s.reportRoutes(c) // reports.go
 }

@@ -76,7 +76,10 @@ func WriteCSV(w io.Writer, r shop.Report, productName func(id string) string) er
 
 func money(minor int64, currency string) string { return pages.Decimal(minor, currency) }
 
-// percent formats tenths of a percent as a percentage: 697 is "69.7".
+// Percent formats tenths of a percent for people: -212 is "-21.2%".
+func Percent(permille int) string { return percent(permille) + "%" }
+
+// percent formats tenths of a percent as a number: 697 is "69.7".
 func percent(permille int) string {
 	neg := permille < 0
 	if neg {

@@ -11,6 +11,41 @@ import (
 	"veil/server/staff"
 )
 
+// The report answers of API.md, written out (see api_shapes_test.go).
+type salesJSON struct {
+	Currency       string `json:"currency"`
+	Orders         int    `json:"orders"`
+	Units          int    `json:"units"`
+	RevenueMinor   int64  `json:"revenue_minor"`
+	RefundsMinor   int64  `json:"refunds_minor"`
+	CostMinor      int64  `json:"cost_minor"`
+	ProfitMinor    int64  `json:"profit_minor"`
+	MarginPermille int    `json:"margin_permille"`
+	HasMargin      bool   `json:"has_margin"`
+}
+
+type batchJSON struct {
+	BatchID       string `json:"batch_id"`
+	Supplier      string `json:"supplier"`
+	UnitCostMinor int64  `json:"unit_cost_minor"`
+	salesJSON
+	AfterSales   int `json:"after_sales"`
+	RatePermille int `json:"rate_permille"`
+}
+
+type reportJSON struct {
+	Grain    string      `json:"grain"`
+	TimeZone string      `json:"time_zone"`
+	Totals   []salesJSON `json:"totals"`
+	Batches  []batchJSON `json:"batches"`
+}
+
+type reviewJSON struct {
+	ThresholdPermille int         `json:"threshold_permille"`
+	Considered        int         `json:"considered"`
+	Batches           []batchJSON `json:"batches"`
+}
+
 // reportEnv: a product at ¥9.90 with a batch from "acme" at ¥5.00 a key,
 // two paid orders, one of them with a key_invalid ticket.
 func reportEnv(t *testing.T) (*consoleEnv, shop.Product, []shop.Order) {
@@ -63,13 +98,13 @@ func TestReportsConsole(t *testing.T) {
 	if w.Code != http.StatusOK {
 		t.Fatalf("report: %d %s", w.Code, w.Body)
 	}
-	var rep shop.Report
+	var rep reportJSON
 	decode(t, w, &rep)
 	if len(rep.Totals) != 1 || rep.Totals[0].RevenueMinor != 1980 || rep.Totals[0].CostMinor != 1000 ||
 		rep.Totals[0].ProfitMinor != 980 || rep.Totals[0].MarginPermille != 495 || rep.TimeZone != "Asia/Shanghai" {
 		t.Errorf("totals %+v", rep.Totals)
 	}
-	var acme *shop.BatchSales
+	var acme *batchJSON
 	for i := range rep.Batches {
 		if rep.Batches[i].Supplier == "acme" {
 			acme = &rep.Batches[i]
@@ -145,7 +180,7 @@ func TestSupplierReview(t *testing.T) {
 	e.next()
 	support := e.login("sam")
 
-	var rev shop.Review
+	var rev reviewJSON
 	decode(t, e.api(owner, http.MethodGet, "/api/v1/admin/reports/review", ""), &rev)
 	if rev.ThresholdPermille != 50 || len(rev.Batches) != 1 || rev.Batches[0].Supplier != "acme" || rev.Batches[0].RatePermille != 500 {
 		t.Fatalf("review %+v", rev)

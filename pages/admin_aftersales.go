@@ -98,6 +98,13 @@ type AdminTicket struct {
 	// published as a case; CaseDone once it is (or waits for approval).
 	CaseForm bool
 	CaseDone bool
+	// Resale (issue 14): the order's keys were bought upstream, so the
+	// ticket is forwarded there (one click) rather than remedied here;
+	// Forwarded names the upstream's ticket and UpstreamStatus its
+	// progress once it was.
+	Sourced        bool
+	Forwarded      string
+	UpstreamStatus string
 }
 
 func (*AdminTicket) page() string { return "admin_ticket" }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -81,5 +82,30 @@ func TestConsoleResale(t *testing.T) {
 	}
 	if strings.Contains(e.logs.String(), sec.Secret) {
 		t.Fatal("the secret reached the log")
+	}
+}
+
+// TestForwardOnlySourcedTickets: the ticket page offers "forward upstream"
+// only for a key bought upstream, and forwarding any other ticket is
+// refused with not_sourced, nothing sent.
+func TestForwardOnlySourcedTickets(t *testing.T) {
+	e := newAfterSalesEnv(t)
+	p := e.addProduct(t, "card", "K-0001-AAAA")
+	pl := e.paid(p)
+	id := e.openTicket(pl, "key_invalid", "does not redeem")
+	olga := e.login("olga")
+	page := e.page(olga, "/admin/tickets/"+id+"?lang=en").Body.String()
+	if strings.Contains(page, "/forward") {
+		t.Fatal("a local key's ticket offers forwarding")
+	}
+	w := e.form(olga, "/admin/tickets/"+id+"/forward?lang=en", url.Values{"text": {"x"}})
+	if w.Code != http.StatusConflict {
+		t.Fatalf("forward a local ticket: %d", w.Code)
+	}
+	if w := e.api(olga, http.MethodPost, "/api/v1/admin/tickets/"+id+"/forward", `{}`); w.Code != http.StatusConflict || !strings.Contains(w.Body.String(), "not_sourced") {
+		t.Fatalf("API: %d %s", w.Code, w.Body)
+	}
+	if tk := e.ticket(id); tk.Upstream != nil {
+		t.Fatalf("ticket marked forwarded: %+v", tk.Upstream)
 	}
 }

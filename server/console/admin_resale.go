@@ -291,13 +291,27 @@ func (s *Server) apiForwardTicket(w http.ResponseWriter, r *http.Request, sess s
 		s.WriteError(w, r, err)
 		return
 	}
-	t, err := s.Shop.ForwardTicket(r.Context(), param(r, "id"), req.Text)
-	if err != nil {
-		s.WriteError(w, r, resaleErr(err))
+	if err := s.forwardTicket(r, sess, param(r, "id"), req.Text); err != nil {
+		s.WriteError(w, r, err)
 		return
 	}
-	s.record(sess, "ticket.forward", t.Ref, "ticket="+t.ID+" upstream_ticket="+t.Upstream.Ticket)
+	t, err := s.Shop.Ticket(param(r, "id"))
+	if err != nil {
+		s.WriteError(w, r, err)
+		return
+	}
 	web.WriteJSON(w, http.StatusOK, struct {
 		Ticket shop.Ticket `json:"ticket"`
 	}{t})
+}
+
+// forwardTicket forwards a buyer's ticket upstream and audits it (the API
+// and the ticket page's button).
+func (s *Server) forwardTicket(r *http.Request, sess staff.Session, id, text string) error {
+	t, err := s.Shop.ForwardTicket(r.Context(), id, text)
+	if err != nil {
+		return resaleErr(err)
+	}
+	s.record(sess, "ticket.forward", t.Ref, "ticket="+t.ID+" upstream_ticket="+t.Upstream.Ticket)
+	return nil
 }

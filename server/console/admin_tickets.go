@@ -441,6 +441,11 @@ func (s *Server) showTicket(w http.ResponseWriter, r *http.Request, sess staff.S
 		page.ApprovalDropped = v.t.Status == shop.TicketProposed && (a.Status == staff.StatusRejected || a.Status == staff.StatusFailed)
 	}
 	page.Action = here
+	page.Sourced = o.Upstream != nil && o.Upstream.Order != "" // resale (admin_resale.go)
+	if fw := v.t.Upstream; fw != nil && fw.Ticket != "" {
+		page.Forwarded = fw.Ticket
+		page.UpstreamStatus = s.Pages.T(lang, "ticket_status."+string(fw.Status))
+	}
 	page.AbuseURL = page.URL("/admin/orders/" + url.PathEscape(o.Ref) + "/abuse")
 	page.BackURL = page.URL("/admin/tickets")
 	if v.t.Status == shop.TicketResolved { // the case form (cases.go)
@@ -481,6 +486,9 @@ func (s *Server) adminTicketSubmit(w http.ResponseWriter, r *http.Request, sess 
 	case "reject":
 		_, err = s.rejectTicket(sess, id)
 		notice = "ticket_rejected"
+	case "forward": // resale: to the upstream of a sourced key (admin_resale.go)
+		err = s.forwardTicket(r, sess, id, f.Get("text"))
+		notice = "ticket_forwarded"
 	case "propose":
 		var a staff.Approval
 		a, err = s.proposeRemedyForm(sess, id, f.Get("remedy"), f.Get("amount"))

@@ -71,6 +71,9 @@ type Config struct {
 	// order past half a product's stock held unpaid needs proof of work
 	// (428 pow_required). veil serve and demo always turn it on.
 	HoardGuard bool
+	// AskStaff is told the order ref of a chat question the automatic
+	// answers could not answer (storefront/autoanswer.go); nil: logged only.
+	AskStaff func(ref string)
 	// BehindTLS adds Strict-Transport-Security.
 	BehindTLS bool
 	// TrustProxy takes the client address from X-Forwarded-For (its last
@@ -183,6 +186,7 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{site: site}
 	scfg := storefront.Config{
 		Rails: rails, Demo: cfg.DemoPayments, MoneroPoll: cmp.Or(cfg.MoneroPoll, MoneroPoll), HoardGuard: cfg.HoardGuard,
+		AskStaff: cfg.AskStaff,
 	}
 	if cfg.Staff != nil {
 		// The two sides reach each other through two hooks only: a buyer's

@@ -187,6 +187,11 @@ func (a *app) serveHTTP(ctx context.Context, c serveConfig) error {
 		Logger: a.log, RateLimit: c.rateLimit, BehindTLS: c.behindTLS, TrustProxy: c.trustProxy,
 		Threads: a.threads, Hub: hub, Store: a.db, Notify: a.notify,
 		Tor: c.tor, HoardGuard: true,
+		AskStaff: func(ref string) {
+			if err := a.notify.Emit(notify.Event{Kind: notify.ChatQuestion, Ref: ref}); err != nil {
+				a.log.Error("notify: chat_question", "ref", ref, "err", err)
+			}
+		},
 	})
 	if err != nil {
 		return err

@@ -53,6 +53,10 @@ const (
 	ChatOpened      Kind = "chat_opened"      // a buyer opened a chat room
 	StockLow        Kind = "stock_low"        // a product's stock fell below its threshold
 	ApprovalWaiting Kind = "approval_waiting" // an operation waits in the approvals queue
+	// After-sales (issue 13): a supplier batch froze automatically; a
+	// buyer's chat question the automatic answers could not answer.
+	BatchFrozen  Kind = "batch_frozen"
+	ChatQuestion Kind = "chat_question"
 	// Test is the console's "send test"; no channel subscribes to it.
 	Test Kind = "test"
 )
@@ -60,7 +64,7 @@ const (
 // Kinds lists the kinds a channel can subscribe to, in display order.
 func Kinds() []Kind {
 	return []Kind{OrderPaid, DeliveryQueued, DeliveryFailed, PaymentHeld, TicketOpened, TicketReply,
-		ChatOpened, StockLow, ApprovalWaiting}
+		ChatOpened, StockLow, ApprovalWaiting, BatchFrozen, ChatQuestion}
 }
 
 func (k Kind) valid() bool { return k == Test || slices.Contains(Kinds(), k) }

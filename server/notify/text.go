@@ -18,6 +18,8 @@ var titles = map[Kind][2]string{ // en, zh-CN
 	ChatOpened:      {"Chat room opened", "买家开启聊天室"},
 	StockLow:        {"Low stock", "库存不足"},
 	ApprovalWaiting: {"Approval waiting", "有待审批的操作"},
+	BatchFrozen:     {"Batch frozen: buyers reported its keys bad, its keys stopped selling", "批次已冻结：买家反馈卡密有问题，已停止销售"},
+	ChatQuestion:    {"A buyer's chat question needs a person", "买家的聊天问题需要人工回复"},
 	Test:            {"Test message: notifications work", "测试消息：通知已可用"},
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"veil/crypto"
+	"veil/server/notify"
 	"veil/server/store"
 )
 
@@ -168,7 +169,7 @@ func (s *Shop) reportBatchesTx(tx *store.Txn, o Order, t Ticket) ([]string, erro
 		if rule.Off {
 			continue
 		}
-		froze, err := s.maybeFreezeTx(tx, b, rule)
+		froze, err := s.maybeFreezeTx(tx, b, rule, rep)
 		if err != nil {
 			return nil, err
 		}
@@ -239,8 +240,8 @@ func (s *Shop) BatchEvidence(batch string) (BatchEvidence, error) {
 }
 
 // maybeFreezeTx freezes batch if it is not frozen and its evidence meets
-// rule.
-func (s *Shop) maybeFreezeTx(tx *store.Txn, batch string, rule FreezeRule) (bool, error) {
+// rule; crossing is the report being recorded (named in the notification).
+func (s *Shop) maybeFreezeTx(tx *store.Txn, batch string, rule FreezeRule, crossing BatchReport) (bool, error) {
 	if ok, err := tx.Has(pFrozen + batch); err != nil || ok {
 		return false, err
 	}
@@ -307,6 +308,13 @@ func (s *Shop) maybeFreezeTx(tx *store.Txn, batch string, rule FreezeRule) (bool
 	}
 	if err := tx.SetJSON(pFrozen+batch, f); err != nil {
 		return false, err
+	}
+	if n := s.cfg.Notify; n != nil {
+		e := notify.Event{Kind: notify.BatchFrozen, Ref: crossing.Ref, Ticket: crossing.Ticket, Product: prod.Slug, Quantity: f.Held,
+			Reason: string(crossing.Reason)}
+		if err := n.Enqueue(tx, e); err != nil {
+			return false, err
+		}
 	}
 	if s.cfg.OnBatchFrozen != nil {
 		if err := s.cfg.OnBatchFrozen(tx, f); err != nil {

@@ -85,3 +85,55 @@ func TestNotifyHooks(t *testing.T) {
 }
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// TestNotifyBatchFrozen: the freeze queues batch_frozen in the ticket's
+// transaction, naming the crossing order and ticket, the product and the
+// keys held back.
+func TestNotifyBatchFrozen(t *testing.T) {
+	c := newClock()
+	db, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	var sh *Shop
+	n := notify.New(db, notify.Options{Now: c.Now, Identity: func() (*crypto.Identity, error) { return sh.NotifyIdentity() }})
+	if sh, err = New(db, Config{Now: c.Now, VaultWorkFactor: 10, Notify: n}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sh.InitVault(testPass); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, db: db, shop: sh, clock: c}
+	events := []notify.Kind{notify.BatchFrozen}
+	url, secret := "https://hooks.example/veil", "a-webhook-secret-of-some-length"
+	p, _, err := n.Prepare(notify.Change{Webhook: &notify.ChannelChange{Target: &url, Secret: &secret, Events: &events}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(p)
+	if err := db.Update(func(tx *store.Txn) error { _, err := n.ApplyTx(tx, raw); return err }); err != nil {
+		t.Fatal(err)
+	}
+	prod := e.product("game", Unique)
+	e.importKeys(prod.ID, keyList("F", 10))
+	var last Placed
+	for range 3 {
+		last = e.buy(prod.ID, 1)
+		e.pay(last.Order)
+		if _, err := sh.OpenTicket(last.Token, ReasonKeyInvalid, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ds, err := n.Deliveries(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != 1 {
+		t.Fatalf("%d deliveries", len(ds))
+	}
+	ev := ds[0].Event
+	if ev.Kind != notify.BatchFrozen || ev.Ref != last.Order.Ref || ev.Product != "game" || ev.Quantity != 7 || ev.Reason != "key_invalid" || ev.Ticket == "" {
+		t.Fatalf("event %+v", ev)
+	}
+}

@@ -41,7 +41,7 @@ func (s *Server) autoAnswer(ref, text string) (string, bool) {
 		}
 		s.Log.Info("chat question for a person", "ref", ref)
 		if s.askStaff != nil {
-			s.askStaff(ref)
+			go s.askStaff(ref) // off the room's goroutine: it writes to the store
 		}
 	}
 	return r.Text, r.Text != ""

@@ -61,6 +61,9 @@ type settingsParams struct {
 	XMRRate map[string]int64 `json:"xmr_rate,omitempty"`
 	// Shop, when set, replaces the storefront's branding (brand.go).
 	Shop *shop.Branding `json:"shop,omitempty"`
+	// Compensation, when set, replaces the owner's proactive
+	// compensation rule (commerce.go).
+	Compensation *shop.CompensationRule `json:"compensation,omitempty"`
 }
 
 // registerConsoleExecutors plugs in the kinds the console proposes. Each
@@ -156,6 +159,11 @@ func (s *Server) registerConsoleExecutors() {
 		}
 		if p.Shop != nil {
 			if err := s.Shop.SetBrandingTx(tx, *p.Shop); err != nil {
+				return "", permanent(err)
+			}
+		}
+		if p.Compensation != nil {
+			if err := s.Shop.SetCompensationRuleTx(tx, *p.Compensation); err != nil {
 				return "", permanent(err)
 			}
 		}
@@ -562,13 +570,14 @@ type settingsRequest struct {
 	XMRRate       map[string]int64 `json:"xmr_rate"`
 	// Shop is the storefront's branding (brand.go); fields left out keep
 	// their value.
-	Shop *brandingRequest `json:"shop"`
-	TOTP string           `json:"totp"`
+	Shop         *brandingRequest       `json:"shop"`
+	Compensation *shop.CompensationRule `json:"compensation"`
+	TOTP         string                 `json:"totp"`
 }
 
 func (s *Server) proposeSettings(sess staff.Session, req settingsRequest) (staff.Approval, error) {
-	if len(req.TwoPerson) == 0 && req.Tiers == nil && req.TimeZone == nil && req.RetentionDays == nil && req.FastTrack == nil && req.XMRRate == nil && req.Shop == nil {
-		return staff.Approval{}, web.BadRequest("at least one setting: two_person, tiers, time_zone, retention_days, fast_track, xmr_rate or shop")
+	if len(req.TwoPerson) == 0 && req.Tiers == nil && req.TimeZone == nil && req.RetentionDays == nil && req.FastTrack == nil && req.XMRRate == nil && req.Shop == nil && req.Compensation == nil {
+		return staff.Approval{}, web.BadRequest("at least one setting: two_person, tiers, time_zone, retention_days, fast_track, xmr_rate, shop or compensation")
 	}
 	p := settingsParams{TwoPerson: map[staff.Kind]bool{}}
 	for k, on := range req.TwoPerson {
@@ -629,6 +638,12 @@ func (s *Server) proposeSettings(sess staff.Session, req settingsRequest) (staff
 		}
 		p.Shop = b
 	}
+	if req.Compensation != nil {
+		if err := req.Compensation.Validate(); err != nil {
+			return staff.Approval{}, err
+		}
+		p.Compensation = req.Compensation
+	}
 	ref := "shop"
 	switch {
 	case len(p.TwoPerson) > 0:
@@ -641,6 +656,8 @@ func (s *Server) proposeSettings(sess staff.Session, req settingsRequest) (staff
 		ref = "xmr_rate"
 	case p.Shop != nil:
 		ref = "branding"
+	case p.Compensation != nil:
+		ref = "compensation"
 	}
 	return s.proposeOp(sess, staff.KindSettings, ref, settingsSummary(p), p, req.TOTP)
 }
@@ -662,6 +679,9 @@ func settingsSummary(p settingsParams) string {
 	}
 	if p.FastTrack != nil {
 		parts = append(parts, "fast track: "+fastTrackSummary(*p.FastTrack))
+	}
+	if c := p.Compensation; c != nil {
+		parts = append(parts, fmt.Sprintf("compensation: %d%% voucher (late from %d min: %v; refund due: %v)", c.Percent, c.LateMinutes, c.Late, c.RefundDue))
 	}
 	if len(p.XMRRate) > 0 {
 		cs := make([]string, 0, len(p.XMRRate))
@@ -809,6 +829,8 @@ type settingsJSON struct {
 	XMRRate map[string]int64 `json:"xmr_rate"`
 	// Shop is the storefront's branding in force (brand.go).
 	Shop shop.Branding `json:"shop"`
+	// Compensation is the proactive-compensation rule (commerce.go).
+	Compensation shop.CompensationRule `json:"compensation"`
 }
 
 // apiSettings is GET /api/v1/admin/settings: the settings in force.
@@ -832,5 +854,6 @@ func (s *Server) apiSettings(w http.ResponseWriter, r *http.Request, _ staff.Ses
 		s.WriteError(w, r, err)
 		return
 	}
+	out.Compensation = s.Shop.CompensationRule()
 	web.WriteJSON(w, http.StatusOK, out)
 }

@@ -138,11 +138,15 @@ func (s *Server) stockPage(w http.ResponseWriter, r *http.Request, sess staff.Se
 
 // orderStatuses lists the order states for the filter, in lifecycle order.
 var orderStatuses = []shop.Status{shop.StatusPending, shop.StatusPaid, shop.StatusDelivered, shop.StatusSettled,
-	shop.StatusExpired, shop.StatusRefundDue, shop.StatusRefunded, shop.StatusReplaced, shop.StatusPartiallyRefunded}
+	shop.StatusExpired, shop.StatusRefundDue, shop.StatusRefunded, shop.StatusReplaced, shop.StatusPartiallyRefunded,
+	shop.StatusPaymentHeld}
 
-func orderFilter(r *http.Request) (shop.OrderFilter, error) {
+// orderFilter reads the order search (commerce): ?status=&product=&ref=
+// &trade_no=&from=&to= (days in the shop's time zone).
+func orderFilter(r *http.Request) (shop.OrderQuery, error) {
 	q := r.URL.Query()
-	f := shop.OrderFilter{ProductID: q.Get("product")}
+	f := shop.OrderQuery{ProductID: q.Get("product"), Ref: q.Get("ref"), TradeNo: q.Get("trade_no"),
+		From: q.Get("from"), To: q.Get("to")}
 	if st := q.Get("status"); st != "" {
 		for _, x := range orderStatuses {
 			if string(x) == st {
@@ -154,6 +158,12 @@ func orderFilter(r *http.Request) (shop.OrderFilter, error) {
 		}
 	}
 	return f, nil
+}
+
+// queryValues is the search as URL parameters (pager links).
+func queryValues(f shop.OrderQuery) url.Values {
+	return url.Values{"status": {string(f.Status)}, "product": {f.ProductID}, "ref": {f.Ref},
+		"trade_no": {f.TradeNo}, "from": {f.From}, "to": {f.To}}
 }
 
 // refundable says whether staff may propose a refund of the order.
@@ -183,6 +193,11 @@ type adminOrderJSON struct {
 	WindowEnds     string      `json:"window_ends,omitempty"`
 	Refundable     bool        `json:"refundable"`
 	DeliveredItems int         `json:"items"`
+	// Commerce: the provider's trade number, the coupon and what it took
+	// off (a voucher shows as "voucher", never its code).
+	TradeNo        string `json:"trade_no,omitempty"`
+	Coupon         string `json:"coupon,omitempty"`
+	CouponOffMinor int64  `json:"coupon_off_minor,omitempty"`
 }
 
 // apiOrders is GET /api/v1/admin/orders[?status=&product=&cursor=&limit=].
@@ -197,7 +212,7 @@ func (s *Server) apiOrders(w http.ResponseWriter, r *http.Request, _ staff.Sessi
 		s.WriteError(w, r, err)
 		return
 	}
-	list, next, err := s.Shop.Orders(f, cursor, limit)
+	list, next, err := s.Shop.SearchOrders(f, cursor, limit)
 	if err != nil {
 		s.WriteError(w, r, err)
 		return
@@ -208,8 +223,9 @@ func (s *Server) apiOrders(w http.ResponseWriter, r *http.Request, _ staff.Sessi
 			RefundedMinor: o.Refunded(), Currency: o.Currency, Status: o.Status, Tier: o.Tier,
 			CreatedAt: o.CreatedAt.UTC().Format(time.RFC3339), Refundable: refundable(o), DeliveredItems: len(o.Items)}
 		if o.Payment != nil {
-			j.PaymentVia = o.Payment.Provider
+			j.PaymentVia, j.TradeNo = o.Payment.Provider, o.Payment.TradeNo
 		}
+		j.Coupon, j.CouponOffMinor = couponName(o), o.CouponOff
 		if !o.WindowEnds.IsZero() {
 			j.WindowEnds = o.WindowEnds.UTC().Format(time.RFC3339)
 		}
@@ -233,7 +249,7 @@ func (s *Server) ordersPage(w http.ResponseWriter, r *http.Request, sess staff.S
 		s.WriteError(w, r, err)
 		return
 	}
-	list, next, err := s.Shop.Orders(f, cursor, pageSize)
+	list, next, err := s.Shop.SearchOrders(f, cursor, pageSize)
 	if err != nil {
 		s.WriteError(w, r, err)
 		return
@@ -245,7 +261,9 @@ func (s *Server) ordersPage(w http.ResponseWriter, r *http.Request, sess staff.S
 	}
 	lang := s.Lang(r)
 	names := map[string]string{}
-	page := &pages.AdminOrders{AdminBase: s.adminBase(r, &sess, "orders", "")}
+	page := &pages.AdminOrders{AdminBase: s.adminBase(r, &sess, "orders", ""), TimeZone: s.Shop.TimeZone(),
+		Owner: sess.Role == staff.RoleOwner,
+		Query: pages.OrderQuery{Status: string(f.Status), Product: f.ProductID, Ref: f.Ref, TradeNo: f.TradeNo, From: f.From, To: f.To}}
 	for _, p := range ps {
 		names[p.ID] = p.Name.In(lang)
 		page.Products = append(page.Products, pages.Choice{Value: p.ID, Label: p.Name.In(lang), Selected: p.ID == f.ProductID})
@@ -262,9 +280,9 @@ func (s *Server) ordersPage(w http.ResponseWriter, r *http.Request, sess staff.S
 		page.Orders = append(page.Orders, pages.AdminOrder{
 			Ref: o.Ref, Product: name, Quantity: o.Quantity, Amount: pages.Money(o.AmountMinor, o.Currency),
 			Status: string(o.Status), StatusText: s.Pages.T(lang, "admin.order_status."+string(o.Status)),
-			CreatedAt: o.CreatedAt, Refundable: refundable(o),
+			CreatedAt: o.CreatedAt, Refundable: refundable(o), TradeNo: tradeNo(o), Compensable: !o.PaidAt.IsZero(),
 		})
 	}
-	page.Pager = s.pager(r, next, url.Values{"status": {string(f.Status)}, "product": {f.ProductID}})
+	page.Pager = s.pager(r, next, queryValues(f))
 	s.Render(w, r, http.StatusOK, page)
 }

@@ -12,4 +12,5 @@ func (s *Server) registerExecutors() {
 	s.registerProductExecutors()    // product price and policy changes (admin_products.go)
 	s.registerGoodwillExecutors()   // compensation keys, unfreezes, the freeze rule (admin_goodwill.go)
 	s.registerCaseExecutor()        // case_publish (cases.go)
+	s.registerCommerceExecutors()   // compensation vouchers, orders exports (commerce.go)
 }

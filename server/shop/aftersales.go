@@ -107,7 +107,9 @@ func (s *Shop) LookupToken(t crypto.Token) (View, error) {
 			}
 			return err
 		}
-		return nil
+		// Vouchers are shown here too (not re-sealed: this only reads).
+		_, err := s.openVouchers(tx, t, &v)
+		return err
 	})
 	if err != nil {
 		return View{}, err

@@ -165,7 +165,7 @@ func delayFor(bits int) time.Duration {
 func (s *Server) renderPow(w http.ResponseWriter, r *http.Request, e *powRequiredError, p shop.Product) {
 	lang := s.Lang(r)
 	page := &pages.PowPage{Base: s.Base(r, lang), Challenge: e.challenge, Bits: e.bits, WorkerURL: static.Path("pow-worker.js")}
-	for _, name := range []string{"product", "quantity", "proofs", "discount", "pay_with", "nonce"} {
+	for _, name := range []string{"product", "quantity", "proofs", "discount", "coupon", "pay_with", "nonce"} {
 		if v := r.PostForm.Get(name); v != "" {
 			page.Fields = append(page.Fields, pages.Field{Name: name, Value: v})
 		}

@@ -84,6 +84,17 @@ type orderJSON struct {
 	Notices     []noticeJSON   `json:"notices"`
 	ExpiresAt   string         `json:"expires_at,omitempty"`
 	Payment     *pay.Start     `json:"payment,omitempty"`
+	// Vouchers are compensation vouchers for the token holder (commerce).
+	Vouchers []voucherJSON `json:"vouchers"`
+}
+
+// voucherJSON is a compensation voucher as its token holder sees it.
+type voucherJSON struct {
+	Code        string `json:"code"`
+	AmountMinor int64  `json:"amount_minor"`
+	Currency    string `json:"currency"`
+	Cause       string `json:"cause"`
+	Used        bool   `json:"used"`
 }
 
 // apiOrder is GET /api/v1/order with the token as a Bearer credential.
@@ -105,6 +116,11 @@ func (s *Server) apiOrder(w http.ResponseWriter, r *http.Request) {
 		Items:      []itemJSON{},
 		AfterSales: afterSalesJSON{Tickets: []ticketBrief{}},
 		Notices:    []noticeJSON{},
+		Vouchers:   []voucherJSON{},
+	}
+	for _, vc := range v.Vouchers {
+		out.Vouchers = append(out.Vouchers, voucherJSON{Code: vc.Code, AmountMinor: vc.AmountMinor, Currency: vc.Currency,
+			Cause: vc.Cause, Used: vc.Used})
 	}
 	if o.Status != shop.StatusPending {
 		for _, it := range v.Items {
@@ -293,6 +309,12 @@ func (s *Server) orderAfterSales(page *pages.OrderPage, lang string, t orderToke
 	page.Token = t.text
 	page.KeysHidden = keysHidden
 	page.RewardCode = v.RewardCode
+	for _, vc := range v.Vouchers {
+		page.Vouchers = append(page.Vouchers, pages.VoucherLine{Code: vc.Code, Amount: pages.Money(vc.AmountMinor, vc.Currency), Used: vc.Used})
+	}
+	if o.CouponOff > 0 {
+		page.CouponOff = pages.Money(o.CouponOff, o.Currency)
+	}
 	page.Flash, page.FlashBad = f.text, f.bad
 	if f.bad {
 		page.Detail, page.Message = f.detail, f.message

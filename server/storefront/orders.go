@@ -27,6 +27,7 @@ type orderInput struct {
 	qty      int
 	proofs   []string // old order tokens, for the trust tier
 	discount string   // a reward code
+	coupon   string   // a merchant coupon or a voucher (commerce)
 	payWith  string   // a provider's name; "" the default
 	// powChallenge and powNonce are the proof of work the hoarding guard
 	// asked for (hoard.go), if any.
@@ -73,6 +74,7 @@ func (s *Server) placeOrder(r *http.Request, in orderInput) (shop.Placed, shop.P
 	placed, err := s.Shop.Place(shop.OrderRequest{
 		Product: p.ID, Quantity: qty, Proofs: proofs,
 		Holder: s.holder(r), Discount: strings.TrimSpace(in.discount), PayWith: prov.Name(),
+		Coupon: strings.TrimSpace(in.coupon),
 	})
 	if err != nil {
 		return shop.Placed{}, p, pay.Start{}, err
@@ -104,6 +106,8 @@ type orderCreated struct {
 	Tier        int       `json:"tier"`
 	ExpiresAt   string    `json:"expires_at"`
 	Payment     pay.Start `json:"payment"`
+	// CouponOffMinor is what a coupon or voucher took off (commerce).
+	CouponOffMinor int64 `json:"coupon_off_minor,omitempty"`
 }
 
 // apiCreateOrder is POST /api/v1/orders.
@@ -113,6 +117,7 @@ func (s *Server) apiCreateOrder(w http.ResponseWriter, r *http.Request) {
 		Quantity *int     `json:"quantity"`
 		Proofs   []string `json:"proofs"`
 		Discount string   `json:"discount"`
+		Coupon   string   `json:"coupon"`
 		// PayWith names one of the shop's providers (payments.go); Pow
 		// pays the hoarding guard's challenge (hoard.go).
 		PayWith string `json:"pay_with"`
@@ -129,7 +134,7 @@ func (s *Server) apiCreateOrder(w http.ResponseWriter, r *http.Request) {
 	if req.Quantity != nil {
 		qty = *req.Quantity
 	}
-	in := orderInput{product: req.Product, qty: qty, proofs: req.Proofs, discount: req.Discount, payWith: req.PayWith}
+	in := orderInput{product: req.Product, qty: qty, proofs: req.Proofs, discount: req.Discount, coupon: req.Coupon, payWith: req.PayWith}
 	if req.Pow != nil {
 		in.powChallenge, in.powNonce = req.Pow.Challenge, req.Pow.Nonce
 		if in.powChallenge == "" || in.powNonce == "" {
@@ -151,7 +156,7 @@ func (s *Server) apiCreateOrder(w http.ResponseWriter, r *http.Request) {
 	web.WriteJSON(w, http.StatusCreated, orderCreated{
 		Token: placed.Token, Ref: o.Ref, Status: string(o.Status),
 		AmountMinor: o.AmountMinor, Currency: o.Currency, Tier: o.Tier,
-		ExpiresAt: web.RFC3339(o.ExpiresAt), Payment: start,
+		ExpiresAt: web.RFC3339(o.ExpiresAt), Payment: start, CouponOffMinor: o.CouponOff,
 	})
 }
 
@@ -184,6 +189,7 @@ func (s *Server) checkoutPage(w http.ResponseWriter, r *http.Request) {
 	placed, p, start, err := s.placeOrder(r, orderInput{
 		product: r.PostForm.Get("product"), qty: qty,
 		proofs: splitProofs(r.PostForm.Get("proofs")), discount: r.PostForm.Get("discount"),
+		coupon:       r.PostForm.Get("coupon"),
 		payWith:      r.PostForm.Get("pay_with"),
 		powChallenge: r.PostForm.Get("pow_challenge"), powNonce: r.PostForm.Get("pow_nonce"),
 	})

@@ -90,6 +90,9 @@ func (s *Server) productPage(w http.ResponseWriter, r *http.Request) {
 		page.Policy.Remedies = append(page.Policy.Remedies, s.Pages.T(lang, "remedy."+string(rem)))
 	}
 	page.MaxProofs = maxProofs
+	for _, b := range p.PriceBreaks {
+		page.PriceBreaks = append(page.PriceBreaks, pages.PriceBreakLine{From: b.MinQuantity, Price: pages.Money(b.PriceMinor, p.Currency)})
+	}
 	// The checkout form's one-time nonce: a cached copy would carry a used
 	// one, so the page is not stored.
 	page.Nonce = newCheckoutNonce()

@@ -75,6 +75,8 @@ func Classify(err error) Problem {
 		rl    *rateLimitedError
 		mbe   *http.MaxBytesError
 		se    *staff.Error
+		// coupon: a coupon or voucher the order cannot use (commerce).
+		coupon *shop.CouponError
 	)
 	switch {
 	case errors.As(err, &mbe):
@@ -95,6 +97,14 @@ func Classify(err error) Problem {
 		return Problem{Status: http.StatusNotFound, Code: "product_not_found", Message: "no such product"}
 	case errors.Is(err, shop.ErrOrderNotFound):
 		return Problem{Status: http.StatusNotFound, Code: "order_not_found", Message: "no order with this token or reference"}
+	case errors.As(err, &coupon):
+		st := http.StatusConflict
+		if coupon.Code == shop.CouponUnknown {
+			st = http.StatusBadRequest
+		}
+		return Problem{Status: st, Code: coupon.Code, Message: couponMessages[coupon.Code]}
+	case errors.Is(err, shop.ErrNotCompensable):
+		return Problem{Status: http.StatusConflict, Code: "not_compensable", Message: "this order cannot get a voucher: it was never paid, or has ten already"}
 	case errors.Is(err, shop.ErrOutOfStock):
 		return Problem{Status: http.StatusConflict, Code: "out_of_stock", Message: "not enough stock for this quantity"}
 	case errors.Is(err, shop.ErrTierLimit):
@@ -312,4 +322,14 @@ func staffError(err error, target **staff.Error) bool {
 	walk(err)
 	*target = found
 	return found != nil
+}
+
+// couponMessages explain each coupon refusal (API.md "Error codes").
+var couponMessages = map[string]string{
+	shop.CouponUnknown:       "no coupon or voucher with this code",
+	shop.CouponExpired:       "this coupon is no longer valid",
+	shop.CouponNotStarted:    "this coupon is not valid yet",
+	shop.CouponUsedUp:        "this coupon has been used up",
+	shop.CouponBelowMinimum:  "the order is below this coupon's minimum amount",
+	shop.CouponNotApplicable: "this coupon does not apply to this product or currency",
 }

@@ -39,6 +39,9 @@ type ProductJSON struct {
 	// TemporarilyUnavailable: no stock but keys held back by a batch
 	// freeze (issue 13 §2).
 	TemporarilyUnavailable bool `json:"temporarily_unavailable,omitempty"`
+	// PriceBreaks are quantity prices (commerce): from min_quantity on,
+	// each unit costs price_minor.
+	PriceBreaks []shop.PriceBreak `json:"price_breaks,omitempty"`
 }
 
 // disclosureJSON is a product's disclosure in the API, in one language.
@@ -60,7 +63,7 @@ func ProductToJSON(p shop.Product, lang string) ProductJSON {
 		ID: p.ID, Slug: p.Slug, Name: p.Name.In(lang), Names: p.Name,
 		Description: p.Description.In(lang),
 		PriceMinor:  p.PriceMinor, Currency: p.Currency, Kind: p.Kind,
-		MaxPerOrder: MaxPerOrder(p), InStock: p.InStock, Policy: pol,
+		MaxPerOrder: MaxPerOrder(p), InStock: p.InStock, Policy: pol, PriceBreaks: p.PriceBreaks,
 		Category: p.Category, Images: imageURLs(p.Images),
 		TemporarilyUnavailable: p.TemporarilyUnavailable,
 		Disclosure: disclosureJSON{

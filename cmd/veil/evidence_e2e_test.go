@@ -199,7 +199,9 @@ func TestEvidenceE2E(t *testing.T) {
 
 	st, b, _ = do(http.MethodGet, "/api/v1/order", o.Token, "", "")
 	var after struct{ Items []struct{ Key string } }
-	json.Unmarshal(b, &after)
+	if st != http.StatusOK || json.Unmarshal(b, &after) != nil || len(after.Items) != 2 {
+		t.Fatalf("order after the replacement: %d %s", st, b)
+	}
 	secrets := []string{o.Ref, o.Token, strings.ReplaceAll(o.Token, "-", ""), tk.ID, "BUYER-WORDS-NEVER-PUBLISHED"}
 	for _, it := range after.Items {
 		secrets = append(secrets, it.Key)

@@ -19,10 +19,7 @@ import (
 // the receipt's download (API with Bearer, or the order page's POST form),
 // the /cases page and its JSON, and the product page's figures.
 
-var (
-	errNotDelivered = web.NewError(http.StatusConflict, "not_delivered", "the order has no delivered key yet, so no receipt")
-	errNoCases      = web.NewError(http.StatusNotFound, "not_found", "no such page of cases")
-)
+var errNotDelivered = web.NewError(http.StatusConflict, "not_delivered", "the order has no delivered key yet, so no receipt")
 
 // apiReceipt is GET /api/v1/order/receipt with the token as a Bearer
 // credential: the signed receipt as a text file.

@@ -30,6 +30,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("SupportChat", func(t *testing.T) { chatJourney(t, b) })
 	t.Run("RefundWithTOTP", func(t *testing.T) { refundJourney(t, b) })
 	t.Run("ConsoleNarrow", func(t *testing.T) { consoleNarrowJourney(t, b) })
+	t.Run("Compensation", func(t *testing.T) { compensationJourney(t, b) })
 	t.Run("ShopIsTheirs", func(t *testing.T) { shopIsTheirsJourney(t, b) })
 	t.Run("ConsoleReports", func(t *testing.T) { consoleReportsJourney(t, b) })
 }

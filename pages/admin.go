@@ -268,6 +268,7 @@ type ProductForm struct {
 	RemedyRefund  bool
 	KeyMinLength  string // fewest characters of a key, "" = the default
 	KeyPattern    string // a regular expression the whole key matches
+	KeyExample    string // what one key looks like (issue 12)
 }
 
 // AdminProductForm creates (ID empty) or edits a product.

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"veil/server/shop"
 	"veil/server/staff"
@@ -308,4 +309,63 @@ func TestCatalogueHTTP(t *testing.T) {
 	if err := json.Unmarshal(e.api(owner, http.MethodGet, "/api/v1/admin/categories", "").Body.Bytes(), &list); err != nil || len(list.Categories) != 2 {
 		t.Fatalf("categories %+v %v", list, err)
 	}
+}
+
+func TestShopDefaultLanguageAndAnnouncementEnd(t *testing.T) {
+	e := newConsoleEnv(t)
+	owner := e.login("olga")
+	set := func(body string) {
+		t.Helper()
+		e.next()
+		w := e.api(owner, http.MethodPost, "/api/v1/admin/settings", `{"shop":`+body+`,"totp":"`+e.code("olga")+`"}`)
+		if w.Code != http.StatusOK {
+			t.Fatalf("settings %s: %d %s", body, w.Code, w.Body)
+		}
+	}
+	if page := e.get(t, "/", nil).Body.String(); !strings.Contains(page, `<html lang="zh-CN">`) {
+		t.Fatal("the default language is not zh-CN before the merchant sets one")
+	}
+	soon := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	set(`{"default_lang":"en","announcement":{"text":{"en":"Spring sale","zh-CN":"春季促销"},"ends":"` + soon + `"}}`)
+	page := e.get(t, "/", nil).Body.String()
+	if !strings.Contains(page, `<html lang="en">`) || !strings.Contains(page, "Spring sale") {
+		t.Fatal("no Accept-Language: the shop's default language (en) with its announcement")
+	}
+	// The buyer's browser still wins over the default, and ?lang over both.
+	if page := e.get(t, "/", map[string]string{"Accept-Language": "zh-CN,zh;q=0.9"}).Body.String(); !strings.Contains(page, `<html lang="zh-CN">`) || !strings.Contains(page, "春季促销") {
+		t.Fatal("Accept-Language zh lost to the default")
+	}
+	if page := e.get(t, "/?lang=zh-CN", map[string]string{"Accept-Language": "en"}).Body.String(); !strings.Contains(page, `<html lang="zh-CN">`) {
+		t.Fatal("?lang lost")
+	}
+	// Other fields are kept when one is changed; an announcement whose end
+	// has passed is not shown.
+	past := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	set(`{"announcement":{"text":{"en":"Spring sale"},"ends":"` + past + `"}}`)
+	page = e.get(t, "/", nil).Body.String()
+	if strings.Contains(page, "Spring sale") || !strings.Contains(page, `<html lang="en">`) {
+		t.Fatal("an ended announcement shows, or the default language was lost")
+	}
+}
+
+func TestKeyFormatExampleOnImportPage(t *testing.T) {
+	e := newConsoleEnv(t)
+	owner := e.login("olga")
+	w := e.api(owner, http.MethodPost, "/api/v1/admin/products", `{"slug":"fmt-card","name":"Format card","price_minor":500,"currency":"CNY","kind":"unique",`+
+		`"key_format":{"pattern":"[A-Z]{4}-[0-9]{4}","example":"WXYZ-2468"}}`)
+	if w.Code != http.StatusCreated {
+		t.Fatalf("create: %d %s", w.Code, w.Body)
+	}
+	var p struct{ ID string }
+	decode(t, w, &p)
+	for _, lang := range []string{"en", "zh-CN"} {
+		if page := e.page(owner, "/admin/products/"+p.ID+"/import?lang="+lang).Body.String(); !strings.Contains(page, "WXYZ-2468") {
+			t.Errorf("%s import page lacks the example key", lang)
+		}
+		if page := e.page(owner, "/admin/products/"+p.ID+"/edit?lang="+lang).Body.String(); !strings.Contains(page, `value="WXYZ-2468"`) {
+			t.Errorf("%s product form lacks the example key", lang)
+		}
+	}
+	wantErrorJSON(t, e.api(owner, http.MethodPost, "/api/v1/admin/products", `{"slug":"fmt-bad","name":"Bad","price_minor":500,"currency":"CNY","kind":"unique",`+
+		`"key_format":{"pattern":"[A-Z]{4}-[0-9]{4}","example":"nope"}}`), http.StatusBadRequest, "bad_request")
 }

@@ -82,6 +82,9 @@ func (s *Server) importPageData(r *http.Request, sess staff.Session, p shop.Prod
 	if p.KeyFormat.Pattern != "" {
 		page.KeyRule += " " + fmt.Sprintf(s.Pages.T(lang, "admin.import.key_rule_pattern"), p.KeyFormat.Pattern)
 	}
+	if p.KeyFormat.Example != "" {
+		page.KeyRule += " " + fmt.Sprintf(s.Pages.T(lang, "admin.import.key_rule_example"), p.KeyFormat.Example)
+	}
 	if res != nil {
 		out := &pages.ImportOutcome{BatchID: res.BatchID, Imported: res.Imported, Duplicates: res.Duplicates,
 			Rejected: res.Rejected, More: res.Rejected - len(res.Rejections)}

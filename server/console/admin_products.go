@@ -244,7 +244,7 @@ func productForm(p shop.Product) pages.ProductForm {
 		DevicesEN: d.Devices["en"], DevicesZH: d.Devices["zh-CN"], GuideEN: d.UsageGuide["en"], GuideZH: d.UsageGuide["zh-CN"],
 		FailureRate: strconv.Itoa(d.FailureRatePermille), WindowHours: strconv.Itoa(p.Policy.WindowHours),
 		CoolingOff: strconv.Itoa(p.Policy.CoolingOffMinutes), AutoApprove: strconv.Itoa(p.Policy.AutoApproveTier),
-		KeyPattern: p.KeyFormat.Pattern,
+		KeyPattern: p.KeyFormat.Pattern, KeyExample: p.KeyFormat.Example,
 	}
 	if p.KeyFormat.MinLength > 0 {
 		f.KeyMinLength = strconv.Itoa(p.KeyFormat.MinLength)
@@ -269,6 +269,7 @@ func formProduct(f url.Values) (pages.ProductForm, shop.Product, error) {
 		DevicesEN: f.Get("devices_en"), DevicesZH: f.Get("devices_zh"), GuideEN: f.Get("guide_en"), GuideZH: f.Get("guide_zh"),
 		FailureRate: f.Get("failure_rate"), WindowHours: f.Get("window_hours"), CoolingOff: f.Get("cooling_off"),
 		AutoApprove: f.Get("auto_approve"), KeyMinLength: f.Get("key_min_length"), KeyPattern: strings.TrimSpace(f.Get("key_pattern")),
+		KeyExample: strings.TrimSpace(f.Get("key_example")),
 	}
 	remedies := f["remedy"]
 	pf.RemedyReplace = slices.Contains(remedies, string(shop.RemedyReplace))
@@ -305,7 +306,7 @@ func formProduct(f url.Values) (pages.ProductForm, shop.Product, error) {
 			Validity: text(pf.ValidityEN, pf.ValidityZH), Regions: text(pf.RegionsEN, pf.RegionsZH),
 			Devices: text(pf.DevicesEN, pf.DevicesZH), UsageGuide: text(pf.GuideEN, pf.GuideZH),
 		},
-		KeyFormat: shop.KeyFormat{Pattern: pf.KeyPattern},
+		KeyFormat: shop.KeyFormat{Pattern: pf.KeyPattern, Example: pf.KeyExample},
 	}
 	for _, rem := range []shop.Remedy{shop.RemedyReplace, shop.RemedyPartialRefund, shop.RemedyRefund} {
 		if slices.Contains(remedies, string(rem)) {

@@ -515,3 +515,31 @@ func TestBranding(t *testing.T) {
 		t.Fatal("a refused change wrote something")
 	}
 }
+
+func TestKeyFormatExample(t *testing.T) {
+	e := newEnv(t)
+	base := Product{Slug: "fmt", Name: Text{"en": "Format"}, PriceMinor: 100, Currency: "CNY"}
+	for _, tc := range []struct {
+		f  KeyFormat
+		ok bool
+	}{
+		{KeyFormat{Pattern: `[A-Z]{4}-[0-9]{4}`, Example: "ABCD-1234"}, true},
+		{KeyFormat{Example: "AB12"}, true},
+		{KeyFormat{Pattern: `[A-Z]{4}-[0-9]{4}`, Example: "abcd-1234"}, false}, // pattern
+		{KeyFormat{MinLength: 10, Example: "SHORT"}, false},                     // too short
+		{KeyFormat{Example: "----"}, false},                                     // no letter or digit
+		{KeyFormat{Example: strings.Repeat("A", 201)}, false},
+	} {
+		p := base
+		p.Slug = "fmt-" + strings.ToLower(strings.ReplaceAll(tc.f.Example, "-", ""))
+		if len(p.Slug) > 20 || p.Slug == "fmt-" {
+			p.Slug = "fmt-x"
+		}
+		p.KeyFormat = tc.f
+		_, err := e.shop.CreateProduct(p)
+		var ie *InputError
+		if tc.ok && err != nil || !tc.ok && !errors.As(err, &ie) {
+			t.Fatalf("%+v: %v", tc.f, err)
+		}
+	}
+}

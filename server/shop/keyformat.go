@@ -16,6 +16,9 @@ type KeyFormat struct {
 	// Pattern, when set, is a regular expression (RE2 syntax) the whole
 	// key must match, e.g. `[A-Z0-9]{4}(-[A-Z0-9]{4}){3}`.
 	Pattern string `json:"pattern,omitempty"`
+	// Example is what one key looks like, shown to whoever imports keys;
+	// it must fit the format itself (issue 12).
+	Example string `json:"example,omitempty"`
 }
 
 // Key format bounds. Every key, whatever the product, has at least
@@ -35,6 +38,14 @@ func (f KeyFormat) validate() error {
 	if f.Pattern != "" {
 		if _, err := regexp.Compile(f.Pattern); err != nil {
 			return inputErr("key_format.pattern: not a regular expression (RE2 syntax)")
+		}
+	}
+	if len(f.Example) > maxKeyPattern {
+		return inputErr("key_format.example: at most %d bytes", maxKeyPattern)
+	}
+	if f.Example != "" {
+		if reason := f.keyChecker()(f.Example); reason != "" {
+			return inputErr("key_format.example: does not fit the format itself (%s)", reason)
 		}
 	}
 	return nil

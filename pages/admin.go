@@ -269,6 +269,7 @@ type ProductForm struct {
 	KeyMinLength  string // fewest characters of a key, "" = the default
 	KeyPattern    string // a regular expression the whole key matches
 	KeyExample    string // what one key looks like (issue 12)
+	PriceBreaks   string // quantity prices, "10:9.00, 50:8.00" (commerce)
 }
 
 // AdminProductForm creates (ID empty) or edits a product.

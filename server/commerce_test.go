@@ -294,3 +294,34 @@ func TestVoucherHTTP(t *testing.T) {
 		t.Fatalf("settings: %s", w.Body)
 	}
 }
+
+// TestQuantityPricesHTTP: price breaks set through the console API show
+// in the product API and price an order; the product form takes them as
+// "quantity:price" pairs; bad breaks are refused.
+func TestQuantityPricesHTTP(t *testing.T) {
+	e := newConsoleEnv(t)
+	olga := e.login("olga")
+	w := e.api(olga, http.MethodPost, "/api/v1/admin/products", `{"slug":"bulk","name":"Bulk","price_minor":1000,"currency":"CNY","kind":"unique","price_breaks":[{"min_quantity":3,"price_minor":900}]}`)
+	if w.Code != http.StatusCreated {
+		t.Fatalf("create: %d %s", w.Code, w.Body)
+	}
+	if w := e.api(olga, http.MethodPost, "/api/v1/admin/products", `{"slug":"bad","name":"Bad","price_minor":1000,"currency":"CNY","kind":"unique","price_breaks":[{"min_quantity":3,"price_minor":1000}]}`); w.Code != http.StatusBadRequest {
+		t.Fatalf("bad breaks: %d %s", w.Code, w.Body)
+	}
+	p, err := e.shop.Product("bulk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.shop.ImportKeys(p.ID, shop.BatchInfo{Supplier: "s"}, strings.NewReader(strings.Join(commerceKeys("QB", 5), "\n"))); err != nil {
+		t.Fatal(err)
+	}
+	if w := e.get(t, "/api/v1/products", nil); !strings.Contains(w.Body.String(), `"price_breaks":[{"min_quantity":3,"price_minor":900}]`) {
+		t.Fatalf("products: %s", w.Body)
+	}
+	if code, out := e.buyOrder(`{"product":"bulk","quantity":3}`, "198.51.100.20:1"); code != http.StatusCreated || out["amount_minor"] != float64(2700) {
+		t.Fatalf("3 units: %d %v", code, out)
+	}
+	if w := e.page(olga, "/admin/products/"+p.ID+"/edit?lang=en"); !strings.Contains(w.Body.String(), `value="3:9.00"`) {
+		t.Fatal("the product form does not show the breaks")
+	}
+}

@@ -62,6 +62,8 @@ type productRequest struct {
 	} `json:"disclosure"`
 	Policy    shop.Policy    `json:"policy"`
 	KeyFormat shop.KeyFormat `json:"key_format"`
+	// PriceBreaks are quantity prices (commerce; a price change).
+	PriceBreaks []shop.PriceBreak `json:"price_breaks"`
 	// TOTP, on an update, carries out a price or policy change at once
 	// for someone who may approve it alone.
 	TOTP string `json:"totp"`
@@ -76,7 +78,7 @@ func (req productRequest) product(lang string) shop.Product {
 			Validity: d.Validity.in(lang), Regions: d.Regions.in(lang), Devices: d.Devices.in(lang),
 			UsageGuide: d.UsageGuide.in(lang), FailureRatePermille: d.FailureRatePermille,
 		},
-		Policy: req.Policy, KeyFormat: req.KeyFormat,
+		Policy: req.Policy, KeyFormat: req.KeyFormat, PriceBreaks: req.PriceBreaks,
 	}
 }
 
@@ -244,7 +246,7 @@ func productForm(p shop.Product) pages.ProductForm {
 		DevicesEN: d.Devices["en"], DevicesZH: d.Devices["zh-CN"], GuideEN: d.UsageGuide["en"], GuideZH: d.UsageGuide["zh-CN"],
 		FailureRate: strconv.Itoa(d.FailureRatePermille), WindowHours: strconv.Itoa(p.Policy.WindowHours),
 		CoolingOff: strconv.Itoa(p.Policy.CoolingOffMinutes), AutoApprove: strconv.Itoa(p.Policy.AutoApproveTier),
-		KeyPattern: p.KeyFormat.Pattern, KeyExample: p.KeyFormat.Example,
+		KeyPattern: p.KeyFormat.Pattern, KeyExample: p.KeyFormat.Example, PriceBreaks: formatBreaks(p),
 	}
 	if p.KeyFormat.MinLength > 0 {
 		f.KeyMinLength = strconv.Itoa(p.KeyFormat.MinLength)
@@ -269,7 +271,8 @@ func formProduct(f url.Values) (pages.ProductForm, shop.Product, error) {
 		DevicesEN: f.Get("devices_en"), DevicesZH: f.Get("devices_zh"), GuideEN: f.Get("guide_en"), GuideZH: f.Get("guide_zh"),
 		FailureRate: f.Get("failure_rate"), WindowHours: f.Get("window_hours"), CoolingOff: f.Get("cooling_off"),
 		AutoApprove: f.Get("auto_approve"), KeyMinLength: f.Get("key_min_length"), KeyPattern: strings.TrimSpace(f.Get("key_pattern")),
-		KeyExample: strings.TrimSpace(f.Get("key_example")),
+		KeyExample:  strings.TrimSpace(f.Get("key_example")),
+		PriceBreaks: strings.TrimSpace(f.Get("price_breaks")),
 	}
 	remedies := f["remedy"]
 	pf.RemedyReplace = slices.Contains(remedies, string(shop.RemedyReplace))
@@ -315,6 +318,9 @@ func formProduct(f url.Values) (pages.ProductForm, shop.Product, error) {
 	}
 	var err error
 	if p.PriceMinor, err = parseMoney(pf.Price, pf.Currency); err != nil {
+		return pf, p, err
+	}
+	if p.PriceBreaks, err = parseBreaks(pf.PriceBreaks, pf.Currency); err != nil {
 		return pf, p, err
 	}
 	for _, n := range []struct {

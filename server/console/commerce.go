@@ -619,6 +619,40 @@ func (s *Server) registerCommerceExecutors() {
 	})
 }
 
+// formatBreaks shows a product's quantity prices for the form:
+// "10:9.00, 50:8.00" (from 10 units 9.00 each, from 50 8.00).
+func formatBreaks(p shop.Product) string {
+	parts := make([]string, len(p.PriceBreaks))
+	for i, b := range p.PriceBreaks {
+		parts[i] = strconv.Itoa(b.MinQuantity) + ":" + formatMajor(b.PriceMinor, p.Currency)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// parseBreaks reads formatBreaks' form (commas or new lines between).
+func parseBreaks(v, currency string) ([]shop.PriceBreak, error) {
+	if len(v) > 400 {
+		return nil, web.BadRequest("price_breaks: too long")
+	}
+	var out []shop.PriceBreak
+	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' || r == '，' }) {
+		q, price, ok := strings.Cut(strings.TrimSpace(f), ":")
+		if !ok {
+			return nil, web.BadRequest("price_breaks: quantity:price pairs such as 10:9.00")
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(q))
+		if err != nil {
+			return nil, web.BadRequest("price_breaks: quantity:price pairs such as 10:9.00")
+		}
+		m, err := parseMoney(price, currency)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, shop.PriceBreak{MinQuantity: n, PriceMinor: m})
+	}
+	return out, nil
+}
+
 // couponName is what staff see of the coupon an order used: a merchant
 // coupon's code, "voucher" for a voucher (its code is the buyer's).
 func couponName(o shop.Order) string {

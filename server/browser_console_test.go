@@ -30,7 +30,7 @@ func consoleNarrowJourney(t *testing.T, b *browser) {
 	staffLogin(t, st, s)
 	for _, path := range []string{"/admin", "/admin/approvals", "/admin/orders", "/admin/owed", "/admin/products",
 		"/admin/products/" + url.PathEscape(p.ID) + "/stock", "/admin/new-product", "/admin/tickets", "/admin/rooms",
-		"/admin/patterns", "/admin/goodwill", "/admin/reports", "/admin/reports/review", "/admin/tiers", "/admin/audit", "/admin/vault", "/admin/keys", "/admin/staff",
+		"/admin/patterns", "/admin/coupons", "/admin/goodwill", "/admin/reports", "/admin/reports/review", "/admin/tiers", "/admin/audit", "/admin/vault", "/admin/keys", "/admin/staff",
 		"/admin/shop", "/admin/catalogue", "/admin/products/" + url.PathEscape(p.ID) + "/images"} {
 		wantStatus(t, path, st.open(path), http.StatusOK)
 		if w := eval[int](st, `document.documentElement.scrollWidth - document.documentElement.clientWidth`); w > 0 {

@@ -526,8 +526,8 @@ func TestKeyFormatExample(t *testing.T) {
 		{KeyFormat{Pattern: `[A-Z]{4}-[0-9]{4}`, Example: "ABCD-1234"}, true},
 		{KeyFormat{Example: "AB12"}, true},
 		{KeyFormat{Pattern: `[A-Z]{4}-[0-9]{4}`, Example: "abcd-1234"}, false}, // pattern
-		{KeyFormat{MinLength: 10, Example: "SHORT"}, false},                     // too short
-		{KeyFormat{Example: "----"}, false},                                     // no letter or digit
+		{KeyFormat{MinLength: 10, Example: "SHORT"}, false},                    // too short
+		{KeyFormat{Example: "----"}, false},                                    // no letter or digit
 		{KeyFormat{Example: strings.Repeat("A", 201)}, false},
 	} {
 		p := base

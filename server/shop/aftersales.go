@@ -108,7 +108,7 @@ func (s *Shop) LookupToken(t crypto.Token) (View, error) {
 			return err
 		}
 		// Vouchers are shown here too (not re-sealed: this only reads).
-		_, err := s.openVouchers(tx, t, &v)
+		_, err := s.openVouchers(tx, newOpener(t, &v.Order), &v)
 		return err
 	})
 	if err != nil {

@@ -558,7 +558,8 @@ func (s *Shop) RetrieveToken(t crypto.Token) (View, error) {
 		}
 		v.Product = p
 		v.RewardCode = rewardCode(t, v.Order)
-		vchanged, err := s.openVouchers(tx, t, &v)
+		op := newOpener(t, &v.Order)
+		vchanged, err := s.openVouchers(tx, op, &v)
 		if err != nil {
 			return err
 		}
@@ -568,7 +569,7 @@ func (s *Shop) RetrieveToken(t crypto.Token) (View, error) {
 			}
 			return nil
 		}
-		changed, err := s.openPayloads(t, &v)
+		changed, err := s.openPayloads(op, &v)
 		if err != nil {
 			return err
 		}
@@ -641,43 +642,64 @@ func (s *Shop) withStockView(v View) (View, error) {
 	return v, err
 }
 
-// openPayloads opens every delivery of the order into v.Items. A delivery
-// still sealed to the order's public recipient is re-sealed to the token's
-// symmetric recipient (still an age file, post-quantum safe), so later
-// retrievals skip the ML-KEM decapsulation; it reports whether it did.
-func (s *Shop) openPayloads(t crypto.Token, v *View) (bool, error) {
+// opener opens what was sealed to an order for its token holder: sealed to
+// the token's symmetric recipient, or still to the order's public recipient,
+// whose identity it derives once (the costly part) for everything it opens.
+type opener struct {
+	t       crypto.Token
+	o       *Order
+	sym     [32]byte
+	orderID age.Identity
+}
+
+func newOpener(t crypto.Token, o *Order) *opener {
+	return &opener{t: t, o: o, sym: t.RetrievalKey()}
+}
+
+// open returns the plaintext of sealed and, when it was sealed to the
+// order's public recipient, its re-sealing to the symmetric recipient
+// (still an age file, post-quantum safe), so later retrievals skip the
+// ML-KEM decapsulation; resealed is nil otherwise.
+func (op *opener) open(sealed []byte, sym bool) (pt, resealed []byte, err error) {
+	if sym {
+		pt, err = crypto.Open(sealed, crypto.NewSymmetricIdentity(op.sym))
+		return pt, nil, err
+	}
+	if op.orderID == nil {
+		kind := crypto.X25519
+		if strings.HasPrefix(op.o.Recipient, "age1pq1") {
+			kind = crypto.Hybrid
+		}
+		id, err := op.t.Identity(kind)
+		if err != nil {
+			return nil, nil, err
+		}
+		op.orderID = id.Age()
+	}
+	if pt, err = crypto.Open(sealed, op.orderID); err != nil {
+		return nil, nil, err
+	}
+	if resealed, err = crypto.Seal(pt, crypto.NewSymmetricRecipient(op.sym)); err != nil {
+		wipe(pt)
+		return nil, nil, err
+	}
+	return pt, resealed, nil
+}
+
+// openPayloads opens every delivery of the order into v.Items, re-sealing
+// any still sealed to the order's public recipient (opener.open); it
+// reports whether it did.
+func (s *Shop) openPayloads(op *opener, v *View) (bool, error) {
 	o := &v.Order
-	symKey := t.RetrievalKey()
-	var orderID age.Identity
 	changed := false
 	for i, p := range o.Payloads {
-		var pt []byte
-		var err error
-		if p.Sym {
-			pt, err = crypto.Open(p.Sealed, crypto.NewSymmetricIdentity(symKey))
-		} else {
-			if orderID == nil {
-				kind := crypto.X25519
-				if strings.HasPrefix(o.Recipient, "age1pq1") {
-					kind = crypto.Hybrid
-				}
-				id, err := t.Identity(kind)
-				if err != nil {
-					return false, err
-				}
-				orderID = id.Age()
-			}
-			if pt, err = crypto.Open(p.Sealed, orderID); err == nil {
-				c, err := crypto.Seal(pt, crypto.NewSymmetricRecipient(symKey))
-				if err != nil {
-					return false, err
-				}
-				o.Payloads[i] = Payload{Sealed: c, Sym: true}
-				changed = true
-			}
-		}
+		pt, resealed, err := op.open(p.Sealed, p.Sym)
 		if err != nil {
 			return false, fmt.Errorf("shop: open delivery of %s: %w", o.Ref, err)
+		}
+		if resealed != nil {
+			o.Payloads[i] = Payload{Sealed: resealed, Sym: true}
+			changed = true
 		}
 		var items []Item
 		err = json.Unmarshal(pt, &items)

@@ -57,7 +57,7 @@ func (s *Shop) ReceiptToken(t crypto.Token, lang string) (block, ref string, err
 		}
 		// openPayloads may re-seal a delivery in v's copy; it is not
 		// written back, so this stays read-only.
-		_, err := s.openPayloads(t, &v)
+		_, err := s.openPayloads(newOpener(t, &v.Order), &v)
 		return err
 	})
 	if err != nil {

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"filippo.io/age"
-
 	"veil/crypto"
 	"veil/server/store"
 )
@@ -168,39 +166,17 @@ func setVoucherUsed(tx *store.Txn, key string, used bool) error {
 // openVouchers opens the order's vouchers for the token holder into
 // v.Vouchers, re-sealing any still sealed to the order's public recipient
 // to the token's symmetric one; it reports whether it did.
-func (s *Shop) openVouchers(tx *store.Txn, t crypto.Token, v *View) (bool, error) {
+func (s *Shop) openVouchers(tx *store.Txn, op *opener, v *View) (bool, error) {
 	o := &v.Order
-	sym := t.RetrievalKey()
-	var orderID age.Identity
 	changed := false
 	for i, iv := range o.Vouchers {
-		var pt []byte
-		var err error
-		if iv.Sym {
-			pt, err = crypto.Open(iv.Sealed, crypto.NewSymmetricIdentity(sym))
-		} else {
-			if orderID == nil {
-				kind := crypto.X25519
-				if strings.HasPrefix(o.Recipient, "age1pq1") {
-					kind = crypto.Hybrid
-				}
-				id, err := t.Identity(kind)
-				if err != nil {
-					return false, err
-				}
-				orderID = id.Age()
-			}
-			if pt, err = crypto.Open(iv.Sealed, orderID); err == nil {
-				c, err := crypto.Seal(pt, crypto.NewSymmetricRecipient(sym))
-				if err != nil {
-					return false, err
-				}
-				o.Vouchers[i].Sealed, o.Vouchers[i].Sym = c, true
-				changed = true
-			}
-		}
+		pt, resealed, err := op.open(iv.Sealed, iv.Sym)
 		if err != nil {
 			return false, fmt.Errorf("shop: open voucher of %s: %w", o.Ref, err)
+		}
+		if resealed != nil {
+			o.Vouchers[i].Sealed, o.Vouchers[i].Sym = resealed, true
+			changed = true
 		}
 		code := string(pt)
 		var rec voucher

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"veil/static"
 
 	"veil/server/shop"
 	"veil/server/staff"
@@ -583,5 +584,35 @@ func TestAuditActionsInWords(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("%s: the audit page lacks %q", lang, want)
 		}
+	}
+}
+
+// TestConsoleNotFoundInConsoleLayout: an address under /admin that matches
+// no route answers 404 in the console's layout — with its navigation for a
+// signed-in member, without it for anyone else — while the console API
+// keeps its JSON shape and the storefront's 404 stays the buyer's page.
+func TestConsoleNotFoundInConsoleLayout(t *testing.T) {
+	e := newConsoleEnv(t)
+	olga := e.login("olga")
+	adminCSS := static.Path("admin.css")
+
+	w := e.page(olga, "/admin/no-such-page?lang=en")
+	body := w.Body.String()
+	if w.Code != http.StatusNotFound || !strings.Contains(body, adminCSS) || !strings.Contains(body, `href="/admin/approvals`) ||
+		!strings.Contains(body, "Page not found") || w.Header().Get("Cache-Control") != "no-store" {
+		t.Fatalf("signed in: %d %q\n%s", w.Code, w.Header().Get("Cache-Control"), body)
+	}
+	w = e.get(t, "/admin/no-such-page?lang=zh-CN", nil)
+	body = w.Body.String()
+	if w.Code != http.StatusNotFound || !strings.Contains(body, adminCSS) || strings.Contains(body, `href="/admin/approvals`) {
+		t.Fatalf("signed out: %d\n%s", w.Code, body)
+	}
+	w = e.page(olga, "/api/v1/admin/no-such-route")
+	if w.Code != http.StatusNotFound || !strings.Contains(w.Body.String(), `"code":"not_found"`) {
+		t.Fatalf("console API: %d %s", w.Code, w.Body)
+	}
+	w = e.get(t, "/no-such-page", nil)
+	if w.Code != http.StatusNotFound || strings.Contains(w.Body.String(), adminCSS) {
+		t.Fatalf("storefront 404 in the console layout: %d\n%s", w.Code, w.Body)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/julienschmidt/httprouter"
 
@@ -18,6 +19,10 @@ import (
 func (s *Server) routes() http.Handler {
 	r := httprouter.New()
 	r.NotFound = s.site.Buyer("(not found)", func(w http.ResponseWriter, r *http.Request) {
+		if s.console != nil && (r.URL.Path == "/admin" || strings.HasPrefix(r.URL.Path, "/admin/")) {
+			s.console.NotFound(w, r) // in the console's layout
+			return
+		}
 		s.site.WriteError(w, r, web.ErrNotFound)
 	})
 	r.MethodNotAllowed = s.site.Buyer("(method not allowed)", func(w http.ResponseWriter, r *http.Request) {

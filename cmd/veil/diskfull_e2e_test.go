@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"log/slog"
 	mrand "math/rand/v2"
 	"net/http"
@@ -66,6 +67,15 @@ func TestDiskFullUnderLoad(t *testing.T) {
 	}
 	con.call(http.MethodPost, "/api/v1/admin/products/"+prod.ID+"/keys", "text/plain; charset=utf-8",
 		strings.Join(keys, "\n")+"\n", http.StatusOK, nil)
+	// A second product the load never touches: after the space returns, an
+	// order for it proves the store writes again whatever the load's own
+	// product has come to (sold out, or held past the hoarding guard's line).
+	var probe struct{ ID, Slug string }
+	con.call(http.MethodPost, "/api/v1/admin/products", "application/json",
+		`{"slug":"probe-card","name":{"en":"Probe card","zh-CN":"探针卡"},"price_minor":100,"currency":"CNY","kind":"unique"}`,
+		http.StatusCreated, &probe)
+	con.call(http.MethodPost, "/api/v1/admin/products/"+probe.ID+"/keys", "text/plain; charset=utf-8",
+		"PROBE-1-"+hex.EncodeToString(salt)+"\n", http.StatusOK, nil)
 
 	b := &crashBook{seconds: map[string]string{}, secondsOK: map[string]bool{}, fullOK: true}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -153,7 +163,23 @@ func TestDiskFullUnderLoad(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	waitFor("took orders again after the space returned", func() bool { return placed() >= atFull+20 })
+	waitFor("took an order again after the space returned", func() bool {
+		resp, err := hc.Post(base+"/api/v1/orders", "application/json", strings.NewReader(`{"product":"probe-card","quantity":1}`))
+		if err != nil {
+			return false
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		switch resp.StatusCode {
+		case http.StatusCreated:
+			return true
+		case http.StatusServiceUnavailable:
+			return false
+		}
+		t.Fatalf("probe order after the space returned: %d %s", resp.StatusCode, body)
+		return false
+	})
+	time.Sleep(300 * time.Millisecond) // the load runs on a little after recovery
 	cancel()
 	wg.Wait()
 	select {

@@ -104,18 +104,7 @@ func Open(dir string, o Options) (*DB, error) {
 	}
 	// Durability first: an acknowledgement leaves only after its commit is on disk.
 	opt.SyncWrites = !o.InMemory
-	// Two cores: fewer compactors and goroutines than the defaults (4 and 8),
-	// a modest block cache (ample RAM, but the working set is small), small
-	// memtables so a crash replays little. Values up to 64 KiB stay in the LSM
-	// tree, where a deleted ciphertext is dropped by compaction instead of
-	// lingering in a value-log file until GC.
-	opt.NumCompactors = 2
-	opt.NumGoroutines = 4
-	opt.MemTableSize = 32 << 20
-	opt.BlockCacheSize = 128 << 20
-	opt.IndexCacheSize = 64 << 20
-	opt.ValueThreshold = 64 << 10
-	opt.ValueLogFileSize = 256 << 20
+	opt = sized(opt)
 	opt.NumVersionsToKeep = 1
 	// No compression: our values are mostly ciphertext, which does not
 	// compress, and plain files keep the privacy scan honest (compressed

@@ -84,11 +84,19 @@ func (s *Server) registerConsoleExecutors() {
 				return s.Shop.CoolingOffRefundTx(tx, ref)
 			}
 		}
+		before, err := s.Shop.OrderByRefTx(tx, p.Ref)
+		if err != nil {
+			return "", permanent(err)
+		}
 		o, err := refund(tx, p.Ref, p.AmountMinor)
 		if err != nil {
 			return "", permanent(err)
 		}
-		if err := s.Shop.ResolveTicketTx(tx, p.Ticket, shop.TicketResolved); err != nil {
+		given := shop.RemedyPartialRefund
+		if o.Refunded() >= o.AmountMinor {
+			given = shop.RemedyRefund
+		}
+		if err := s.Shop.GiveRemedyTx(tx, p.Ticket, given, o.Refunded()-before.Refunded()); err != nil {
 			return "", permanent(err)
 		}
 		return refundResult(o), nil

@@ -419,6 +419,27 @@ func (s *Shop) ResolveTicketTx(tx *store.Txn, ticketID string, status TicketStat
 	return tx.SetJSON(pTicket+t.ID, t)
 }
 
+// GiveRemedyTx resolves a ticket with the remedy actually given (a
+// replacement or a refund of amountMinor), whichever way it was decided:
+// from the ticket, or directly on its order with the ticket named. The
+// ticket then says what the buyer got, which the case library publishes.
+func (s *Shop) GiveRemedyTx(tx *store.Txn, ticketID string, remedy Remedy, amountMinor int64) error {
+	if ticketID == "" {
+		return nil
+	}
+	var t Ticket
+	if err := getTicket(tx, ticketID, &t); err != nil {
+		return err
+	}
+	t.Status, t.Remedy = TicketResolved, remedy
+	t.AmountMinor = 0
+	if remedy != RemedyReplace {
+		t.AmountMinor = amountMinor
+	}
+	t.UpdatedAt = s.now().Truncate(timeUnit)
+	return tx.SetJSON(pTicket+t.ID, t)
+}
+
 // takeFromStock picks up to n available keys of prod inside tx, skipping
 // those of excluded batches, and marks them reserved for ref. It reads the
 // store's index, not the pool: it runs inside approvals; Reconcile after.
@@ -550,7 +571,7 @@ func (s *Shop) ReplaceTx(tx *store.Txn, ref, itemID, ticketID string) (Order, er
 	now := s.now().Truncate(timeUnit)
 	o.Status = StatusReplaced
 	o.Notices = append(o.Notices, Notice{Code: "replaced", At: now})
-	if err := s.ResolveTicketTx(tx, ticketID, TicketResolved); err != nil {
+	if err := s.GiveRemedyTx(tx, ticketID, RemedyReplace, 0); err != nil {
 		return o, err
 	}
 	return o, tx.SetJSON(pOrder+lk, o)
@@ -705,4 +726,10 @@ func (s *Shop) CoolingOffRefundTx(tx *store.Txn, ref string) (Order, error) {
 		return o, ErrCoolingOffOver
 	}
 	return s.RefundTx(tx, ref, 0)
+}
+
+// OrderByRefTx reads an order by its ref inside tx.
+func (s *Shop) OrderByRefTx(tx *store.Txn, ref string) (Order, error) {
+	o, _, err := getOrderByRef(tx, ref)
+	return o, err
 }

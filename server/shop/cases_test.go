@@ -220,3 +220,41 @@ func TestProductFigures(t *testing.T) {
 		t.Fatalf("after %d days: %+v", FiguresDays, g)
 	}
 }
+
+// TestDirectRemedyRecordedOnTicket: a replacement approved directly on the
+// order (not proposed from the ticket) still tells the ticket what the
+// buyer got, so a published case shows "replace", not a bare "resolved".
+func TestDirectRemedyRecordedOnTicket(t *testing.T) {
+	e := newEnv(t)
+	p := e.product("direct", Unique)
+	e.importKeys(p.ID, keyList("D", 4))
+	pl := e.buy(p.Slug, 1)
+	e.pay(pl.Order)
+	tk, err := e.shop.OpenTicket(pl.Token, ReasonKeyInvalid, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tk.Remedy != "" {
+		t.Fatalf("a fresh ticket has remedy %q", tk.Remedy)
+	}
+	if err := e.db.Update(func(tx *store.Txn) error {
+		_, err := e.shop.ReplaceTx(tx, pl.Order.Ref, "", tk.ID)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.shop.Ticket(tk.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != TicketResolved || got.Remedy != RemedyReplace || got.AmountMinor != 0 {
+		t.Fatalf("ticket after a direct replacement: status %s remedy %q amount %d", got.Status, got.Remedy, got.AmountMinor)
+	}
+	c, err := e.publish(CaseDraft{Ticket: tk.ID, Text: map[string]string{"en": "The key was replaced.", "zh-CN": "已更换卡密。"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Remedy != RemedyReplace {
+		t.Fatalf("published case remedy %q, want replace", c.Remedy)
+	}
+}

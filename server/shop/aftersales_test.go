@@ -222,3 +222,41 @@ func TestCoolingOffRefundWithholdsKeys(t *testing.T) {
 		t.Fatalf("cooling-off after reveal: %v", err)
 	}
 }
+
+// TestRefundBetweenRetrievalSnapshotAndRecord: a first retrieval opens the
+// keys in a snapshot and records the showing afterwards; a cooling-off
+// refund committed in between is seen (the retrieval opens again) — the
+// keys stay withheld and the refund is not overwritten.
+func TestRefundBetweenRetrievalSnapshotAndRecord(t *testing.T) {
+	e := newEnv(t)
+	p, err := e.shop.CreateProduct(Product{Slug: "cool", Name: Text{"en": "c"}, PriceMinor: 100, Currency: "CNY",
+		Policy: Policy{WindowHours: 24, Remedies: []Remedy{RemedyRefund}, CoolingOffMinutes: 30}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.importKeys(p.ID, keyList("S", 1))
+	a := e.buy(p.ID, 1)
+	e.pay(a.Order)
+	refunds := 0
+	e.shop.beforeRecord = func() {
+		if refunds > 0 {
+			return
+		}
+		refunds++
+		if err := e.db.Update(func(tx *store.Txn) error { _, err := e.shop.CoolingOffRefundTx(tx, a.Order.Ref); return err }); err != nil {
+			t.Errorf("cooling-off refund: %v", err)
+		}
+	}
+	v, err := e.shop.Retrieve(a.Token)
+	e.shop.beforeRecord = nil
+	if err != nil || refunds != 1 {
+		t.Fatalf("retrieve: %v (refunds %d)", err, refunds)
+	}
+	if len(v.Items) != 0 || v.Order.Status != StatusRefunded || v.Order.Revealed {
+		t.Fatalf("refunded between snapshot and record: %d items shown, status %s, revealed %v", len(v.Items), v.Order.Status, v.Order.Revealed)
+	}
+	o, err := e.shop.OrderByRef(a.Order.Ref)
+	if err != nil || o.Refunded() != o.AmountMinor || o.Revealed {
+		t.Fatalf("stored order: refunded %d of %d, revealed %v, %v", o.Refunded(), o.AmountMinor, o.Revealed, err)
+	}
+}

@@ -1,6 +1,7 @@
 package shop
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -445,8 +446,6 @@ func (s *Shop) sealKeysAs(tx *store.Txn, o *Order, kids []string, prod Product, 
 	if s.Locked() {
 		return nil, nil, ErrLocked
 	}
-	batches := map[string]*crypto.DataKey{}
-	items := make([]Item, 0, len(kids))
 	recs := make([]keyRecord, 0, len(kids))
 	for _, kid := range kids {
 		var rec keyRecord
@@ -456,21 +455,41 @@ func (s *Shop) sealKeysAs(tx *store.Txn, o *Order, kids []string, prod Product, 
 		if reserved && prod.Kind == Unique && (rec.State != KeyReserved || rec.Order != o.Ref) {
 			return nil, nil, fmt.Errorf("key %s is %s, not reserved for this order", kid, rec.State)
 		}
+		recs = append(recs, rec)
+	}
+	if mark == nil {
+		if sealed := s.takePresealed(o, kids); sealed != nil {
+			return sealed, recs, nil
+		}
+	}
+	sealed, err := s.sealRecords(tx, o, recs, mark)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sealed, recs, nil
+}
+
+// sealRecords opens the inventory keys recs and seals them, as one age file
+// of []Item, to the order's recipient: the costly part of a delivery.
+func (s *Shop) sealRecords(tx *store.Txn, o *Order, recs []keyRecord, mark func(*Item)) ([]byte, error) {
+	batches := map[string]*crypto.DataKey{}
+	items := make([]Item, 0, len(recs))
+	for _, rec := range recs {
 		dk := batches[rec.Batch]
 		if dk == nil {
 			var b Batch
 			if err := tx.GetJSON(pBatch+rec.Batch, &b); err != nil {
-				return nil, nil, fmt.Errorf("batch %s: %w", rec.Batch, err)
+				return nil, fmt.Errorf("batch %s: %w", rec.Batch, err)
 			}
 			var err error
 			if dk, err = s.batchKey(&b); err != nil {
-				return nil, nil, err
+				return nil, err
 			}
 			batches[rec.Batch] = dk
 		}
 		pt, err := dk.OpenItem(rec.ID, rec.CT)
 		if err != nil {
-			return nil, nil, fmt.Errorf("open key %s: %w", kid, err)
+			return nil, fmt.Errorf("open key %s: %w", rec.ID, err)
 		}
 		it := Item{ID: rec.ID, Key: string(pt)}
 		if mark != nil {
@@ -478,22 +497,21 @@ func (s *Shop) sealKeysAs(tx *store.Txn, o *Order, kids []string, prod Product, 
 		}
 		items = append(items, it)
 		wipe(pt)
-		recs = append(recs, rec)
 	}
 	payload, err := json.Marshal(items)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer wipe(payload)
 	r, err := crypto.ParseRecipient(o.Recipient)
 	if err != nil {
-		return nil, nil, fmt.Errorf("order recipient: %w", err)
+		return nil, fmt.Errorf("order recipient: %w", err)
 	}
 	sealed, err := crypto.Seal(payload, r)
 	if err != nil {
-		return nil, nil, fmt.Errorf("seal delivery: %w", err)
+		return nil, fmt.Errorf("seal delivery: %w", err)
 	}
-	return sealed, recs, nil
+	return sealed, nil
 }
 
 // markDelivered records delivered unique keys and drops their inventory
@@ -536,81 +554,96 @@ func (s *Shop) Retrieve(token string) (View, error) {
 // parses it once where it arrives). ErrOrderNotFound.
 func (s *Shop) RetrieveToken(t crypto.Token) (View, error) {
 	lk := lookupHex(t)
-	var v View
-	// A repeat retrieval writes nothing: it reads in a snapshot, off the
-	// committer and untouched by a full disk. Only a retrieval that must
-	// record something (the first showing, a re-seal) runs as an update,
-	// reading and recording in one transaction.
-	retrieve := func(tx *store.Txn, readOnly bool) error {
-		v = View{}
-		if err := tx.GetJSON(pOrder+lk, &v.Order); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return ErrOrderNotFound
+	// Everything costly — deriving the order identity, opening, re-sealing
+	// — runs in a snapshot on the caller's goroutine, never inside an
+	// Update fn (those run one at a time on the store's committer). A
+	// retrieval that must record something (the first showing, a re-seal)
+	// then writes its result only if the order is byte for byte the one it
+	// opened; if anything moved meanwhile (a refund, a replacement), it
+	// opens again. So a cooling-off refund and a first retrieval racing
+	// each other still serialise: one of them sees the other.
+	for attempt := 0; ; attempt++ {
+		var v View
+		var seen []byte
+		var writes bool
+		err := s.db.View(func(tx *store.Txn) error {
+			var err error
+			if seen, err = tx.Get(pOrder + lk); err != nil {
+				if errors.Is(err, store.ErrNotFound) {
+					return ErrOrderNotFound
+				}
+				return err
 			}
+			v, writes, err = s.retrieveIn(tx, t, seen)
 			return err
-		}
-		if readOnly && retrievalWrites(v.Order) {
-			return errRetrievalWrites
-		}
-		p, ok := s.catalog.get(v.Order.ProductID)
-		if !ok {
-			return ErrProductNotFound
-		}
-		v.Product = p
-		v.RewardCode = rewardCode(t, v.Order)
-		op := newOpener(t, &v.Order)
-		vchanged, err := s.openVouchers(tx, op, &v)
+		})
 		if err != nil {
-			return err
+			return View{}, err
 		}
-		if len(v.Order.Payloads) == 0 || withheld(v.Order) {
-			if vchanged {
-				return tx.SetJSON(pOrder+lk, v.Order)
+		if !writes {
+			return s.withStockView(v)
+		}
+		if s.beforeRecord != nil {
+			s.beforeRecord()
+		}
+		err = s.db.Update(func(tx *store.Txn) error {
+			now, err := tx.Get(pOrder + lk)
+			if err != nil {
+				return err
 			}
-			return nil
+			if !bytes.Equal(now, seen) {
+				return errOrderMoved
+			}
+			return tx.SetJSON(pOrder+lk, v.Order)
+		})
+		switch {
+		case err == nil:
+			return s.withStockView(v)
+		case errors.Is(err, errOrderMoved) && attempt < 16:
+			continue
+		case errors.Is(err, errOrderMoved):
+			return View{}, store.ErrConflict
 		}
-		changed, err := s.openPayloads(op, &v)
-		if err != nil {
-			return err
-		}
-		if !changed && !vchanged && v.Order.Revealed {
-			return nil
-		}
-		v.Order.Revealed = true
-		return tx.SetJSON(pOrder+lk, v.Order)
-	}
-	err := s.db.View(func(tx *store.Txn) error { return retrieve(tx, true) })
-	if errors.Is(err, errRetrievalWrites) {
-		err = s.db.Update(func(tx *store.Txn) error { return retrieve(tx, false) })
-	}
-	if err != nil {
 		return View{}, err
 	}
-	return s.withStockView(v)
 }
 
-// errRetrievalWrites: this retrieval must record something (RetrieveToken).
-var errRetrievalWrites = errors.New("shop: retrieval writes")
+// errOrderMoved: the order changed between a retrieval's snapshot and its
+// write (RetrieveToken opens it again).
+var errOrderMoved = errors.New("shop: order changed during retrieval")
 
-// retrievalWrites reports whether retrieving o records something, exactly
-// where RetrieveToken's update writes: a voucher or (unless the keys are
-// withheld) a delivery still sealed to the order's asymmetric recipient,
-// or keys never shown before.
-func retrievalWrites(o Order) bool {
-	for _, iv := range o.Vouchers {
-		if !iv.Sym {
-			return true
-		}
+// retrieveIn opens the order stored as raw for its token holder, reading in
+// tx: keys, vouchers and reward code. writes reports whether the retrieval
+// must be recorded (v.Order is then the record to write): a voucher or
+// (unless the keys are withheld) a delivery still sealed to the order's
+// asymmetric recipient was re-sealed, or keys were shown for the first time.
+func (s *Shop) retrieveIn(tx *store.Txn, t crypto.Token, raw []byte) (v View, writes bool, err error) {
+	if err := jsonUnmarshal(raw, &v.Order); err != nil {
+		return v, false, err
 	}
-	if len(o.Payloads) == 0 || withheld(o) {
-		return false
+	p, ok := s.catalog.get(v.Order.ProductID)
+	if !ok {
+		return v, false, ErrProductNotFound
 	}
-	for _, p := range o.Payloads {
-		if !p.Sym {
-			return true
-		}
+	v.Product = p
+	v.RewardCode = rewardCode(t, v.Order)
+	op := newOpener(t, &v.Order)
+	vchanged, err := s.openVouchers(tx, op, &v)
+	if err != nil {
+		return v, false, err
 	}
-	return !o.Revealed
+	if len(v.Order.Payloads) == 0 || withheld(v.Order) {
+		return v, vchanged, nil
+	}
+	changed, err := s.openPayloads(op, &v)
+	if err != nil {
+		return v, false, err
+	}
+	if !changed && !vchanged && v.Order.Revealed {
+		return v, false, nil
+	}
+	v.Order.Revealed = true
+	return v, true, nil
 }
 
 // withheld: an order refunded in full before its keys were ever shown

@@ -139,6 +139,10 @@ func (s *Shop) ApplyPayment(ref string, p Payment, onHeld HeldFunc) (PayResult, 
 	now := s.now().Truncate(timeUnit)
 	p.Band = now.Truncate(time.Hour).Format(time.RFC3339)
 
+	// The keys are sealed before the transaction, off the committer
+	// (preseal.go); the transaction takes the result if nothing moved.
+	s.preseal(ref)
+	defer s.dropPresealed(ref)
 	var h *hold // stock held for a late payment, if it needs any
 	var res PayResult
 	err := s.db.Update(func(tx *store.Txn) error {

@@ -94,8 +94,14 @@ type Shop struct {
 
 	kick chan struct{} // wakes the delivery worker
 
-	rotMu   sync.Mutex    // one rotation step, start or passphrase change at a time
-	rotKick chan struct{} // wakes the rotation job
+	// beforeRecord, when set (tests only), runs between a retrieval's
+	// snapshot and the write that records it (RetrieveToken).
+	beforeRecord func()
+	// Deliveries sealed ahead of their payment's commit (preseal.go).
+	presealMu sync.Mutex
+	presealed map[string]presealEntry
+	rotMu     sync.Mutex    // one rotation step, start or passphrase change at a time
+	rotKick   chan struct{} // wakes the rotation job
 
 	// Resale (issue 14): the upstream client and its memory (sourced.go).
 	up      upstreamState

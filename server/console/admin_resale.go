@@ -13,7 +13,7 @@ import (
 
 // Resale (issue 14): reseller accounts, their balances and tickets, sourced
 // products and forwarding a buyer's ticket upstream — the console's JSON
-// API (API.md "Reseller API", "Downstream"). Pages come later.
+// API (API.md "Reseller API", "Downstream"); the pages are in resale_pages.go.
 func (s *Server) resaleRoutes(c declarer) {
 	c.staff(http.MethodGet, "/api/v1/admin/resellers", s.apiResellers)
 	c.staff(http.MethodPost, "/api/v1/admin/resellers", opJSON(s, s.proposeReseller))
@@ -149,24 +149,31 @@ func (s *Server) apiResellerBalance(w http.ResponseWriter, r *http.Request, sess
 		Note        string          `json:"note"`
 		TOTP        string          `json:"totp"`
 	}) (staff.Approval, error) {
-		if err := requireOwner(sess); err != nil {
-			return staff.Approval{}, err
-		}
-		acct, err := s.Shop.Reseller(param(r, "id"))
-		if err != nil {
-			return staff.Approval{}, resaleErr(err)
-		}
-		kinds := map[shop.LedgerKind]staff.Kind{shop.LedgerTopUp: staff.KindResellerTopUp, shop.LedgerAdjust: staff.KindResellerAdjust,
-			shop.LedgerBalanceRefund: staff.KindResellerBalanceRefund}
-		k, ok := kinds[req.Kind]
-		if !ok || req.AmountMinor == 0 || (req.Kind == shop.LedgerTopUp) != (req.AmountMinor > 0) && req.Kind != shop.LedgerAdjust {
-			return staff.Approval{}, web.NewError(http.StatusBadRequest, "bad_request",
-				"kind: top_up (amount > 0), adjust (≠ 0) or balance_refund (amount < 0)")
-		}
-		return s.Staff.ProposeAndExecute(sess.User, k, acct.ID,
-			fmt.Sprintf("%s %+d %s for %s", req.Kind, req.AmountMinor, acct.Currency, acct.Name),
-			resale.BalanceParams{Reseller: acct.ID, AmountMinor: req.AmountMinor, Currency: acct.Currency, Note: req.Note}, req.TOTP)
+		return s.proposeBalance(sess, param(r, "id"), req.Kind, req.AmountMinor, req.Note, req.TOTP)
 	})(w, r, sess)
+}
+
+// proposeBalance proposes a balance movement of account id (the API and
+// the reseller's page): owners; executed at once with a code when the
+// owner may decide alone.
+func (s *Server) proposeBalance(sess staff.Session, id string, kind shop.LedgerKind, amount int64, note, totp string) (staff.Approval, error) {
+	if err := requireOwner(sess); err != nil {
+		return staff.Approval{}, err
+	}
+	acct, err := s.Shop.Reseller(id)
+	if err != nil {
+		return staff.Approval{}, resaleErr(err)
+	}
+	kinds := map[shop.LedgerKind]staff.Kind{shop.LedgerTopUp: staff.KindResellerTopUp, shop.LedgerAdjust: staff.KindResellerAdjust,
+		shop.LedgerBalanceRefund: staff.KindResellerBalanceRefund}
+	k, ok := kinds[kind]
+	if !ok || amount == 0 || (kind == shop.LedgerTopUp) != (amount > 0) && kind != shop.LedgerAdjust {
+		return staff.Approval{}, web.NewError(http.StatusBadRequest, "bad_request",
+			"kind: top_up (amount > 0), adjust (≠ 0) or balance_refund (amount < 0)")
+	}
+	return s.Staff.ProposeAndExecute(sess.User, k, acct.ID,
+		fmt.Sprintf("%s %+d %s for %s", kind, amount, acct.Currency, acct.Name),
+		resale.BalanceParams{Reseller: acct.ID, AmountMinor: amount, Currency: acct.Currency, Note: note}, totp)
 }
 
 func (s *Server) apiResaleTickets(w http.ResponseWriter, r *http.Request, _ staff.Session) {
@@ -214,25 +221,31 @@ func (s *Server) apiResaleRemedy(w http.ResponseWriter, r *http.Request, sess st
 		AmountMinor int64       `json:"amount_minor"`
 		TOTP        string      `json:"totp"`
 	}) (staff.Approval, error) {
-		t, err := s.Shop.ResaleTicket("", param(r, "id"))
-		if err != nil {
-			return staff.Approval{}, err
-		}
-		o, err := s.Shop.ResaleOrder("", t.Order)
-		if err != nil {
-			return staff.Approval{}, err
-		}
-		p := resale.RemedyParams{Ticket: t.ID, Product: o.ProductID, AmountMinor: req.AmountMinor}
-		switch req.Remedy {
-		case shop.RemedyReplace:
-			return s.Staff.ProposeAndExecute(sess.User, staff.KindResellerReplacement, t.ID,
-				fmt.Sprintf("replace item %s of %s (ticket %s)", t.ItemID, t.Order, t.ID), p, req.TOTP)
-		case shop.RemedyRefund:
-			return s.Staff.ProposeAndExecute(sess.User, staff.KindResellerRefund, t.ID,
-				fmt.Sprintf("refund item %s of %s to the balance (ticket %s)", t.ItemID, t.Order, t.ID), p, req.TOTP)
-		}
-		return staff.Approval{}, web.NewError(http.StatusBadRequest, "bad_request", "remedy: replace or refund")
+		return s.proposeResaleRemedy(sess, param(r, "id"), req.Remedy, req.AmountMinor, req.TOTP)
 	})(w, r, sess)
+}
+
+// proposeResaleRemedy proposes a resale ticket's remedy (the API and the
+// resale tickets page); the approval kinds carry the role floors.
+func (s *Server) proposeResaleRemedy(sess staff.Session, id string, remedy shop.Remedy, amount int64, totp string) (staff.Approval, error) {
+	t, err := s.Shop.ResaleTicket("", id)
+	if err != nil {
+		return staff.Approval{}, err
+	}
+	o, err := s.Shop.ResaleOrder("", t.Order)
+	if err != nil {
+		return staff.Approval{}, err
+	}
+	p := resale.RemedyParams{Ticket: t.ID, Product: o.ProductID, AmountMinor: amount}
+	switch remedy {
+	case shop.RemedyReplace:
+		return s.Staff.ProposeAndExecute(sess.User, staff.KindResellerReplacement, t.ID,
+			fmt.Sprintf("replace item %s of %s (ticket %s)", t.ItemID, t.Order, t.ID), p, totp)
+	case shop.RemedyRefund:
+		return s.Staff.ProposeAndExecute(sess.User, staff.KindResellerRefund, t.ID,
+			fmt.Sprintf("refund item %s of %s to the balance (ticket %s)", t.ItemID, t.Order, t.ID), p, totp)
+	}
+	return staff.Approval{}, web.NewError(http.StatusBadRequest, "bad_request", "remedy: replace or refund")
 }
 
 // apiSetUpstream is POST /api/v1/admin/products/:id/upstream {"base_url",
@@ -252,32 +265,40 @@ func (s *Server) apiSetUpstream(w http.ResponseWriter, r *http.Request, sess sta
 		s.WriteError(w, r, err)
 		return
 	}
-	if err := requireOwner(sess); err != nil {
-		s.WriteError(w, r, err)
-		return
-	}
-	if err := s.Staff.CheckTOTP(sess.User, req.TOTP); err != nil {
-		s.WriteError(w, r, err)
-		return
-	}
 	var up *shop.Upstream
 	if !req.Remove {
 		up = &req.Upstream
 	}
-	p, err := s.Shop.SetUpstream(param(r, "id"), up, shop.UpstreamCredentials{Secret: req.Secret, Identity: req.Identity})
+	p, err := s.setUpstream(sess, param(r, "id"), up, shop.UpstreamCredentials{Secret: req.Secret, Identity: req.Identity}, req.TOTP)
 	if err != nil {
-		s.WriteError(w, r, resaleErr(err))
+		s.WriteError(w, r, err)
 		return
+	}
+	web.WriteJSON(w, http.StatusOK, struct {
+		ID       string         `json:"id"`
+		Upstream *shop.Upstream `json:"upstream"`
+	}{p.ID, p.Upstream})
+}
+
+// setUpstream sources product id from up (nil: local again), audited (the
+// API and the product's upstream page): owners, a fresh TOTP code.
+func (s *Server) setUpstream(sess staff.Session, id string, up *shop.Upstream, cred shop.UpstreamCredentials, totp string) (shop.Product, error) {
+	if err := requireOwner(sess); err != nil {
+		return shop.Product{}, err
+	}
+	if err := s.Staff.CheckTOTP(sess.User, totp); err != nil {
+		return shop.Product{}, err
+	}
+	p, err := s.Shop.SetUpstream(id, up, cred)
+	if err != nil {
+		return shop.Product{}, resaleErr(err)
 	}
 	detail := "local"
 	if up != nil {
 		detail = "upstream=" + up.BaseURL + " product=" + up.Product
 	}
 	s.record(sess, "product.sourced", p.Slug, detail)
-	web.WriteJSON(w, http.StatusOK, struct {
-		ID       string         `json:"id"`
-		Upstream *shop.Upstream `json:"upstream"`
-	}{p.ID, p.Upstream})
+	return p, nil
 }
 
 // apiForwardTicket is POST /api/v1/admin/tickets/:id/forward {"text"}: the

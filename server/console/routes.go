@@ -149,5 +149,6 @@ func (s *Server) Routes(r web.Router) {
 	c.staff(http.MethodGet, "/admin/notify", s.notifyPage)
 	c.staff(http.MethodPost, "/admin/notify", s.notifySubmit)
 	c.staff(http.MethodPost, "/admin/notify/test", s.notifyTestSubmit)
-	s.reportRoutes(c) // reports.go
+	s.reportRoutes(c)     // reports.go
+	s.resalePageRoutes(c) // resellers, resale tickets, upstreams (resale_pages.go)
 }

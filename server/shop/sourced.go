@@ -87,6 +87,7 @@ type upstreamState struct {
 	mu      sync.Mutex
 	avail   map[string]availEntry // product id -> last known upstream stock
 	backoff map[string]retry      // order ref -> next attempt
+	lastErr map[string]upError    // product id -> the upstream's last failure (console)
 }
 
 type availEntry struct {
@@ -105,7 +106,7 @@ const AvailabilityTTL = 30 * time.Second
 
 func (u *upstreamState) init() {
 	if u.avail == nil {
-		u.avail, u.backoff = map[string]availEntry{}, map[string]retry{}
+		u.avail, u.backoff, u.lastErr = map[string]availEntry{}, map[string]retry{}, map[string]upError{}
 	}
 }
 
@@ -262,6 +263,7 @@ func (s *Shop) RefreshUpstreamStock(ctx context.Context, force bool) {
 		n, err := src.Available(ctx, *p.Upstream, cred.Secret)
 		if err != nil {
 			s.log.Warn("shop: upstream stock unknown", "product", p.Slug, "err", err)
+			s.noteUpstreamError(p.ID, err)
 			n = 0
 		}
 		s.up.mu.Lock()
@@ -339,6 +341,7 @@ func (s *Shop) PurchaseQueued(ctx context.Context) (PurchaseResult, error) {
 		default:
 			if err != nil {
 				s.log.Warn("shop: upstream purchase failed, retrying", "ref", ref, "err", err)
+				s.noteUpstreamError(prod.ID, err)
 			}
 			r.delay = min(max(2*r.delay, 5*time.Second), 2*time.Minute)
 			r.next = now.Add(r.delay)

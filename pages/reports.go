@@ -18,6 +18,16 @@ type ReportCurrency struct {
 	Total    ReportMoney
 	Chart    template.HTML // server-drawn SVG
 	Periods  []ReportPeriodRow
+	// Channels split the totals by who bought: the shop's buyers and
+	// resellers at agent prices (issue 14), when resellers bought any.
+	Channels []ReportChannelRow
+}
+
+// ReportChannelRow is one sales channel's figures.
+type ReportChannelRow struct {
+	Channel string // shop or resale
+	Label   string // translated
+	ReportMoney
 }
 
 // ReportPeriodRow is a period's line ("2026-11-02", "2026-W45", "2026-11").

@@ -400,3 +400,46 @@ func TestResaleTicketsPage(t *testing.T) {
 		t.Fatal("a resolved ticket was answered")
 	}
 }
+
+// TestReportsShowResaleChannel: the reports page and its CSV split the
+// totals between the shop's buyers and resellers, with the resale's exact
+// figures (one key at 10% off 9.90 = 8.91; no cost recorded).
+func TestReportsShowResaleChannel(t *testing.T) {
+	e := newConsoleEnv(t)
+	p := e.addProduct(t, "card", "RPT-KEY-0001", "RPT-KEY-0002")
+	e.paidOrder(p)
+	olga := e.login("olga")
+	if body := e.page(olga, "/admin/reports?lang=en").Body.String(); strings.Contains(body, `data-channel=`) {
+		t.Fatal("a shop without resale shows channels")
+	}
+	id, _ := crypto.NewIdentity(crypto.X25519)
+	var rk string
+	err := e.db.Update(func(tx *store.Txn) error {
+		r, err := e.shop.CreateResellerTx(tx, shop.ResellerSpec{Name: "agent", Recipient: id.Recipient(), Currency: "CNY", PercentOff: 10})
+		if err != nil {
+			return err
+		}
+		rk = r.ID
+		_, err = e.shop.BalanceTx(tx, rk, shop.LedgerTopUp, 5000, "approval-x", "")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.shop.PlaceResale(shop.ResaleRequest{Reseller: rk, Product: p.ID, Quantity: 1, IdemKey: "k"}); err != nil {
+		t.Fatal(err)
+	}
+	pg := e.page(olga, "/admin/reports?lang=en")
+	checkHTML(t, pg)
+	row := regexp.MustCompile(`<tr data-channel="resale"><td>([^<]*)</td><td class="num">(\d+)</td><td class="num">([^<]*)</td>`).FindStringSubmatch(pg.Body.String())
+	if row == nil || row[1] != "Resellers (agent prices)" || row[2] != "1" || row[3] != "¥8.91" {
+		t.Fatalf("resale channel row %q", row)
+	}
+	if !strings.Contains(pg.Body.String(), `<tr data-channel="shop"><td>Shop buyers</td><td class="num">1</td><td class="num">¥9.90</td>`) {
+		t.Fatal("no shop channel row")
+	}
+	csv := e.page(olga, "/admin/reports/csv?lang=en").Body.String()
+	if !strings.Contains(csv, "\nchannel_resale,") || !strings.Contains(csv, ",CNY,1,1,8.91,0.00,0.00,0.00,8.91,100.0,") {
+		t.Fatalf("CSV:\n%s", csv)
+	}
+}

@@ -161,6 +161,15 @@ func (s *Server) reportsPage(w http.ResponseWriter, r *http.Request, sess staff.
 			rows = append(rows, report.Row{Label: periodLabel(p.Period, rep.Grain), Title: p.Period, Revenue: p.RevenueMinor, Profit: p.ProfitMinor})
 		}
 		rc.Chart = report.Chart(rows, c, labels)
+		for _, ch := range rep.Channels {
+			if ch.Currency == c {
+				rc.Channels = append(rc.Channels, pages.ReportChannelRow{Channel: ch.Channel,
+					Label: s.Pages.T(lang, "admin.reports.channel."+ch.Channel), ReportMoney: reportMoney(ch.SalesFigures)})
+			}
+		}
+		if len(rc.Channels) < 2 {
+			rc.Channels = nil // one channel: the totals say it all
+		}
 		page.Currencies = append(page.Currencies, rc)
 	}
 	for _, p := range rep.Products {

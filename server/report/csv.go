@@ -11,8 +11,10 @@ import (
 )
 
 // CSVHeader is the export's first line. Every row is one set of figures:
-// section says which (total, period, product, batch, or purged_month for
-// the monthly totals of purged orders a day or week report leaves out).
+// section says which (total; channel_shop and channel_resale, the totals
+// split between buyers and resellers; period, product, batch, or
+// purged_month for the monthly totals of purged orders a day or week
+// report leaves out).
 // Amounts are decimals (compensation is the part of cost that went to
 // keys given as compensation) in major units of the row's currency; margin and
 // rate are percentages with one decimal. It holds metadata only: no
@@ -52,6 +54,9 @@ func WriteCSV(w io.Writer, r shop.Report, productName func(id string) string) er
 	}
 	for _, t := range r.Totals {
 		row("total", r.From+".."+r.To, "", "", "", "", "", t, "", "", "")
+	}
+	for _, c := range r.Channels {
+		row("channel_"+c.Channel, r.From+".."+r.To, "", "", "", "", "", c.SalesFigures, "", "", "")
 	}
 	for _, p := range r.Periods {
 		row("period", p.Period, "", "", "", "", "", p.SalesFigures, "", "", "")

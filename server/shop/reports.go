@@ -148,6 +148,18 @@ type BatchSales struct {
 	RatePermille int `json:"rate_permille"`
 }
 
+// Sales channels of a report.
+const (
+	ChannelShop   = "shop"   // buyers' orders
+	ChannelResale = "resale" // resellers' orders at agent prices (issue 14)
+)
+
+// ChannelSales are one channel's figures in the range.
+type ChannelSales struct {
+	Channel string `json:"channel"`
+	SalesFigures
+}
+
 // Report is the answer to Report.
 type Report struct {
 	Grain    Grain  `json:"grain"`
@@ -160,8 +172,12 @@ type Report struct {
 	Currencies []string       `json:"currencies"`
 	Periods    []PeriodSales  `json:"periods"`
 	Totals     []SalesFigures `json:"totals"`
-	Products   []ProductSales `json:"products"`
-	Batches    []BatchSales   `json:"batches"`
+	// Channels splits each currency's totals by who bought: the shop's
+	// buyers (ChannelShop) and resellers at agent prices (ChannelResale),
+	// in that order, a channel with no sale left out.
+	Channels []ChannelSales `json:"channels"`
+	Products []ProductSales `json:"products"`
+	Batches  []BatchSales   `json:"batches"`
 	// PurgedIncluded says the figures include purged orders (month
 	// reports); otherwise Purged lists the monthly totals of purged orders
 	// in the months the range touches, which the figures above leave out.
@@ -422,6 +438,54 @@ func (r *reportScan) orders(since time.Time, fn func(o Order, lines []saleLine))
 	})
 }
 
+// resaleOrders calls fn with every resale order (issue 14) as the sale it
+// is: paid from the balance when placed, delivered at once, refunds to the
+// balance as its refunds, the resellers' key tickets as its after-sales.
+// Resale orders are not purged and have no time index, so this reads them
+// all: its cost grows with the resale history.
+func (r *reportScan) resaleOrders(fn func(o Order, lines []saleLine)) error {
+	tickets := map[string][]Ticket{}
+	err := r.tx.Iterate(pRsTkt, "", false, func(_ string, v []byte) error {
+		var t ResaleTicket
+		if err := jsonUnmarshal(v, &t); err != nil {
+			return err
+		}
+		tickets[t.Order] = append(tickets[t.Order], Ticket{ItemID: t.ItemID, Reason: t.Reason})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return r.tx.Iterate(pRsOrd, "", false, func(_ string, v []byte) error {
+		var ro resaleSale
+		if err := jsonUnmarshal(v, &ro); err != nil {
+			return err
+		}
+		o := Order{Ref: ro.ID, ProductID: ro.ProductID, Quantity: ro.Quantity, AmountMinor: ro.AmountMinor,
+			Currency: ro.Currency, Items: ro.Items, PaidAt: ro.CreatedAt, DeliveredAt: ro.CreatedAt, Bad: ro.Bad,
+			Payment: &Payment{}}
+		if ro.RefundedMinor > 0 {
+			o.Refunds = []Refund{{AmountMinor: ro.RefundedMinor}}
+		}
+		fn(o, saleLines(o, r.kind(o.ProductID), tickets[ro.ID], r.cost))
+		return nil
+	})
+}
+
+// resaleSale is the part of a ResaleOrder a report reads (not its sealed
+// deliveries).
+type resaleSale struct {
+	ID            string              `json:"id"`
+	ProductID     string              `json:"product_id"`
+	Quantity      int                 `json:"quantity"`
+	AmountMinor   int64               `json:"amount_minor"`
+	Currency      string              `json:"currency"`
+	Items         []string            `json:"items"`
+	Bad           map[string]KeyState `json:"bad"`
+	RefundedMinor int64               `json:"refunded_minor"`
+	CreatedAt     time.Time           `json:"created_at"`
+}
+
 // saleOrder is the part of an Order a report reads: decoding it skips the
 // sealed deliveries, which are most of an order's bytes.
 type saleOrder struct {
@@ -638,6 +702,7 @@ func (s *Shop) Report(q ReportQuery) (Report, error) {
 		products := map[[2]string]*SalesFigures{} // pid, currency
 		batches := map[bk]*BatchSales{}
 		totals := map[string]*SalesFigures{}
+		channels := map[[2]string]*SalesFigures{} // channel, currency
 		fig := func(m map[string]*SalesFigures, c string) *SalesFigures {
 			if m[c] == nil {
 				m[c] = &SalesFigures{Currency: c}
@@ -672,16 +737,26 @@ func (s *Shop) Report(q ReportQuery) (Report, error) {
 			b.AfterSales += l.afterSales
 			b.Recalled += l.recalled
 		}
-		err = scan.orders(start.Add(-reportSlack), func(o Order, lines []saleLine) {
-			if o.PaidAt.Before(start) || !o.PaidAt.Before(end) || (q.ProductID != "" && o.ProductID != q.ProductID) {
-				return
+		sale := func(channel string) func(o Order, lines []saleLine) {
+			return func(o Order, lines []saleLine) {
+				if o.PaidAt.Before(start) || !o.PaidAt.Before(end) || (q.ProductID != "" && o.ProductID != q.ProductID) {
+					return
+				}
+				p := periodOf(o.PaidAt, q.Grain, loc)
+				ck := [2]string{channel, o.Currency}
+				if channels[ck] == nil {
+					channels[ck] = &SalesFigures{Currency: o.Currency}
+				}
+				for _, l := range lines {
+					addLine(p, o.Currency, o.ProductID, l)
+					channels[ck].add(l.figures(o.Currency))
+				}
 			}
-			p := periodOf(o.PaidAt, q.Grain, loc)
-			for _, l := range lines {
-				addLine(p, o.Currency, o.ProductID, l)
-			}
-		})
-		if err != nil {
+		}
+		if err := scan.orders(start.Add(-reportSlack), sale(ChannelShop)); err != nil {
+			return err
+		}
+		if err := scan.resaleOrders(sale(ChannelResale)); err != nil {
 			return err
 		}
 		// Purged orders: by month. A day or week report cannot place them,
@@ -695,6 +770,11 @@ func (s *Shop) Report(q ReportQuery) (Report, error) {
 				l := a.line(batch)
 				if rep.PurgedIncluded {
 					addLine(month, currency, pid, l)
+					ck := [2]string{ChannelShop, currency}
+					if channels[ck] == nil {
+						channels[ck] = &SalesFigures{Currency: currency}
+					}
+					channels[ck].add(l.figures(currency))
 					return
 				}
 				k := pk{month, currency}
@@ -719,6 +799,13 @@ func (s *Shop) Report(q ReportQuery) (Report, error) {
 			t := *totals[c]
 			t.finish()
 			rep.Totals = append(rep.Totals, t)
+			for _, ch := range []string{ChannelShop, ChannelResale} {
+				if f := channels[[2]string{ch, c}]; f != nil {
+					cs := ChannelSales{Channel: ch, SalesFigures: *f}
+					cs.finish()
+					rep.Channels = append(rep.Channels, cs)
+				}
+			}
 			for _, p := range order {
 				f := SalesFigures{Currency: c}
 				if x := periods[pk{p, c}]; x != nil {
@@ -850,12 +937,15 @@ func (s *Shop) ReviewList() (Review, error) {
 			b.AfterSales += l.afterSales
 			b.Recalled += l.recalled
 		}
-		err = scan.orders(time.Time{}, func(o Order, lines []saleLine) {
+		all := func(o Order, lines []saleLine) {
 			for _, l := range lines {
 				add(o.Currency, o.ProductID, l)
 			}
-		})
-		if err != nil {
+		}
+		if err := scan.orders(time.Time{}, all); err != nil {
+			return err
+		}
+		if err := scan.resaleOrders(all); err != nil {
 			return err
 		}
 		return scan.purged("", "", func(_, currency, pid, batch string, a reportAgg) {

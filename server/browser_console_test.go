@@ -31,7 +31,8 @@ func consoleNarrowJourney(t *testing.T, b *browser) {
 	for _, path := range []string{"/admin", "/admin/approvals", "/admin/orders", "/admin/owed", "/admin/products",
 		"/admin/products/" + url.PathEscape(p.ID) + "/stock", "/admin/new-product", "/admin/tickets", "/admin/rooms",
 		"/admin/patterns", "/admin/coupons", "/admin/goodwill", "/admin/reports", "/admin/reports/review", "/admin/tiers", "/admin/audit", "/admin/vault", "/admin/keys", "/admin/staff",
-		"/admin/shop", "/admin/catalogue", "/admin/products/" + url.PathEscape(p.ID) + "/images"} {
+		"/admin/shop", "/admin/catalogue", "/admin/products/" + url.PathEscape(p.ID) + "/images",
+		"/admin/resellers", "/admin/resale/tickets", "/admin/products/" + url.PathEscape(p.ID) + "/upstream"} {
 		wantStatus(t, path, st.open(path), http.StatusOK)
 		if w := eval[int](st, `document.documentElement.scrollWidth - document.documentElement.clientWidth`); w > 0 {
 			t.Errorf("%s: the page is %d px wider than a 390 px screen; too wide: %v", path, w, eval[[]string](st,

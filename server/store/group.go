@@ -43,6 +43,8 @@ type request struct {
 	done    chan error
 	// panicked carries a panic of fn back to the caller's goroutine.
 	panicked any
+	// ov holds fn's writes once it joined a batch.
+	ov *overlay
 }
 
 // Stats counts what the store has committed since it opened.
@@ -119,7 +121,14 @@ func (db *DB) runBatch(batch []*request) {
 		}
 		return
 	}
-	bt := db.bdb.NewTransaction(true)
+	if err := db.repair(); err != nil {
+		for _, r := range batch {
+			close(r.ordered)
+			r.done <- err
+		}
+		return
+	}
+	bt := db.batchTxn()
 	var members []*request
 	var size, entries int
 	for i := 0; i < len(batch); i++ {
@@ -134,7 +143,7 @@ func (db *DB) runBatch(batch []*request) {
 			// Commit what fits, then run r again on top of it: its reads
 			// came from a transaction that may not commit.
 			db.commit(bt, members, size, entries)
-			bt = db.bdb.NewTransaction(true)
+			bt = db.batchTxn()
 			members, size, entries = nil, 0, 0
 			i--
 			continue
@@ -149,11 +158,12 @@ func (db *DB) runBatch(batch []*request) {
 			for _, m := range members {
 				m.done <- badger.ErrConflict
 			}
-			bt = db.bdb.NewTransaction(true)
+			bt = db.batchTxn()
 			members, size, entries = nil, 0, 0
 			continue
 		}
 		close(r.ordered)
+		r.ov = ov
 		members = append(members, r)
 		size += ov.bytes
 		entries += len(ov.m)
@@ -178,14 +188,36 @@ func runFn(r *request, bt *badger.Txn) (ov *overlay, err error) {
 	return ov, r.fn(&Txn{t: bt, ov: ov})
 }
 
-// commit makes the batch durable and answers its members.
+// batchTxn opens the committer's transaction: it reads at the newest
+// durable timestamp (managed.go).
+func (db *DB) batchTxn() *badger.Txn {
+	db.clock.mu.Lock()
+	ts := db.clock.durable
+	db.clock.mu.Unlock()
+	return db.bdb.NewTransactionAt(ts, true)
+}
+
+// commit makes the batch durable at the next timestamp, publishes that
+// timestamp to new Views, and only then answers the batch's members.
 func (db *DB) commit(bt *badger.Txn, members []*request, size, entries int) {
 	var err error
 	if db.beforeCommit != nil {
 		err = db.beforeCommit()
 	}
 	if err == nil {
-		err = db.commitDone(bt.Commit())
+		ts := db.nextCommitTs()
+		err = bt.CommitAt(ts, nil)
+		if db.afterCommit != nil {
+			err = db.afterCommit(err)
+		}
+		if err == nil {
+			db.publish(ts)
+		} else if mayHaveWritten(err) {
+			for _, m := range members {
+				db.remember(m.ov)
+			}
+		}
+		err = db.commitDone(err)
 	} else {
 		bt.Discard()
 	}

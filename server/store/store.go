@@ -62,7 +62,8 @@ type DB struct {
 	done   chan struct{}
 
 	// Close must not close Badger under a transaction: one that starts on
-	// a closed Badger waits forever for its read watermark. Every
+	// a closed Badger fails or hangs (in Badger's own mode it waited
+	// forever for its read watermark). Every
 	// operation is admitted under mu (refused once closed is set) and
 	// counted in inflight, which Close waits for.
 	mu       sync.Mutex
@@ -76,6 +77,14 @@ type DB struct {
 	// beforeCommit, when set (tests only), runs before each batch commits;
 	// an error aborts the batch with it.
 	beforeCommit func() error
+	// afterCommit, when set (tests only), sees what each batch's CommitAt
+	// returned and returns what the committer takes as the result.
+	afterCommit func(error) error
+
+	// clock hands out the timestamps of managed mode (managed.go); undo
+	// holds the keys a failed commit may have left behind, committer only.
+	clock clock
+	undo  map[string]struct{}
 
 	// queue feeds the committer (group.go); stopCommitter ends it.
 	queue         chan *request
@@ -112,13 +121,18 @@ func Open(dir string, o Options) (*DB, error) {
 	opt.Compression = options.None
 	opt.MetricsEnabled = false
 	opt.Logger = badgerLogger{o.Logger}
-	bdb, err := badger.Open(opt)
+	// Managed mode: the committer numbers the commits and Views read at the
+	// newest durable one without waiting (managed.go). One writer cannot
+	// conflict with itself, so Badger need not track conflicts.
+	opt.DetectConflicts = false
+	bdb, err := badger.OpenManaged(opt)
 	if err != nil {
 		return nil, fmt.Errorf("store: open: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	db := &DB{bdb: bdb, log: o.Logger, cancel: cancel, done: make(chan struct{}),
 		queue: make(chan *request, batchRequests), stopCommitter: make(chan struct{}), committerDone: make(chan struct{})}
+	db.startClock()
 	if !o.InMemory && o.MinFree >= 0 {
 		db.minFree = cmp.Or(o.MinFree, defaultMinFree)
 		db.freeSpace = freeSpaceOf(dir)
@@ -197,6 +211,7 @@ func (db *DB) RunGC() {
 		return
 	}
 	defer db.end()
+	db.advanceDiscard()
 	for i := 0; i < 16; i++ {
 		if err := db.bdb.RunValueLogGC(0.5); err != nil {
 			if !errors.Is(err, badger.ErrNoRewrite) && !errors.Is(err, badger.ErrRejected) {
@@ -250,13 +265,17 @@ func (db *DB) retry(mu sync.Locker, fn func(*Txn) error) error {
 	}
 }
 
-// View runs fn in a read-only snapshot.
+// View runs fn in a read-only snapshot: every Update acknowledged before
+// View was called, and possibly some being acknowledged, never one whose
+// commit is not yet durable. It never waits for a commit (managed.go).
 func (db *DB) View(fn func(*Txn) error) error {
 	if err := db.begin(); err != nil {
 		return err
 	}
 	defer db.end()
-	return db.bdb.View(func(bt *badger.Txn) error { return fn(&Txn{t: bt}) })
+	bt, done := db.readTxn()
+	defer done()
+	return fn(&Txn{t: bt})
 }
 
 // Txn is a transaction. Keys are given without the version prefix. Inside
@@ -459,7 +478,11 @@ func (db *DB) Backup(w io.Writer) error {
 		return err
 	}
 	defer db.end()
-	if _, err := db.bdb.Backup(w, 0); err != nil {
+	ts := db.snapshot()
+	defer db.release(ts)
+	stream := db.bdb.NewStreamAt(ts)
+	stream.LogPrefix = "store.Backup"
+	if _, err := stream.Backup(w, 0); err != nil {
 		return fmt.Errorf("store: backup: %w", err)
 	}
 	return nil
@@ -480,6 +503,9 @@ func (db *DB) Load(r io.Reader) (err error) {
 			err = fmt.Errorf("store: load backup: corrupt backup: %v", p)
 		}
 	}()
+	// Load writes the backup's entries with their own versions: move the
+	// clock past them, even after a failure (part of it may be there).
+	defer db.refreshClock()
 	if err := db.bdb.Load(r, 64); err != nil {
 		return fmt.Errorf("store: load backup: %w", err)
 	}
@@ -511,14 +537,17 @@ func (db *DB) Compact() error {
 	}
 	defer db.end()
 	// DropPrefix is Badger's way to flush every memtable; it needs a prefix
-	// that exists, so write one and drop it.
-	barrier := vkey("compact-barrier")
-	if err := db.bdb.Update(func(t *badger.Txn) error { return t.Set(barrier, []byte{1}) }); err != nil {
+	// that exists, so write one (through the committer, which numbers every
+	// commit) and drop it.
+	const barrier = "compact-barrier"
+	if err := db.Update(func(tx *Txn) error { return tx.Set(barrier, []byte{1}) }); err != nil {
 		return fmt.Errorf("store: compact: %w", err)
 	}
-	if err := db.bdb.DropPrefix(barrier); err != nil {
+	if err := db.bdb.DropPrefix(vkey(barrier)); err != nil {
 		return fmt.Errorf("store: compact: flush: %w", err)
 	}
+	// Let the compaction drop every version no running reader needs.
+	db.advanceDiscard()
 	if err := db.bdb.Flatten(1); err != nil {
 		return fmt.Errorf("store: compact: flatten: %w", err)
 	}

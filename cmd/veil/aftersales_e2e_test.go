@@ -13,6 +13,7 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
+	"veil/server/shop"
 	"veil/server/store"
 )
 
@@ -315,22 +316,11 @@ func backdate(t *testing.T, data string, cases []proRataCase) {
 	defer db.Close()
 	err = db.Update(func(tx *store.Txn) error {
 		for _, c := range cases {
-			lk, err := tx.Get("ref/" + c.order.Ref)
+			err := shop.EditOrderTx(tx, c.order.Ref, func(o *shop.Order) error {
+				o.DeliveredAt, o.WindowEnds = o.DeliveredAt.Add(-c.back), o.WindowEnds.Add(-c.back)
+				return nil
+			})
 			if err != nil {
-				return err
-			}
-			var o map[string]any
-			if err := tx.GetJSON("order/"+string(lk), &o); err != nil {
-				return err
-			}
-			for _, f := range []string{"delivered_at", "window_ends"} {
-				at, err := time.Parse(time.RFC3339Nano, o[f].(string))
-				if err != nil {
-					return err
-				}
-				o[f] = at.Add(-c.back).Format(time.RFC3339Nano)
-			}
-			if err := tx.SetJSON("order/"+string(lk), o); err != nil {
 				return err
 			}
 		}

@@ -166,22 +166,14 @@ func TestMoneroE2E(t *testing.T) {
 	logs := srv.stderr.String()
 	tamper(t, sh.data, func(tx *store.Txn) error {
 		for _, ref := range []string{under.Ref, late.Ref} {
-			lk, err := tx.Get("ref/" + ref)
+			err := shop.EditOrderTx(tx, ref, func(o *shop.Order) error {
+				if err := tx.Delete(fmt.Sprintf("expiry/%012d/%s", o.ExpiresAt.Unix(), ref)); err != nil {
+					return err
+				}
+				o.ExpiresAt = time.Now().Add(-time.Minute)
+				return tx.Set(fmt.Sprintf("expiry/%012d/%s", o.ExpiresAt.Unix(), ref), nil)
+			})
 			if err != nil {
-				return err
-			}
-			var o shop.Order
-			if err := tx.GetJSON("order/"+string(lk), &o); err != nil {
-				return err
-			}
-			if err := tx.Delete(fmt.Sprintf("expiry/%012d/%s", o.ExpiresAt.Unix(), ref)); err != nil {
-				return err
-			}
-			o.ExpiresAt = time.Now().Add(-time.Minute)
-			if err := tx.Set(fmt.Sprintf("expiry/%012d/%s", o.ExpiresAt.Unix(), ref), nil); err != nil {
-				return err
-			}
-			if err := tx.SetJSON("order/"+string(lk), o); err != nil {
 				return err
 			}
 		}

@@ -138,7 +138,7 @@ func (s *Shop) RefundTx(tx *store.Txn, ref string, amountMinor int64) (Order, er
 		o.Status = StatusPartiallyRefunded
 		o.Notices = append(o.Notices, Notice{Code: "partially_refunded", At: now})
 	}
-	if err := tx.SetJSON(pOrder+lk, o); err != nil {
+	if err := putOrder(tx, lk, o); err != nil {
 		return Order{}, err
 	}
 	return o, nil

@@ -101,14 +101,15 @@ func (s *Shop) Lookup(token string) (View, error) {
 func (s *Shop) LookupToken(t crypto.Token) (View, error) {
 	var v View
 	err := s.db.View(func(tx *store.Txn) error {
-		if err := tx.GetJSON(pOrder+lookupHex(t), &v.Order); err != nil {
+		var err error
+		if v.Order, err = getOrder(tx, lookupHex(t)); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return ErrOrderNotFound
 			}
 			return err
 		}
 		// Vouchers are shown here too (not re-sealed: this only reads).
-		_, err := s.openVouchers(tx, newOpener(t, &v.Order), &v)
+		_, err = s.openVouchers(tx, newOpener(t, &v.Order), &v)
 		return err
 	})
 	if err != nil {
@@ -574,7 +575,7 @@ func (s *Shop) ReplaceTx(tx *store.Txn, ref, itemID, ticketID string) (Order, er
 	if err := s.GiveRemedyTx(tx, ticketID, RemedyReplace, 0); err != nil {
 		return o, err
 	}
-	return o, tx.SetJSON(pOrder+lk, o)
+	return o, putOrder(tx, lk, o)
 }
 
 // RecallResult counts what a recall did.
@@ -656,7 +657,7 @@ func (s *Shop) RecallTx(tx *store.Txn, batchID string) (RecallResult, error) {
 			if err := markRecalled(tx, &o, bad); err != nil {
 				return res, err
 			}
-			if err := tx.SetJSON(pOrder+lk, o); err != nil {
+			if err := putOrder(tx, lk, o); err != nil {
 				return res, err
 			}
 			continue
@@ -677,7 +678,7 @@ func (s *Shop) RecallTx(tx *store.Txn, batchID string) (RecallResult, error) {
 			o.Status = StatusReplaced
 			o.Notices = append(o.Notices, Notice{Code: "recalled_replaced", At: now})
 		}
-		if err := tx.SetJSON(pOrder+lk, o); err != nil {
+		if err := putOrder(tx, lk, o); err != nil {
 			return res, err
 		}
 	}

@@ -342,7 +342,13 @@ func (s *Shop) computeFigures(now time.Time) (map[string]Figures, error) {
 				ProductID   string    `json:"product_id"`
 				DeliveredAt time.Time `json:"delivered_at"`
 			}
-			if err := jsonUnmarshal(v, &o); err != nil {
+			if v[0] != '{' { // the binary form (orderstore.go)
+				d, _, err := decodeOrder(v)
+				if err != nil {
+					return err
+				}
+				o.Ref, o.ProductID, o.DeliveredAt = d.Ref, d.ProductID, d.DeliveredAt
+			} else if err := jsonUnmarshal(v, &o); err != nil {
 				return err
 			}
 			if o.DeliveredAt.IsZero() || o.DeliveredAt.Before(since) {

@@ -140,5 +140,5 @@ func (s *Shop) CompensateKeyTx(tx *store.Txn, approvalID string, p CompensationP
 		Approval: approvalID, Product: prod.ID, Item: kid, Ticket: p.Ticket, At: now,
 	})
 	o.Notices = append(o.Notices, Notice{Code: "compensation", At: now})
-	return o, tx.SetJSON(pOrder+lk, o)
+	return o, putOrder(tx, lk, o)
 }

@@ -358,7 +358,7 @@ func (s *Shop) swapReservedTx(tx *store.Txn, prod Product, rec keyRecord) (bool,
 	if err := freezeKey(tx, prod.ID, rec.ID); err != nil {
 		return false, err
 	}
-	return true, tx.SetJSON(pOrder+lk, o)
+	return true, putOrder(tx, lk, o)
 }
 
 // orderBatches lists the batches of an order's keys, current and taken

@@ -144,7 +144,7 @@ func (s *Shop) withOrder(ref string, fn func(tx *store.Txn, o *Order, prod Produ
 		if err != nil {
 			return err
 		}
-		return tx.SetJSON(pOrder+lk, o)
+		return putOrder(tx, lk, o)
 	})
 	if err == nil && len(freed) > 0 {
 		s.poolOf(prod.ID).put(freed)
@@ -284,11 +284,11 @@ func (s *Shop) settleDue() (int, error) {
 			}
 			o.Status = StatusSettled
 			o.SettledAt = now.Truncate(timeUnit)
-			lk, err := tx.Get(pRef + o.Ref)
+			rv, err := tx.Get(pRef + o.Ref)
 			if err != nil {
 				return err
 			}
-			if err := s.writeTierRecord(tx, string(lk), *o); err != nil {
+			if err := s.writeTierRecord(tx, refLookup(rv), *o); err != nil {
 				return err
 			}
 			return s.scheduleRetention(tx, o, o.SettledAt)

@@ -169,7 +169,13 @@ func (s *Shop) unsettledOrdersTx(tx *store.Txn, productID string) (int, error) {
 			ProductID string `json:"product_id"`
 			Status    Status `json:"status"`
 		}
-		if err := jsonUnmarshal(v, &o); err != nil {
+		if v[0] != '{' { // the binary form (orderstore.go)
+			d, _, err := decodeOrder(v)
+			if err != nil {
+				return err
+			}
+			o.ProductID, o.Status = d.ProductID, d.Status
+		} else if err := jsonUnmarshal(v, &o); err != nil {
 			return err
 		}
 		if o.ProductID == productID && !(Order{Status: o.Status}).settled() {

@@ -1,11 +1,11 @@
 package shop
 
 import (
-	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -145,16 +145,13 @@ func (s *Shop) Place(req OrderRequest) (Placed, error) {
 				return err
 			}
 			o.Items = items
-			if err := tx.Set(pRef+o.Ref, []byte(lk)); err != nil {
-				return err
-			}
 			if err := tx.Set(pExpiry+unixKey(o.ExpiresAt)+"/"+o.Ref, nil); err != nil {
 				return err
 			}
 			if err := tx.Set(orderTimeKey(o), nil); err != nil {
 				return err
 			}
-			return tx.SetJSON(pOrder+lk, o)
+			return putOrder(tx, lk, o) // and ref/<ref>, with the recipient
 		})
 		if !errors.Is(err, errRefTaken) {
 			break
@@ -368,20 +365,31 @@ func getOrderByRef(tx *store.Txn, ref string) (Order, string, error) {
 	if !refRE(ref) {
 		return o, "", ErrOrderNotFound
 	}
-	lk, err := tx.Get(pRef + ref)
+	rv, err := tx.Get(pRef + ref)
 	if errors.Is(err, store.ErrNotFound) {
 		return o, "", ErrOrderNotFound
 	}
 	if err != nil {
 		return o, "", err
 	}
-	if err := tx.GetJSON(pOrder+string(lk), &o); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			err = ErrOrderNotFound
-		}
+	lk := refLookup(rv)
+	v, err := tx.Get(pOrder + lk)
+	if errors.Is(err, store.ErrNotFound) {
+		return o, "", ErrOrderNotFound
+	}
+	if err != nil {
 		return o, "", err
 	}
-	return o, string(lk), nil
+	o, npay, err := decodeOrder(v)
+	if err != nil {
+		return o, "", err
+	}
+	if v[0] != '{' {
+		if err := loadOrderParts(tx, rv, npay, &o); err != nil {
+			return o, "", err
+		}
+	}
+	return o, lk, nil
 }
 
 func refRE(ref string) bool {
@@ -427,8 +435,13 @@ func (s *Shop) deliver(tx *store.Txn, o *Order, prod Product) error {
 	o.Status = StatusDelivered
 	o.DeliveredAt = now
 	o.WindowEnds = now.Add(time.Duration(prod.Policy.WindowHours) * time.Hour)
-	if err := tx.Delete(pDeliver + o.Ref); err != nil {
+	// Queued deliveries only (no blind delete: a write costs more than a read).
+	if queued, err := tx.Has(pDeliver + o.Ref); err != nil {
 		return err
+	} else if queued {
+		if err := tx.Delete(pDeliver + o.Ref); err != nil {
+			return err
+		}
 	}
 	return tx.Set(pSettle+unixKey(o.WindowEnds)+"/"+o.Ref, nil)
 }
@@ -503,7 +516,7 @@ func (s *Shop) sealRecords(tx *store.Txn, o *Order, recs []keyRecord, mark func(
 		return nil, err
 	}
 	defer wipe(payload)
-	r, err := crypto.ParseRecipient(o.Recipient)
+	r, err := orderRecipient(tx, o)
 	if err != nil {
 		return nil, fmt.Errorf("order recipient: %w", err)
 	}
@@ -558,17 +571,18 @@ func (s *Shop) RetrieveToken(t crypto.Token) (View, error) {
 	// — runs in a snapshot on the caller's goroutine, never inside an
 	// Update fn (those run one at a time on the store's committer). A
 	// retrieval that must record something (the first showing, a re-seal)
-	// then writes its result only if the order is byte for byte the one it
-	// opened; if anything moved meanwhile (a refund, a replacement), it
-	// opens again. So a cooling-off refund and a first retrieval racing
-	// each other still serialise: one of them sees the other.
+	// then writes its result only if the order (record, recipient and
+	// deliveries) is the one it opened; if anything moved meanwhile (a
+	// refund, a replacement), it opens again. So a cooling-off refund and a
+	// first retrieval racing each other still serialise: one of them sees
+	// the other.
 	for attempt := 0; ; attempt++ {
 		var v View
-		var seen []byte
+		var seen Order
 		var writes bool
 		err := s.db.View(func(tx *store.Txn) error {
 			var err error
-			if seen, err = tx.Get(pOrder + lk); err != nil {
+			if seen, err = getOrder(tx, lk); err != nil {
 				if errors.Is(err, store.ErrNotFound) {
 					return ErrOrderNotFound
 				}
@@ -587,14 +601,14 @@ func (s *Shop) RetrieveToken(t crypto.Token) (View, error) {
 			s.beforeRecord()
 		}
 		err = s.db.Update(func(tx *store.Txn) error {
-			now, err := tx.Get(pOrder + lk)
+			now, err := getOrder(tx, lk)
 			if err != nil {
 				return err
 			}
-			if !bytes.Equal(now, seen) {
+			if !reflect.DeepEqual(now, seen) {
 				return errOrderMoved
 			}
-			return tx.SetJSON(pOrder+lk, v.Order)
+			return putOrder(tx, lk, v.Order)
 		})
 		switch {
 		case err == nil:
@@ -612,15 +626,15 @@ func (s *Shop) RetrieveToken(t crypto.Token) (View, error) {
 // write (RetrieveToken opens it again).
 var errOrderMoved = errors.New("shop: order changed during retrieval")
 
-// retrieveIn opens the order stored as raw for its token holder, reading in
-// tx: keys, vouchers and reward code. writes reports whether the retrieval
+// retrieveIn opens the order o, as read in tx, for its token holder: keys,
+// vouchers and reward code (o itself is left as it was). writes reports whether the retrieval
 // must be recorded (v.Order is then the record to write): a voucher or
 // (unless the keys are withheld) a delivery still sealed to the order's
 // asymmetric recipient was re-sealed, or keys were shown for the first time.
-func (s *Shop) retrieveIn(tx *store.Txn, t crypto.Token, raw []byte) (v View, writes bool, err error) {
-	if err := jsonUnmarshal(raw, &v.Order); err != nil {
-		return v, false, err
-	}
+func (s *Shop) retrieveIn(tx *store.Txn, t crypto.Token, o Order) (v View, writes bool, err error) {
+	// Opening re-seals in place: v's copy only.
+	v.Order = o
+	v.Order.Payloads, v.Order.Vouchers = slices.Clone(o.Payloads), slices.Clone(o.Vouchers)
 	p, ok := s.catalog.get(v.Order.ProductID)
 	if !ok {
 		return v, false, ErrProductNotFound

@@ -302,8 +302,12 @@ func record(tx *store.Txn, tradeKey string, rec PaymentRecord) error {
 		if err := tx.Set(pOwed+k, nil); err != nil {
 			return err
 		}
-	} else if err := tx.Delete(pOwed + k); err != nil {
+	} else if owed, err := tx.Has(pOwed + k); err != nil {
 		return err
+	} else if owed { // no blind delete: most payments were never owed
+		if err := tx.Delete(pOwed + k); err != nil {
+			return err
+		}
 	}
 	return tx.SetJSON(pPayRec+k, rec)
 }
@@ -358,7 +362,7 @@ func (s *Shop) acceptTx(tx *store.Txn, o *Order, lk string, prod Product, p Paym
 			if err := record(tx, tradeKey, rec); err != nil {
 				return PayResult{}, err
 			}
-			return PayResult{Order: *o, Outcome: OutcomeOwed, Record: rec}, tx.SetJSON(pOrder+lk, o)
+			return PayResult{Order: *o, Outcome: OutcomeOwed, Record: rec}, putOrder(tx, lk, *o)
 		}
 		if err != nil {
 			return PayResult{}, err
@@ -373,7 +377,7 @@ func (s *Shop) acceptTx(tx *store.Txn, o *Order, lk string, prod Product, p Paym
 	if err := record(tx, tradeKey, rec); err != nil {
 		return PayResult{}, err
 	}
-	return PayResult{Order: *o, Outcome: OutcomeApplied, Record: rec}, tx.SetJSON(pOrder+lk, o)
+	return PayResult{Order: *o, Outcome: OutcomeApplied, Record: rec}, putOrder(tx, lk, *o)
 }
 
 // deliverOrQueue delivers a paid order inside tx, or queues it for the
@@ -435,7 +439,7 @@ func (s *Shop) holdTx(tx *store.Txn, o *Order, lk string, p Payment, h *hold, tr
 	if err := record(tx, tradeKey, rec); err != nil {
 		return PayResult{}, err
 	}
-	return PayResult{Order: *o, Outcome: OutcomeHeld, Record: rec}, tx.SetJSON(pOrder+lk, o)
+	return PayResult{Order: *o, Outcome: OutcomeHeld, Record: rec}, putOrder(tx, lk, *o)
 }
 
 // owedTx records a payment that is owed back, with a notice; refundDue
@@ -450,7 +454,7 @@ func (s *Shop) owedTx(tx *store.Txn, o *Order, lk string, p Payment, tradeKey, r
 	if err := record(tx, tradeKey, rec); err != nil {
 		return PayResult{}, err
 	}
-	return PayResult{Order: *o, Outcome: OutcomeOwed, Record: rec}, tx.SetJSON(pOrder+lk, o)
+	return PayResult{Order: *o, Outcome: OutcomeOwed, Record: rec}, putOrder(tx, lk, *o)
 }
 
 // ConfirmHeldTx accepts the held payment (provider, trade number) of the
@@ -492,7 +496,7 @@ func (s *Shop) ConfirmHeldTx(tx *store.Txn, ref, provider, tradeNo string) (Orde
 	if err := record(tx, "", rec); err != nil {
 		return Order{}, err
 	}
-	return o, tx.SetJSON(pOrder+lk, o)
+	return o, putOrder(tx, lk, o)
 }
 
 // RefuseHeld settles a held payment that staff rejected (or whose approval
@@ -636,5 +640,5 @@ func (s *Shop) PaymentReturnedTx(tx *store.Txn, ref, provider, tradeNo string) (
 			}
 		}
 	}
-	return o, tx.SetJSON(pOrder+lk, o)
+	return o, putOrder(tx, lk, o)
 }

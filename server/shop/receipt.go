@@ -38,7 +38,8 @@ func (s *Shop) ReceiptToken(t crypto.Token, lang string) (block, ref string, err
 	s.mu.RUnlock()
 	var v View
 	err = s.db.View(func(tx *store.Txn) error {
-		if err := tx.GetJSON(pOrder+lookupHex(t), &v.Order); err != nil {
+		var err error
+		if v.Order, err = getOrder(tx, lookupHex(t)); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return ErrOrderNotFound
 			}
@@ -57,7 +58,7 @@ func (s *Shop) ReceiptToken(t crypto.Token, lang string) (block, ref string, err
 		}
 		// openPayloads may re-seal a delivery in v's copy; it is not
 		// written back, so this stays read-only.
-		_, err := s.openPayloads(newOpener(t, &v.Order), &v)
+		_, err = s.openPayloads(newOpener(t, &v.Order), &v)
 		return err
 	})
 	if err != nil {

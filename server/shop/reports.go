@@ -415,24 +415,33 @@ func (r *reportScan) orders(since time.Time, fn func(o Order, lines []saleLine))
 		if !since.IsZero() && time.Unix(999_999_999_999-n, 0).Before(since) {
 			return store.ErrStop
 		}
-		lk, err := r.tx.Get(pRef + ref)
+		rv, err := r.tx.Get(pRef + ref)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil // purged
 		}
 		if err != nil {
 			return err
 		}
-		var so saleOrder
-		if err := r.tx.GetJSON(pOrder+string(lk), &so); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return nil
-			}
-			return err
-		}
-		if so.Payment == nil || so.PaidAt.IsZero() {
+		v, err := r.tx.Get(pOrder + refLookup(rv))
+		if errors.Is(err, store.ErrNotFound) {
 			return nil
 		}
-		o := so.order()
+		if err != nil {
+			return err
+		}
+		var o Order
+		if v[0] == '{' {
+			var so saleOrder
+			if err := jsonUnmarshal(v, &so); err != nil {
+				return err
+			}
+			o = so.order()
+		} else if o, _, err = decodeOrder(v); err != nil {
+			return err
+		}
+		if o.Payment == nil || o.PaidAt.IsZero() {
+			return nil
+		}
 		fn(o, saleLines(o, r.kind(o.ProductID), r.tickets[o.Ref], r.cost))
 		return nil
 	})

@@ -147,7 +147,7 @@ func (s *Shop) migrateRetention() error {
 			if err := s.scheduleRetention(tx, &o, o.PurgeAt.Add(-legacyRetention)); err != nil {
 				return err
 			}
-			return tx.SetJSON(pOrder+lk, o)
+			return putOrder(tx, lk, o)
 		})
 		if err != nil && !errors.Is(err, ErrOrderNotFound) {
 			return fmt.Errorf("shop: move %s to the retention index: %w", ref, err)
@@ -273,6 +273,11 @@ func (s *Shop) purgeTx(tx *store.Txn, ref string) error {
 		if err := tx.Delete(pBatchRep + b + "/" + ref); err != nil {
 			return err
 		}
+	}
+	// The deliveries stored apart (orderstore.go): crypto-erased with the
+	// record, as the recipient goes with ref/<ref>.
+	if err := deleteOrderParts(tx, ref); err != nil {
+		return err
 	}
 	for _, k := range []string{
 		pOrder + lk, pRef + ref, orderTimeKey(o), pDeliver + ref, pFastOrder + ref,

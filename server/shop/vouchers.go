@@ -131,7 +131,7 @@ func (s *Shop) IssueVoucherTx(tx *store.Txn, ref string, amountMinor int64, appr
 	iv := IssuedVoucher{Sealed: sealed, AmountMinor: amountMinor, Currency: o.Currency, Approval: approvalID, Cause: cause, At: now}
 	o.Vouchers = append(o.Vouchers, iv)
 	o.Notices = append(o.Notices, Notice{Code: "voucher", At: now.Truncate(timeUnit)})
-	return iv, tx.SetJSON(pOrder+lk, o)
+	return iv, putOrder(tx, lk, o)
 }
 
 // spendVoucher takes a voucher for an order of prod, inside tx.

@@ -1,0 +1,498 @@
+package shop
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"time"
+
+	"filippo.io/age"
+
+	"veil/crypto"
+	"veil/server/store"
+)
+
+// How an order is stored (issue 15, "write less"). A purchase used to
+// rewrite one JSON record three times, each time carrying the order's ~2 KB
+// Bech32 recipient and every delivery base64-encoded. Now:
+//
+//	order/<lookup hex>       the record: orderFormat, the fields every order
+//	                         has in binary (encodeOrder), then the rest of the
+//	                         Order as JSON, only when any of it is set
+//	ref/<ref>                the lookup hex (64 bytes), then the order's raw
+//	                         recipient (crypto.RecipientBytes: kind byte and
+//	                         public key), written once when the order is placed
+//	payload/<ref>/<n>        delivery n: payloadAsym or payloadSym, then the
+//	                         age file as is; written once, replaced only by
+//	                         its re-sealing on first retrieval
+//
+// Revealed is not stored while a delivery re-sealed to the token's
+// symmetric recipient implies it (only the first showing re-seals), so the
+// first retrieval writes the re-sealed deliveries and nothing else; a
+// record that would not change is not rewritten.
+//
+// Stores written before keep their JSON records (a value starting with '{',
+// recipient and payloads inline) and a ref value of the lookup hex alone;
+// both forms are read, and the next write of such an order moves it to this
+// layout. getOrder and putOrder are the only way to an order record.
+const (
+	pPayload    = "payload/" // payload/<ref>/<n> -> kind byte + age file
+	orderFormat = 0x01       // first byte of a binary order record
+
+	payloadAsym = 0x00 // sealed to the order's recipient
+	payloadSym  = 0x01 // re-sealed to the token's symmetric recipient
+
+	lookupHexLen = 64
+)
+
+func payloadKey(ref string, n int) string { return pPayload + ref + "/" + strconv.Itoa(n) }
+
+// getOrder reads the order under lk with its recipient and deliveries.
+// store.ErrNotFound when there is none.
+func getOrder(tx *store.Txn, lk string) (Order, error) {
+	v, err := tx.Get(pOrder + lk)
+	if err != nil {
+		return Order{}, err
+	}
+	o, npay, err := decodeOrder(v)
+	if err != nil {
+		return Order{}, err
+	}
+	if len(v) > 0 && v[0] == '{' {
+		return o, nil // the old form: all inline
+	}
+	rv, err := tx.Get(pRef + o.Ref)
+	if err != nil {
+		return Order{}, fmt.Errorf("shop: order %s: ref: %w", o.Ref, err)
+	}
+	return o, loadOrderParts(tx, rv, npay, &o)
+}
+
+// loadOrderParts fills the recipient (from the ref value rv) and the npay
+// deliveries of a binary record.
+func loadOrderParts(tx *store.Txn, rv []byte, npay int, o *Order) error {
+	if len(rv) > lookupHexLen {
+		s, err := crypto.FormatRecipient(rv[lookupHexLen:])
+		if err != nil {
+			return fmt.Errorf("shop: order %s: recipient: %w", o.Ref, err)
+		}
+		o.Recipient = s
+	}
+	if npay > 0 {
+		o.Payloads = make([]Payload, 0, npay)
+	}
+	for i := range npay {
+		p, err := tx.Get(payloadKey(o.Ref, i))
+		if err != nil {
+			return fmt.Errorf("shop: order %s: delivery %d: %w", o.Ref, i, err)
+		}
+		if len(p) < 1 || p[0] > payloadSym {
+			return fmt.Errorf("shop: order %s: delivery %d: bad record", o.Ref, i)
+		}
+		o.Payloads = append(o.Payloads, Payload{Sealed: p[1:], Sym: p[0] == payloadSym})
+	}
+	o.Revealed = o.Revealed || symPayload(o.Payloads)
+	return nil
+}
+
+// symPayload reports whether a delivery was re-sealed to the token's
+// symmetric recipient, which only the first showing of the keys does.
+func symPayload(ps []Payload) bool {
+	for _, p := range ps {
+		if p.Sym {
+			return true
+		}
+	}
+	return false
+}
+
+// refLookup returns the lookup hex of a ref value (either form).
+func refLookup(rv []byte) string {
+	return string(rv[:min(len(rv), lookupHexLen)])
+}
+
+// putOrder writes o under lk in the binary form: the record, the recipient
+// in the ref value if it is not there yet, and each delivery that is not
+// stored as it is (a delivery dropped from o is deleted). It reads what it
+// compares, so an unchanged delivery or recipient costs no write.
+func putOrder(tx *store.Txn, lk string, o Order) error {
+	rv, err := tx.Get(pRef + o.Ref)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if len(rv) <= lookupHexLen && o.Recipient != "" {
+		raw, err := crypto.RecipientBytes(o.Recipient)
+		if err != nil {
+			return fmt.Errorf("shop: order %s: recipient: %w", o.Ref, err)
+		}
+		if err := tx.Set(pRef+o.Ref, append([]byte(lk), raw...)); err != nil {
+			return err
+		}
+	}
+	for i, p := range o.Payloads {
+		k := payloadKey(o.Ref, i)
+		kind := byte(payloadAsym)
+		if p.Sym {
+			kind = payloadSym
+		}
+		old, err := tx.Get(k)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err == nil && len(old) > 0 && old[0] == kind && bytes.Equal(old[1:], p.Sealed) {
+			continue
+		}
+		if err := tx.Set(k, append([]byte{kind}, p.Sealed...)); err != nil {
+			return err
+		}
+	}
+	for i := len(o.Payloads); ; i++ {
+		k := payloadKey(o.Ref, i)
+		ok, err := tx.Has(k)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			break
+		}
+		if err := tx.Delete(k); err != nil {
+			return err
+		}
+	}
+	b, err := encodeOrder(o)
+	if err != nil {
+		return err
+	}
+	if old, err := tx.Get(pOrder + lk); err == nil && bytes.Equal(old, b) {
+		return nil
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return tx.Set(pOrder+lk, b)
+}
+
+// deleteOrderParts deletes what putOrder writes beside the record and the
+// ref: the deliveries of the order ref.
+func deleteOrderParts(tx *store.Txn, ref string) error {
+	var keys []string
+	err := tx.Iterate(pPayload+ref+"/", "", true, func(k string, _ []byte) error {
+		keys = append(keys, k)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := tx.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// orderRecipient returns the age recipient of o, parsed from the raw bytes
+// of its ref value when they are stored (no Bech32), else from o.Recipient.
+func orderRecipient(tx *store.Txn, o *Order) (age.Recipient, error) {
+	rv, err := tx.Get(pRef + o.Ref)
+	if err == nil && len(rv) > lookupHexLen {
+		return crypto.ParseRecipientBytes(rv[lookupHexLen:])
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	return crypto.ParseRecipient(o.Recipient)
+}
+
+// EditOrderTx reads the order with this ref, lets fn change it and writes
+// it back: for maintenance and tests that must change a stored order as
+// such (the record's encoding is the shop's).
+func EditOrderTx(tx *store.Txn, ref string, fn func(*Order) error) error {
+	o, lk, err := getOrderByRef(tx, ref)
+	if err != nil {
+		return err
+	}
+	if err := fn(&o); err != nil {
+		return err
+	}
+	return putOrder(tx, lk, o)
+}
+
+// The binary record (orderFormat): the fields below in this order, strings
+// and byte strings as a uvarint length and the bytes, integers as varints,
+// times as timeBits, flags as one byte; then a uvarint length and the JSON
+// of the Order with these fields (and the recipient and deliveries, stored
+// apart) zeroed — empty when nothing else is set, so a plain order is about
+// 150 bytes. A field added to Order later lands in the JSON part by itself.
+// Revealed is stored only when no delivery re-sealed to the token implies
+// it.
+//
+//	ref product_id quantity amount_minor currency status tier items(count,
+//	each) created_at expires_at paid_at deliver_by delivered_at window_ends
+//	settled_at purge_at retain_from flags payment(if flagPayment: provider
+//	trade_no amount_minor band) unit_minor pay_with discount discount_key
+//	coupon coupon_off coupon_key reward npayloads rest
+const (
+	flagRevealed = 1 << iota
+	flagWithheld
+	flagDiscountBack
+	flagCouponBack
+	flagPayment
+)
+
+// hot returns o with the fields the binary part holds, and rest o with
+// them (and the recipient and deliveries) zeroed.
+func splitOrder(o Order) (rest Order) {
+	rest = o
+	rest.Ref, rest.ProductID, rest.Quantity, rest.AmountMinor, rest.Currency = "", "", 0, 0, ""
+	rest.Status, rest.Tier, rest.Items = "", 0, nil
+	rest.CreatedAt, rest.ExpiresAt, rest.PaidAt, rest.DeliverBy = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	rest.DeliveredAt, rest.WindowEnds, rest.SettledAt = time.Time{}, time.Time{}, time.Time{}
+	rest.PurgeAt, rest.RetainFrom = time.Time{}, time.Time{}
+	rest.Revealed, rest.Withheld, rest.DiscountBack, rest.CouponBack = false, false, false, false
+	rest.Payment, rest.UnitMinor, rest.PayWith = nil, 0, ""
+	rest.Discount, rest.DiscountKey = 0, ""
+	rest.CouponCode, rest.CouponOff, rest.CouponKey, rest.Reward = "", 0, "", nil
+	rest.Recipient, rest.Payloads = "", nil
+	return rest
+}
+
+func encodeOrder(o Order) ([]byte, error) {
+	b := make([]byte, 0, 192)
+	b = append(b, orderFormat)
+	str := func(s string) { b = binary.AppendUvarint(b, uint64(len(s))); b = append(b, s...) }
+	num := func(n int64) { b = binary.AppendVarint(b, n) }
+	tm := func(t time.Time) { b = binary.AppendUvarint(b, timeBits(t)); b = appendNanos(b, t) }
+	str(o.Ref)
+	str(o.ProductID)
+	num(int64(o.Quantity))
+	num(o.AmountMinor)
+	str(o.Currency)
+	str(string(o.Status))
+	num(int64(o.Tier))
+	b = binary.AppendUvarint(b, uint64(len(o.Items)))
+	for _, it := range o.Items {
+		str(it)
+	}
+	for _, t := range []time.Time{o.CreatedAt, o.ExpiresAt, o.PaidAt, o.DeliverBy, o.DeliveredAt,
+		o.WindowEnds, o.SettledAt, o.PurgeAt, o.RetainFrom} {
+		tm(t)
+	}
+	var flags byte
+	for _, f := range []struct {
+		on   bool
+		flag byte
+	}{{o.Revealed && !symPayload(o.Payloads), flagRevealed}, {o.Withheld, flagWithheld}, {o.DiscountBack, flagDiscountBack},
+		{o.CouponBack, flagCouponBack}, {o.Payment != nil, flagPayment}} {
+		if f.on {
+			flags |= f.flag
+		}
+	}
+	b = append(b, flags)
+	if o.Payment != nil {
+		str(o.Payment.Provider)
+		str(o.Payment.TradeNo)
+		num(o.Payment.AmountMinor)
+		str(o.Payment.Band)
+	}
+	num(o.UnitMinor)
+	str(o.PayWith)
+	num(int64(o.Discount))
+	str(o.DiscountKey)
+	str(o.CouponCode)
+	num(o.CouponOff)
+	str(o.CouponKey)
+	str(string(o.Reward))
+	b = binary.AppendUvarint(b, uint64(len(o.Payloads)))
+	rest := splitOrder(o)
+	if reflect.DeepEqual(rest, Order{}) {
+		return binary.AppendUvarint(b, 0), nil
+	}
+	js, err := json.Marshal(rest)
+	if err != nil {
+		return nil, err
+	}
+	b = binary.AppendUvarint(b, uint64(len(js)))
+	return append(b, js...), nil
+}
+
+// timeBits is 0 for the zero time, else 1 + (zigzag(unix seconds) << 1 |
+// has nanoseconds); the nanoseconds follow as a uvarint when set.
+func timeBits(t time.Time) uint64 {
+	if t.IsZero() {
+		return 0
+	}
+	s := t.Unix()
+	z := uint64(s<<1) ^ uint64(s>>63)
+	n := uint64(0)
+	if t.Nanosecond() != 0 {
+		n = 1
+	}
+	return 1 + (z<<1 | n)
+}
+
+func appendNanos(b []byte, t time.Time) []byte {
+	if !t.IsZero() && t.Nanosecond() != 0 {
+		b = binary.AppendUvarint(b, uint64(t.Nanosecond()))
+	}
+	return b
+}
+
+var errOrderRecord = errors.New("shop: decode order record: malformed")
+
+// decodeOrder decodes a stored order record of either form and returns
+// the number of deliveries stored apart (0 for the old form, which holds
+// them inline, as it holds the recipient). A binary record's Recipient
+// and Payloads are left empty (getOrder fills them).
+func decodeOrder(v []byte) (Order, int, error) {
+	var o Order
+	if len(v) > 0 && v[0] == '{' {
+		err := jsonUnmarshal(v, &o)
+		return o, 0, err
+	}
+	if len(v) == 0 || v[0] != orderFormat {
+		return o, 0, errOrderRecord
+	}
+	d := decoder{b: v[1:]}
+	var h Order
+	h.Ref = d.str()
+	h.ProductID = d.str()
+	h.Quantity = int(d.num())
+	h.AmountMinor = d.num()
+	h.Currency = d.str()
+	h.Status = Status(d.str())
+	h.Tier = int(d.num())
+	if n := d.uvarint(); n > 0 && d.err == nil {
+		if n > uint64(len(d.b)) {
+			return o, 0, errOrderRecord
+		}
+		h.Items = make([]string, 0, n)
+		for range n {
+			h.Items = append(h.Items, d.str())
+		}
+	}
+	for _, t := range []*time.Time{&h.CreatedAt, &h.ExpiresAt, &h.PaidAt, &h.DeliverBy, &h.DeliveredAt,
+		&h.WindowEnds, &h.SettledAt, &h.PurgeAt, &h.RetainFrom} {
+		*t = d.time()
+	}
+	flags := d.byte()
+	h.Revealed, h.Withheld = flags&flagRevealed != 0, flags&flagWithheld != 0
+	h.DiscountBack, h.CouponBack = flags&flagDiscountBack != 0, flags&flagCouponBack != 0
+	if flags&flagPayment != 0 {
+		h.Payment = &Payment{Provider: d.str(), TradeNo: d.str(), AmountMinor: d.num(), Band: d.str()}
+	}
+	h.UnitMinor = d.num()
+	h.PayWith = d.str()
+	h.Discount = int(d.num())
+	h.DiscountKey = d.str()
+	h.CouponCode = d.str()
+	h.CouponOff = d.num()
+	h.CouponKey = d.str()
+	if r := d.str(); r != "" {
+		h.Reward = []byte(r)
+	}
+	npay := d.uvarint()
+	rest := d.bytes()
+	if d.err != nil || len(d.b) != 0 || npay > 1<<16 {
+		return o, 0, errOrderRecord
+	}
+	if len(rest) > 0 {
+		if err := jsonUnmarshal(rest, &o); err != nil {
+			return o, 0, err
+		}
+	}
+	// The binary fields over the rest (whose copies of them are zero).
+	o.Ref, o.ProductID, o.Quantity, o.AmountMinor, o.Currency = h.Ref, h.ProductID, h.Quantity, h.AmountMinor, h.Currency
+	o.Status, o.Tier, o.Items = h.Status, h.Tier, h.Items
+	o.CreatedAt, o.ExpiresAt, o.PaidAt, o.DeliverBy = h.CreatedAt, h.ExpiresAt, h.PaidAt, h.DeliverBy
+	o.DeliveredAt, o.WindowEnds, o.SettledAt = h.DeliveredAt, h.WindowEnds, h.SettledAt
+	o.PurgeAt, o.RetainFrom = h.PurgeAt, h.RetainFrom
+	o.Revealed, o.Withheld, o.DiscountBack, o.CouponBack = h.Revealed, h.Withheld, h.DiscountBack, h.CouponBack
+	o.Payment, o.UnitMinor, o.PayWith = h.Payment, h.UnitMinor, h.PayWith
+	o.Discount, o.DiscountKey = h.Discount, h.DiscountKey
+	o.CouponCode, o.CouponOff, o.CouponKey, o.Reward = h.CouponCode, h.CouponOff, h.CouponKey, h.Reward
+	return o, int(npay), nil
+}
+
+// decoder reads the binary record; the first error sticks.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = errOrderRecord
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) num() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.err = errOrderRecord
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) bytes() []byte {
+	n := d.uvarint()
+	if d.err != nil {
+		return nil
+	}
+	if n > uint64(len(d.b)) {
+		d.err = errOrderRecord
+		return nil
+	}
+	v := d.b[:n:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) str() string { return string(d.bytes()) }
+
+func (d *decoder) byte() byte {
+	if d.err != nil {
+		return 0
+	}
+	if len(d.b) == 0 {
+		d.err = errOrderRecord
+		return 0
+	}
+	v := d.b[0]
+	d.b = d.b[1:]
+	return v
+}
+
+func (d *decoder) time() time.Time {
+	v := d.uvarint()
+	if v == 0 || d.err != nil {
+		return time.Time{}
+	}
+	v--
+	z := v >> 1
+	s := int64(z>>1) ^ -int64(z&1)
+	var ns int64
+	if v&1 != 0 {
+		ns = int64(d.uvarint())
+		if ns <= 0 || ns >= 1e9 {
+			d.err = errOrderRecord
+			return time.Time{}
+		}
+	}
+	return time.Unix(s, ns).UTC()
+}

@@ -1,0 +1,315 @@
+package shop
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"veil/crypto"
+	"veil/server/store"
+)
+
+// TestPurchaseWrites: one purchase (place, pay, first retrieval) of a
+// unique key commits at most 13 entries and 4,500 bytes of keys and values
+// (it was 14 entries and ~11 KB with the recipient and base64 payloads in a
+// JSON record written three times); a repeat retrieval writes nothing.
+func TestPurchaseWrites(t *testing.T) {
+	e := newEnv(t)
+	p := e.product("lean", Unique)
+	e.importKeys(p.ID, keyList("LEAN", 4))
+	e.keysOf(e.buyAndPay(p.ID)) // warm: the first order of a product may write more
+
+	before := e.db.Stats()
+	pl := e.buy(p.ID, 1)
+	placed := e.db.Stats()
+	e.pay(pl.Order)
+	paid := e.db.Stats()
+	if ks := e.keysOf(pl.Token); len(ks) != 1 {
+		t.Fatalf("keys %v", ks)
+	}
+	shown := e.db.Stats()
+	e.keysOf(pl.Token)
+	if again := e.db.Stats(); again != shown {
+		t.Fatalf("a repeat retrieval wrote: %+v -> %+v", shown, again)
+	}
+	entries, size := shown.Entries-before.Entries, shown.Bytes-before.Bytes
+	t.Logf("purchase: %d entries, %d bytes (place %d/%d, pay %d/%d, retrieve %d/%d)", entries, size,
+		placed.Entries-before.Entries, placed.Bytes-before.Bytes, paid.Entries-placed.Entries, paid.Bytes-placed.Bytes,
+		shown.Entries-paid.Entries, shown.Bytes-paid.Bytes)
+	if entries > 13 || size > 4500 {
+		t.Fatalf("a purchase wrote %d entries, %d bytes; want at most 13 and 4500", entries, size)
+	}
+	// What is stored: the record holds neither the recipient nor a delivery.
+	err := e.db.View(func(tx *store.Txn) error {
+		o, lk, err := getOrderByRef(tx, pl.Order.Ref)
+		if err != nil {
+			return err
+		}
+		v, err := tx.Get(pOrder + lk)
+		if err != nil {
+			return err
+		}
+		if v[0] != orderFormat || len(v) > 200 {
+			t.Fatalf("order record: %d bytes, first %#x", len(v), v[0])
+		}
+		raw, _ := crypto.RecipientBytes(o.Recipient)
+		if bytes.Contains(v, raw[1:64]) || bytes.Contains(v, o.Payloads[0].Sealed[:64]) {
+			t.Fatal("the order record holds the recipient or a delivery")
+		}
+		if len(o.Payloads) != 1 || !o.Payloads[0].Sym || !o.Revealed {
+			t.Fatalf("after retrieval: %d payloads, sym %v, revealed %v", len(o.Payloads), o.Payloads[0].Sym, o.Revealed)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (e *env) buyAndPay(pid string) string {
+	e.t.Helper()
+	pl := e.buy(pid, 1)
+	e.pay(pl.Order)
+	return pl.Token
+}
+
+// toOldForm rewrites the stored order ref as the code before the binary
+// layout wrote it: one JSON record holding the recipient and the
+// deliveries (base64), a ref value of the lookup hex alone.
+func (e *env) toOldForm(ref string) {
+	e.t.Helper()
+	err := e.db.Update(func(tx *store.Txn) error {
+		o, lk, err := getOrderByRef(tx, ref)
+		if err != nil {
+			return err
+		}
+		if err := deleteOrderParts(tx, ref); err != nil {
+			return err
+		}
+		if err := tx.Set(pRef+ref, []byte(lk)); err != nil {
+			return err
+		}
+		return tx.SetJSON(pOrder+lk, o)
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) storedForm(ref string) (record byte, refLen int, payloads int) {
+	e.t.Helper()
+	err := e.db.View(func(tx *store.Txn) error {
+		rv, err := tx.Get(pRef + ref)
+		if err != nil {
+			return err
+		}
+		v, err := tx.Get(pOrder + refLookup(rv))
+		if err != nil {
+			return err
+		}
+		record, refLen = v[0], len(rv)
+		return tx.Iterate(pPayload+ref+"/", "", true, func(string, []byte) error { payloads++; return nil })
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return
+}
+
+// TestOldOrderRecords: orders stored by the code before the binary layout
+// (JSON with the recipient and deliveries inline) are paid, shown and
+// refunded as before, and move to the binary layout on their next write.
+func TestOldOrderRecords(t *testing.T) {
+	e := newEnv(t)
+	p := e.product("old", Unique)
+	e.importKeys(p.ID, keyList("OLD", 3))
+
+	// Placed before: paid, retrieved, refunded after.
+	a := e.buy(p.ID, 1)
+	e.toOldForm(a.Order.Ref)
+	if rec, n, _ := e.storedForm(a.Order.Ref); rec != '{' || n != lookupHexLen {
+		t.Fatalf("not the old form: %q, ref %d bytes", rec, n)
+	}
+	if got, err := e.shop.OrderByRef(a.Order.Ref); err != nil || got.Recipient != a.Order.Recipient || got.Status != StatusPending {
+		t.Fatalf("old record read as %+v, %v", got, err)
+	}
+	if o := e.pay(a.Order); o.Status != StatusDelivered {
+		t.Fatalf("paid: %s", o.Status)
+	}
+	if rec, n, np := e.storedForm(a.Order.Ref); rec != orderFormat || n <= lookupHexLen || np != 1 {
+		t.Fatalf("after payment: record %#x, ref %d bytes, %d payloads", rec, n, np)
+	}
+	if ks := e.keysOf(a.Token); len(ks) != 1 || !strings.HasPrefix(ks[0], "OLD-") {
+		t.Fatalf("keys %v", ks)
+	}
+
+	// Delivered before (a delivery sealed to the order recipient, inline):
+	// the first retrieval opens and re-seals it; refunded after.
+	b := e.buy(p.ID, 1)
+	e.pay(b.Order)
+	e.toOldForm(b.Order.Ref)
+	if ks := e.keysOf(b.Token); len(ks) != 1 || !strings.HasPrefix(ks[0], "OLD-") {
+		t.Fatalf("keys %v", ks)
+	}
+	if rec, _, np := e.storedForm(b.Order.Ref); rec != orderFormat || np != 1 {
+		t.Fatalf("after retrieval: record %#x, %d payloads", rec, np)
+	}
+	if ks := e.keysOf(b.Token); len(ks) != 1 {
+		t.Fatalf("repeat: keys %v", ks)
+	}
+	// Refunded while in the old form too.
+	c := e.buy(p.ID, 1)
+	e.pay(c.Order)
+	e.toOldForm(c.Order.Ref)
+	for _, ref := range []string{b.Order.Ref, c.Order.Ref} {
+		var o Order
+		err := e.db.Update(func(tx *store.Txn) error {
+			var err error
+			o, err = e.shop.RefundTx(tx, ref, 0)
+			return err
+		})
+		if err != nil || o.Status != StatusRefunded {
+			t.Fatalf("refund %s: %s, %v", ref, o.Status, err)
+		}
+	}
+	// c was refunded before its keys were shown: withheld for good.
+	v, err := e.shop.Retrieve(c.Token)
+	if err != nil || len(v.Items) != 0 {
+		t.Fatalf("withheld order shows %d keys, %v", len(v.Items), err)
+	}
+	if _, _, np := e.storedForm(c.Order.Ref); np != 0 {
+		t.Fatalf("withheld order keeps %d deliveries", np)
+	}
+}
+
+// TestOrderRecordRoundTrip: every field of an order survives the binary
+// record, including those it keeps as JSON, and damaged records are
+// refused without a panic.
+func TestOrderRecordRoundTrip(t *testing.T) {
+	at := time.Date(2026, 12, 3, 21, 0, 5, 0, time.UTC)
+	o := Order{
+		Ref: "R-ABCD1234", ProductID: "p1", Quantity: 3, AmountMinor: 2970, Currency: "CNY",
+		Status: StatusPartiallyRefunded, Tier: 2, Items: []string{"k1", "k2", "k3"},
+		CreatedAt: at, ExpiresAt: at.Add(15 * time.Minute), PaidAt: at.Add(time.Minute),
+		DeliverBy: at.Add(time.Hour), DeliveredAt: at.Add(2 * time.Minute), WindowEnds: at.Add(72 * time.Hour),
+		SettledAt: at.Add(80 * time.Hour), PurgeAt: at.Add(1000 * time.Hour), RetainFrom: at.Add(81 * time.Hour).Add(7),
+		Payment:  &Payment{Provider: "epusdt", TradeNo: "T-1", AmountMinor: 2970, Band: "2026-12-03T21:00:00Z"},
+		Revealed: true, Withheld: true, Notices: []Notice{{Code: "refund_due", At: at}},
+		Refunds: []Refund{{AmountMinor: 100, At: at}}, Reward: []byte{1, 2, 3}, Discount: 10,
+		DiscountKey: "reward/x", DiscountBack: true, Bad: map[string]KeyState{"k1": "recalled"},
+		PayWith: "epusdt", UnitMinor: 990, CouponCode: "SALE", CouponOff: 30, CouponKey: "coupon/SALE",
+		CouponBack: true, Compensated: []string{"late"},
+	}
+	// Every field set: a field added to Order later must be set here too.
+	rv := reflect.ValueOf(o)
+	for i := range rv.NumField() {
+		name := rv.Type().Field(i).Name
+		if rv.Field(i).IsZero() && !slices.Contains([]string{"Recipient", "Payloads", "Invoice", "Upstream", "Compensations", "Vouchers"}, name) {
+			t.Fatalf("field %s not set in the test order", name)
+		}
+	}
+	b, err := encodeOrder(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, npay, err := decodeOrder(b)
+	if err != nil || npay != 0 {
+		t.Fatal(npay, err)
+	}
+	if !reflect.DeepEqual(got, o) {
+		gj, _ := json.Marshal(got)
+		oj, _ := json.Marshal(o)
+		t.Fatalf("round trip:\n got %s\nwant %s", gj, oj)
+	}
+	plain := Order{Ref: "R-ABCD1234", ProductID: "p1", Quantity: 1, AmountMinor: 990, Currency: "CNY",
+		Status: StatusPending, Items: []string{"01JXYZ"}, CreatedAt: at, ExpiresAt: at,
+		Payloads: []Payload{{Sealed: []byte("x")}, {Sealed: []byte("y"), Sym: true}}}
+	b, _ = encodeOrder(plain)
+	if len(b) > 80 {
+		t.Fatalf("a plain order takes %d bytes", len(b))
+	}
+	if _, npay, _ := decodeOrder(b); npay != 2 {
+		t.Fatalf("npay %d", npay)
+	}
+	for i := range b {
+		for _, cut := range [][]byte{b[:i], append(append([]byte{}, b[:i]...), 0xff)} {
+			if _, _, err := decodeOrder(cut); err == nil && i < len(b)-1 {
+				t.Fatalf("a record cut at %d decoded", i)
+			}
+		}
+	}
+	if _, _, err := decodeOrder(nil); !errors.Is(err, errOrderRecord) {
+		t.Fatal(err)
+	}
+}
+
+// FuzzDecodeOrder: any bytes decode or fail, never panic; what decodes
+// re-encodes to a record that decodes to the same order.
+func FuzzDecodeOrder(f *testing.F) {
+	b, _ := encodeOrder(Order{Ref: "R-ABCD1234", Items: []string{"a"}, Payment: &Payment{Provider: "demo"}})
+	f.Add(b)
+	f.Add([]byte(`{"ref":"R-X"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		o, _, err := decodeOrder(b)
+		if err != nil || len(b) == 0 || b[0] == '{' {
+			return
+		}
+		b2, err := encodeOrder(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o2, _, err := decodeOrder(b2)
+		if err != nil || !reflect.DeepEqual(o, o2) {
+			t.Fatalf("re-encoded: %v", err)
+		}
+	})
+}
+
+// TestRetrieveRefundedWhileOpening: a first retrieval opens the keys in a
+// snapshot and records in a later update; a full refund committed in
+// between makes it open the order again, which now withholds the keys —
+// it neither shows them nor writes the re-sealed delivery back.
+func TestRetrieveRefundedWhileOpening(t *testing.T) {
+	e := newEnv(t)
+	p := e.product("race", Unique)
+	e.importKeys(p.ID, keyList("RACE", 2))
+	pl := e.buy(p.ID, 1)
+	e.pay(pl.Order)
+	opened := 0
+	e.shop.beforeRecord = func() {
+		opened++
+		if opened > 1 {
+			return
+		}
+		err := e.db.Update(func(tx *store.Txn) error {
+			_, err := e.shop.RefundTx(tx, pl.Order.Ref, 0)
+			return err
+		})
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	t.Cleanup(func() { e.shop.beforeRecord = nil })
+	v, err := e.shop.Retrieve(pl.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Items) != 0 || !v.Order.Withheld || v.Order.Revealed {
+		t.Fatalf("refunded while opened: %d keys shown, withheld %v, revealed %v", len(v.Items), v.Order.Withheld, v.Order.Revealed)
+	}
+	if opened != 1 {
+		t.Fatalf("opened %d times before recording; want 1 (the second opening withholds)", opened)
+	}
+	if _, _, np := e.storedForm(pl.Order.Ref); np != 0 {
+		t.Fatalf("%d deliveries stored after a refund before showing", np)
+	}
+	o, err := e.shop.OrderByRef(pl.Order.Ref)
+	if err != nil || o.Revealed || o.Status != StatusRefunded {
+		t.Fatalf("stored: revealed %v, %s, %v", o.Revealed, o.Status, err)
+	}
+}

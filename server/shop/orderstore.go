@@ -3,6 +3,7 @@ package shop
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,9 +24,10 @@ import (
 //	order/<lookup hex>       the record: orderFormat, the fields every order
 //	                         has in binary (encodeOrder), then the rest of the
 //	                         Order as JSON, only when any of it is set
-//	ref/<ref>                the lookup hex (64 bytes), then the order's raw
-//	                         recipient (crypto.RecipientBytes: kind byte and
-//	                         public key), written once when the order is placed
+//	ref/<ref>                the lookup key (32 bytes, raw), then the order's
+//	                         raw recipient (crypto.RecipientBytes: kind byte
+//	                         and public key), written once when the order is
+//	                         placed
 //	payload/<ref>/<n>        delivery n: payloadAsym or payloadSym, then the
 //	                         age file as is; written once, replaced only by
 //	                         its re-sealing on first retrieval
@@ -75,8 +77,8 @@ func getOrder(tx *store.Txn, lk string) (Order, error) {
 // loadOrderParts fills the recipient (from the ref value rv) and the npay
 // deliveries of a binary record.
 func loadOrderParts(tx *store.Txn, rv []byte, npay int, o *Order) error {
-	if len(rv) > lookupHexLen {
-		s, err := crypto.FormatRecipient(rv[lookupHexLen:])
+	if _, raw := splitRef(rv); raw != nil {
+		s, err := crypto.FormatRecipient(raw)
 		if err != nil {
 			return fmt.Errorf("shop: order %s: recipient: %w", o.Ref, err)
 		}
@@ -110,9 +112,35 @@ func symPayload(ps []Payload) bool {
 	return false
 }
 
+// getOrderMeta reads the record of the order ref without its recipient
+// and deliveries. store.ErrNotFound when there is none.
+func getOrderMeta(tx *store.Txn, ref string) (Order, error) {
+	rv, err := tx.Get(pRef + ref)
+	if err != nil {
+		return Order{}, err
+	}
+	v, err := tx.Get(pOrder + refLookup(rv))
+	if err != nil {
+		return Order{}, err
+	}
+	o, _, err := decodeOrder(v)
+	return o, err
+}
+
 // refLookup returns the lookup hex of a ref value (either form).
 func refLookup(rv []byte) string {
-	return string(rv[:min(len(rv), lookupHexLen)])
+	lk, _ := splitRef(rv)
+	return lk
+}
+
+// splitRef splits a ref value into the lookup hex and the raw recipient:
+// the old form is the lookup hex alone (no recipient), the new one the
+// raw lookup key and the recipient.
+func splitRef(rv []byte) (lk string, raw []byte) {
+	if len(rv) <= lookupHexLen {
+		return string(rv), nil
+	}
+	return hex.EncodeToString(rv[:lookupHexLen/2]), rv[lookupHexLen/2:]
 }
 
 // putOrder writes o under lk in the binary form: the record, the recipient
@@ -129,7 +157,11 @@ func putOrder(tx *store.Txn, lk string, o Order) error {
 		if err != nil {
 			return fmt.Errorf("shop: order %s: recipient: %w", o.Ref, err)
 		}
-		if err := tx.Set(pRef+o.Ref, append([]byte(lk), raw...)); err != nil {
+		key, err := hex.DecodeString(lk)
+		if err != nil || len(key) != lookupHexLen/2 {
+			return fmt.Errorf("shop: order %s: bad lookup key", o.Ref)
+		}
+		if err := tx.Set(pRef+o.Ref, append(key, raw...)); err != nil {
 			return err
 		}
 	}
@@ -198,8 +230,8 @@ func deleteOrderParts(tx *store.Txn, ref string) error {
 // of its ref value when they are stored (no Bech32), else from o.Recipient.
 func orderRecipient(tx *store.Txn, o *Order) (age.Recipient, error) {
 	rv, err := tx.Get(pRef + o.Ref)
-	if err == nil && len(rv) > lookupHexLen {
-		return crypto.ParseRecipientBytes(rv[lookupHexLen:])
+	if _, raw := splitRef(rv); err == nil && raw != nil {
+		return crypto.ParseRecipientBytes(raw)
 	}
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
@@ -233,7 +265,7 @@ func EditOrderTx(tx *store.Txn, ref string, fn func(*Order) error) error {
 //	ref product_id quantity amount_minor currency status tier items(count,
 //	each) created_at expires_at paid_at deliver_by delivered_at window_ends
 //	settled_at purge_at retain_from flags payment(if flagPayment: provider
-//	trade_no amount_minor band) unit_minor pay_with discount discount_key
+//	trade_no amount_minor band, as hours if flagBandHour) unit_minor pay_with discount discount_key
 //	coupon coupon_off coupon_key reward npayloads rest
 const (
 	flagRevealed = 1 << iota
@@ -241,7 +273,18 @@ const (
 	flagDiscountBack
 	flagCouponBack
 	flagPayment
+	flagBandHour // the payment's band is an RFC 3339 UTC hour, stored as hours since 1970
 )
+
+// bandHour returns the hours since 1970 of a band that is exactly an
+// RFC 3339 UTC hour (as ApplyPayment makes them); false for any other.
+func bandHour(band string) (int64, bool) {
+	t, err := time.Parse(time.RFC3339, band)
+	if err != nil || t.Unix()%3600 != 0 || t.UTC().Format(time.RFC3339) != band {
+		return 0, false
+	}
+	return t.Unix() / 3600, true
+}
 
 // hot returns o with the fields the binary part holds, and rest o with
 // them (and the recipient and deliveries) zeroed.
@@ -291,12 +334,23 @@ func encodeOrder(o Order) ([]byte, error) {
 			flags |= f.flag
 		}
 	}
+	var hour int64
+	var isHour bool
+	if o.Payment != nil {
+		if hour, isHour = bandHour(o.Payment.Band); isHour {
+			flags |= flagBandHour
+		}
+	}
 	b = append(b, flags)
 	if o.Payment != nil {
 		str(o.Payment.Provider)
 		str(o.Payment.TradeNo)
 		num(o.Payment.AmountMinor)
-		str(o.Payment.Band)
+		if isHour {
+			num(hour)
+		} else {
+			str(o.Payment.Band)
+		}
 	}
 	num(o.UnitMinor)
 	str(o.PayWith)
@@ -382,7 +436,12 @@ func decodeOrder(v []byte) (Order, int, error) {
 	h.Revealed, h.Withheld = flags&flagRevealed != 0, flags&flagWithheld != 0
 	h.DiscountBack, h.CouponBack = flags&flagDiscountBack != 0, flags&flagCouponBack != 0
 	if flags&flagPayment != 0 {
-		h.Payment = &Payment{Provider: d.str(), TradeNo: d.str(), AmountMinor: d.num(), Band: d.str()}
+		h.Payment = &Payment{Provider: d.str(), TradeNo: d.str(), AmountMinor: d.num()}
+		if flags&flagBandHour != 0 {
+			h.Payment.Band = time.Unix(d.num()*3600, 0).UTC().Format(time.RFC3339)
+		} else {
+			h.Payment.Band = d.str()
+		}
 	}
 	h.UnitMinor = d.num()
 	h.PayWith = d.str()

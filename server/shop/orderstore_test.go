@@ -226,6 +226,12 @@ func TestOrderRecordRoundTrip(t *testing.T) {
 		oj, _ := json.Marshal(o)
 		t.Fatalf("round trip:\n got %s\nwant %s", gj, oj)
 	}
+	for _, band := range []string{"2026-12-03T21:30:00Z", "2026-12-03T21:00:00+08:00", "", "x"} {
+		b, _ := encodeOrder(Order{Payment: &Payment{Provider: "demo", Band: band}})
+		if got, _, err := decodeOrder(b); err != nil || got.Payment.Band != band {
+			t.Fatalf("band %q came back as %+v, %v", band, got.Payment, err)
+		}
+	}
 	plain := Order{Ref: "R-ABCD1234", ProductID: "p1", Quantity: 1, AmountMinor: 990, Currency: "CNY",
 		Status: StatusPending, Items: []string{"01JXYZ"}, CreatedAt: at, ExpiresAt: at,
 		Payloads: []Payload{{Sealed: []byte("x")}, {Sealed: []byte("y"), Sym: true}}}

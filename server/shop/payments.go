@@ -3,6 +3,7 @@ package shop
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -90,6 +91,18 @@ const (
 	noticePaymentRefundDue = "payment_refund_due" // a payment could not be applied: owed back
 	noticeExtraPayment     = "extra_payment"      // a second payment on a paid order: owed back
 )
+
+// impliedRecord is the record of the payment that paid o (acceptTx does
+// not store it apart: it is o.Payment, applied, with no reason); false if
+// o was not paid. A record stored under the same key (written before, or
+// by another path: a held payment accepted, a late one with no stock)
+// takes precedence.
+func impliedRecord(o Order) (PaymentRecord, bool) {
+	if o.Payment == nil {
+		return PaymentRecord{}, false
+	}
+	return PaymentRecord{Ref: o.Ref, Payment: *o.Payment, State: PaymentApplied}, true
+}
 
 func payRecKey(ref string, p Payment) string {
 	tn := p.TradeNo
@@ -232,10 +245,14 @@ func (s *Shop) applyTx(tx *store.Txn, o Order, lk string, prod Product, p Paymen
 		switch {
 		case err == nil && string(prev) == o.Ref:
 			res.Outcome = OutcomeRepeat
-			if err := tx.GetJSON(pPayRec+payRecKey(o.Ref, p), &res.Record); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return res, err
+			err := tx.GetJSON(pPayRec+payRecKey(o.Ref, p), &res.Record)
+			if errors.Is(err, store.ErrNotFound) {
+				if r, ok := impliedRecord(o); ok && payRecKey(o.Ref, r.Payment) == payRecKey(o.Ref, p) {
+					res.Record = r
+				}
+				err = nil
 			}
-			return res, nil
+			return res, err
 		case err == nil:
 			return res, ErrNotPayable // one trade cannot pay two orders
 		case !errors.Is(err, store.ErrNotFound):
@@ -374,8 +391,12 @@ func (s *Shop) acceptTx(tx *store.Txn, o *Order, lk string, prod Product, p Paym
 	if err := s.deliverOrQueue(tx, o, prod); err != nil {
 		return PayResult{}, err
 	}
-	if err := record(tx, tradeKey, rec); err != nil {
-		return PayResult{}, err
+	// The record of the payment that paid the order is the order's own
+	// Payment (impliedRecord): only its idempotency key is written.
+	if tradeKey != "" {
+		if err := tx.Set(tradeKey, []byte(o.Ref)); err != nil {
+			return PayResult{}, err
+		}
 	}
 	return PayResult{Order: *o, Outcome: OutcomeApplied, Record: rec}, putOrder(tx, lk, *o)
 }
@@ -582,7 +603,7 @@ func (s *Shop) Payments(ref string) ([]PaymentRecord, error) {
 	}
 	var out []PaymentRecord
 	err := s.db.View(func(tx *store.Txn) error {
-		return tx.Iterate(pPayRec+ref+"/", "", false, func(_ string, v []byte) error {
+		err := tx.Iterate(pPayRec+ref+"/", "", false, func(_ string, v []byte) error {
 			var r PaymentRecord
 			if err := jsonUnmarshal(v, &r); err != nil {
 				return err
@@ -590,6 +611,29 @@ func (s *Shop) Payments(ref string) ([]PaymentRecord, error) {
 			out = append(out, r)
 			return nil
 		})
+		if err != nil {
+			return err
+		}
+		o, err := getOrderMeta(tx, ref)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		// The payment that paid the order, unless stored apart, in key order.
+		r, ok := impliedRecord(o)
+		if !ok {
+			return nil
+		}
+		k := payRecKey(ref, r.Payment)
+		i, found := slices.BinarySearchFunc(out, k, func(x PaymentRecord, k string) int {
+			return strings.Compare(payRecKey(ref, x.Payment), k)
+		})
+		if !found {
+			out = slices.Insert(out, i, r)
+		}
+		return nil
 	})
 	return out, err
 }

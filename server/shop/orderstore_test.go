@@ -319,3 +319,40 @@ func TestRetrieveRefundedWhileOpening(t *testing.T) {
 		t.Fatalf("stored: revealed %v, %s, %v", o.Revealed, o.Status, err)
 	}
 }
+// TestImpliedPaymentRecord: the payment that paid an order is not stored
+// apart, yet Payments lists it and a repeat of it answers with it; one
+// stored apart (an extra payment, owed back) is listed beside it.
+func TestImpliedPaymentRecord(t *testing.T) {
+	e := newEnv(t)
+	p := e.product("implied", Unique)
+	e.importKeys(p.ID, keyList("IMP", 2))
+	pl := e.buy(p.ID, 1)
+	pay := Payment{Provider: "epay", TradeNo: "T-100", AmountMinor: pl.Order.AmountMinor}
+	r1, err := e.shop.ApplyPayment(pl.Order.Ref, pay, nil)
+	if err != nil || r1.Outcome != OutcomeApplied {
+		t.Fatal(r1.Outcome, err)
+	}
+	stored := 0
+	_ = e.db.View(func(tx *store.Txn) error {
+		return tx.Iterate(pPayRec, "", true, func(string, []byte) error { stored++; return nil })
+	})
+	if stored != 0 {
+		t.Fatalf("%d payment records stored apart", stored)
+	}
+	r2, err := e.shop.ApplyPayment(pl.Order.Ref, pay, nil)
+	if err != nil || r2.Outcome != OutcomeRepeat || r2.Record != r1.Record {
+		t.Fatalf("repeat: %s %+v, %v; want %+v", r2.Outcome, r2.Record, err, r1.Record)
+	}
+	extra := Payment{Provider: "epay", TradeNo: "T-000", AmountMinor: 5}
+	if r, err := e.shop.ApplyPayment(pl.Order.Ref, extra, nil); err != nil || r.Outcome != OutcomeOwed {
+		t.Fatal(r.Outcome, err)
+	}
+	recs, err := e.shop.Payments(pl.Order.Ref)
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("payments %+v, %v", recs, err)
+	}
+	if recs[0].Payment.TradeNo != "T-000" || recs[0].State != PaymentOwed ||
+		recs[1].Payment.TradeNo != "T-100" || recs[1].State != PaymentApplied || recs[1] != r1.Record {
+		t.Fatalf("payments %+v", recs)
+	}
+}

@@ -172,7 +172,7 @@ func (s *Shop) withdrawTx(tx *store.Txn, productID, batchID string, fn func(key 
 	batches := map[string]*crypto.DataKey{}
 	for _, kid := range kids {
 		var rec keyRecord
-		if err := tx.GetJSON(pKey+kid, &rec); err != nil {
+		if err := getKeyRec(tx, kid, &rec); err != nil {
 			return 0, err
 		}
 		if rec.State != KeyAvailable {
@@ -198,7 +198,7 @@ func (s *Shop) withdrawTx(tx *store.Txn, productID, batchID string, fn func(key 
 			wipe(pt)
 		}
 		rec.State, rec.CT = KeyWithdrawn, nil
-		if err := tx.SetJSON(pKey+kid, rec); err != nil {
+		if err := putKeyRec(tx, kid, rec); err != nil {
 			return 0, err
 		}
 		if err := tx.Delete(prefix + kid); err != nil {
@@ -273,7 +273,7 @@ func (s *Shop) Stock(productID string) ([]BatchStock, error) {
 			out[i].Batch = b
 			err := tx.Iterate(pKey+b.ID+"-", "", false, func(_ string, v []byte) error {
 				var rec keyRecord
-				if err := jsonUnmarshal(v, &rec); err != nil {
+				if err := decodeKeyRec(v, &rec); err != nil {
 					return err
 				}
 				switch rec.State {
@@ -351,7 +351,7 @@ func (s *Shop) Keys(productID, batchID, cursor string, limit int, masks bool) ([
 					return store.ErrStop
 				}
 				var rec keyRecord
-				if err := jsonUnmarshal(v, &rec); err != nil {
+				if err := decodeKeyRec(v, &rec); err != nil {
 					return err
 				}
 				kv := KeyView{ID: rec.ID, Batch: rec.Batch, State: rec.State, Order: rec.Order}

@@ -463,11 +463,11 @@ func takeFromStock(tx *store.Txn, prod Product, n int, ref string, exclude map[s
 	}
 	for _, kid := range kids {
 		var rec keyRecord
-		if err := tx.GetJSON(pKey+kid, &rec); err != nil {
+		if err := getKeyRec(tx, kid, &rec); err != nil {
 			return nil, err
 		}
 		rec.State, rec.Order = KeyReserved, ref
-		if err := tx.SetJSON(pKey+kid, rec); err != nil {
+		if err := putKeyRec(tx, kid, rec); err != nil {
 			return nil, err
 		}
 		if err := tx.Delete(prefix + kid); err != nil {
@@ -517,11 +517,11 @@ func (s *Shop) replaceTx(tx *store.Txn, o *Order, prod Product, bad []string, st
 func markKeys(tx *store.Txn, o *Order, kids []string, state KeyState) error {
 	for _, kid := range kids {
 		var rec keyRecord
-		if err := tx.GetJSON(pKey+kid, &rec); err != nil {
+		if err := getKeyRec(tx, kid, &rec); err != nil {
 			return err
 		}
 		rec.State = state
-		if err := tx.SetJSON(pKey+kid, rec); err != nil {
+		if err := putKeyRec(tx, kid, rec); err != nil {
 			return err
 		}
 		if o.Bad == nil {
@@ -618,7 +618,7 @@ func (s *Shop) RecallTx(tx *store.Txn, batchID string) (RecallResult, error) {
 	var refs []string
 	err = tx.Iterate(pKey+batchID+"-", "", false, func(_ string, v []byte) error {
 		var rec keyRecord
-		if err := jsonUnmarshal(v, &rec); err != nil {
+		if err := decodeKeyRec(v, &rec); err != nil {
 			return err
 		}
 		if rec.State == KeyDelivered && rec.Order != "" {

@@ -211,7 +211,7 @@ func (s *Shop) batchEvidenceTx(tx *store.Txn, batch string, rule FreezeRule) (Ba
 	}
 	err = tx.Iterate(pKey+batch+"-", "", false, func(_ string, v []byte) error {
 		var rec keyRecord
-		if err := jsonUnmarshal(v, &rec); err != nil {
+		if err := decodeKeyRec(v, &rec); err != nil {
 			return err
 		}
 		switch rec.State {
@@ -284,7 +284,7 @@ func (s *Shop) maybeFreezeTx(tx *store.Txn, batch string, rule FreezeRule, cross
 	var reserved []keyRecord
 	err = tx.Iterate(pKey+batch+"-", "", false, func(_ string, v []byte) error {
 		var rec keyRecord
-		if err := jsonUnmarshal(v, &rec); err != nil {
+		if err := decodeKeyRec(v, &rec); err != nil {
 			return err
 		}
 		if rec.State == KeyReserved && rec.Order != "" {
@@ -329,11 +329,11 @@ func (s *Shop) maybeFreezeTx(tx *store.Txn, batch string, rule FreezeRule, cross
 // freezeKey marks an unsold key frozen and indexes it under frz/.
 func freezeKey(tx *store.Txn, pid, kid string) error {
 	var rec keyRecord
-	if err := tx.GetJSON(pKey+kid, &rec); err != nil {
+	if err := getKeyRec(tx, kid, &rec); err != nil {
 		return err
 	}
 	rec.State, rec.Order = KeyFrozen, ""
-	if err := tx.SetJSON(pKey+kid, rec); err != nil {
+	if err := putKeyRec(tx, kid, rec); err != nil {
 		return err
 	}
 	return tx.Set(pFrz+pid+"/"+kid, nil)
@@ -454,7 +454,7 @@ func (s *Shop) endFreezeTx(tx *store.Txn, batch, how string) (int, error) {
 	}
 	for _, kid := range kids {
 		var rec keyRecord
-		if err := tx.GetJSON(pKey+kid, &rec); err != nil {
+		if err := getKeyRec(tx, kid, &rec); err != nil {
 			return 0, err
 		}
 		if how == "unfrozen" {
@@ -465,7 +465,7 @@ func (s *Shop) endFreezeTx(tx *store.Txn, batch, how string) (int, error) {
 		} else {
 			rec.State, rec.CT = KeyWithdrawn, nil
 		}
-		if err := tx.SetJSON(pKey+kid, rec); err != nil {
+		if err := putKeyRec(tx, kid, rec); err != nil {
 			return 0, err
 		}
 		if err := tx.Delete(prefix + kid); err != nil {

@@ -139,7 +139,7 @@ func (s *Shop) ImportKeys(productID string, info BatchInfo, r io.Reader) (Import
 				fresh = append(fresh, p)
 			}
 			for _, p := range fresh {
-				if err := tx.SetJSON(pKey+p.rec.ID, p.rec); err != nil {
+				if err := putKeyRec(tx, p.rec.ID, p.rec); err != nil {
 					return err
 				}
 				if err := tx.Set(pFP+p.fp, []byte(p.rec.ID)); err != nil {

@@ -59,7 +59,7 @@ func TestWithheldKeysStayWithheld(t *testing.T) {
 	var batch string
 	err = e.db.View(func(tx *store.Txn) error {
 		var rec keyRecord
-		if err := tx.GetJSON(pKey+o.Items[0], &rec); err != nil {
+		if err := getKeyRec(tx, o.Items[0], &rec); err != nil {
 			return err
 		}
 		batch = rec.Batch

@@ -263,7 +263,7 @@ func (h *hold) apply(tx *store.Txn, ref string) ([]string, error) {
 	for i := 0; i < len(h.kids); i++ {
 		kid := h.kids[i]
 		var rec keyRecord
-		if err := tx.GetJSON(pKey+kid, &rec); err != nil {
+		if err := getKeyRec(tx, kid, &rec); err != nil {
 			return nil, err
 		}
 		if rec.State != KeyAvailable {
@@ -279,7 +279,7 @@ func (h *hold) apply(tx *store.Txn, ref string) ([]string, error) {
 			continue
 		}
 		rec.State, rec.Order = KeyReserved, ref
-		if err := tx.SetJSON(pKey+kid, rec); err != nil {
+		if err := putKeyRec(tx, kid, rec); err != nil {
 			return nil, err
 		}
 		if err := tx.Delete(pAvail + h.prod.ID + "/" + kid); err != nil {
@@ -331,7 +331,7 @@ func (s *Shop) release(tx *store.Txn, prod Product, o *Order, freed *[]string) e
 	var back []string
 	for _, kid := range o.Items {
 		var rec keyRecord
-		if err := tx.GetJSON(pKey+kid, &rec); err != nil {
+		if err := getKeyRec(tx, kid, &rec); err != nil {
 			return err
 		}
 		if rec.State != KeyReserved || rec.Order != o.Ref {
@@ -348,7 +348,7 @@ func (s *Shop) release(tx *store.Txn, prod Product, o *Order, freed *[]string) e
 			continue
 		}
 		rec.State, rec.Order = KeyAvailable, ""
-		if err := tx.SetJSON(pKey+kid, rec); err != nil {
+		if err := putKeyRec(tx, kid, rec); err != nil {
 			return err
 		}
 		if err := tx.Set(pAvail+prod.ID+"/"+kid, nil); err != nil {
@@ -462,7 +462,7 @@ func (s *Shop) sealKeysAs(tx *store.Txn, o *Order, kids []string, prod Product, 
 	recs := make([]keyRecord, 0, len(kids))
 	for _, kid := range kids {
 		var rec keyRecord
-		if err := tx.GetJSON(pKey+kid, &rec); err != nil {
+		if err := getKeyRec(tx, kid, &rec); err != nil {
 			return nil, nil, fmt.Errorf("key %s: %w", kid, err)
 		}
 		if reserved && prod.Kind == Unique && (rec.State != KeyReserved || rec.Order != o.Ref) {
@@ -535,7 +535,7 @@ func markDelivered(tx *store.Txn, prod Product, recs []keyRecord) error {
 	}
 	for _, rec := range recs {
 		rec.State, rec.CT = KeyDelivered, nil
-		if err := tx.SetJSON(pKey+rec.ID, rec); err != nil {
+		if err := putKeyRec(tx, rec.ID, rec); err != nil {
 			return err
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"time"
 
@@ -255,7 +256,8 @@ func EditOrderTx(tx *store.Txn, ref string, fn func(*Order) error) error {
 
 // The binary record (orderFormat): the fields below in this order, strings
 // and byte strings as a uvarint length and the bytes, integers as varints,
-// times as timeBits, flags as one byte; then a uvarint length and the JSON
+// times as timeBits (those after created_at counted from it), the status
+// as one byte (statusCodes), flags as one byte; then a uvarint length and the JSON
 // of the Order with these fields (and the recipient and deliveries, stored
 // apart) zeroed — empty when nothing else is set, so a plain order is about
 // 150 bytes. A field added to Order later lands in the JSON part by itself.
@@ -308,19 +310,29 @@ func encodeOrder(o Order) ([]byte, error) {
 	b = append(b, orderFormat)
 	str := func(s string) { b = binary.AppendUvarint(b, uint64(len(s))); b = append(b, s...) }
 	num := func(n int64) { b = binary.AppendVarint(b, n) }
-	tm := func(t time.Time) { b = binary.AppendUvarint(b, timeBits(t)); b = appendNanos(b, t) }
+	var base int64 // every time after created_at counts from it
+	tm := func(t time.Time) { b = binary.AppendUvarint(b, timeBits(t, base)); b = appendNanos(b, t) }
 	str(o.Ref)
 	str(o.ProductID)
 	num(int64(o.Quantity))
 	num(o.AmountMinor)
 	str(o.Currency)
-	str(string(o.Status))
+	if i := slices.Index(statusCodes, o.Status); i >= 0 {
+		b = append(b, byte(i+1))
+	} else {
+		b = append(b, 0)
+		str(string(o.Status))
+	}
 	num(int64(o.Tier))
 	b = binary.AppendUvarint(b, uint64(len(o.Items)))
 	for _, it := range o.Items {
 		str(it)
 	}
-	for _, t := range []time.Time{o.CreatedAt, o.ExpiresAt, o.PaidAt, o.DeliverBy, o.DeliveredAt,
+	tm(o.CreatedAt)
+	if !o.CreatedAt.IsZero() {
+		base = o.CreatedAt.Unix()
+	}
+	for _, t := range []time.Time{o.ExpiresAt, o.PaidAt, o.DeliverBy, o.DeliveredAt,
 		o.WindowEnds, o.SettledAt, o.PurgeAt, o.RetainFrom} {
 		tm(t)
 	}
@@ -373,13 +385,18 @@ func encodeOrder(o Order) ([]byte, error) {
 	return append(b, js...), nil
 }
 
-// timeBits is 0 for the zero time, else 1 + (zigzag(unix seconds) << 1 |
-// has nanoseconds); the nanoseconds follow as a uvarint when set.
-func timeBits(t time.Time) uint64 {
+// statusCodes are the statuses stored as one byte (their index + 1; 0 is
+// followed by the status as a string). Append only.
+var statusCodes = []Status{StatusPending, StatusPaid, StatusDelivered, StatusSettled, StatusExpired,
+	StatusRefundDue, StatusRefunded, StatusReplaced, StatusPartiallyRefunded, StatusPaymentHeld}
+
+// timeBits is 0 for the zero time, else 1 + (zigzag(unix seconds - base) <<
+// 1 | has nanoseconds); the nanoseconds follow as a uvarint when set.
+func timeBits(t time.Time, base int64) uint64 {
 	if t.IsZero() {
 		return 0
 	}
-	s := t.Unix()
+	s := t.Unix() - base
 	z := uint64(s<<1) ^ uint64(s>>63)
 	n := uint64(0)
 	if t.Nanosecond() != 0 {
@@ -417,7 +434,13 @@ func decodeOrder(v []byte) (Order, int, error) {
 	h.Quantity = int(d.num())
 	h.AmountMinor = d.num()
 	h.Currency = d.str()
-	h.Status = Status(d.str())
+	if c := d.byte(); c == 0 {
+		h.Status = Status(d.str())
+	} else if int(c) <= len(statusCodes) {
+		h.Status = statusCodes[c-1]
+	} else {
+		return o, 0, errOrderRecord
+	}
 	h.Tier = int(d.num())
 	if n := d.uvarint(); n > 0 && d.err == nil {
 		if n > uint64(len(d.b)) {
@@ -428,9 +451,14 @@ func decodeOrder(v []byte) (Order, int, error) {
 			h.Items = append(h.Items, d.str())
 		}
 	}
-	for _, t := range []*time.Time{&h.CreatedAt, &h.ExpiresAt, &h.PaidAt, &h.DeliverBy, &h.DeliveredAt,
+	h.CreatedAt = d.time(0)
+	base := int64(0)
+	if !h.CreatedAt.IsZero() {
+		base = h.CreatedAt.Unix()
+	}
+	for _, t := range []*time.Time{&h.ExpiresAt, &h.PaidAt, &h.DeliverBy, &h.DeliveredAt,
 		&h.WindowEnds, &h.SettledAt, &h.PurgeAt, &h.RetainFrom} {
-		*t = d.time()
+		*t = d.time(base)
 	}
 	flags := d.byte()
 	h.Revealed, h.Withheld = flags&flagRevealed != 0, flags&flagWithheld != 0
@@ -537,14 +565,14 @@ func (d *decoder) byte() byte {
 	return v
 }
 
-func (d *decoder) time() time.Time {
+func (d *decoder) time(base int64) time.Time {
 	v := d.uvarint()
 	if v == 0 || d.err != nil {
 		return time.Time{}
 	}
 	v--
 	z := v >> 1
-	s := int64(z>>1) ^ -int64(z&1)
+	s := int64(z>>1) ^ -int64(z&1) + base
 	var ns int64
 	if v&1 != 0 {
 		ns = int64(d.uvarint())

@@ -15,9 +15,9 @@ import (
 )
 
 // TestPurchaseWrites: one purchase (place, pay, first retrieval) of a
-// unique key commits at most 13 entries and 4,500 bytes of keys and values
-// (it was 14 entries and ~11 KB with the recipient and base64 payloads in a
-// JSON record written three times); a repeat retrieval writes nothing.
+// unique key commits at most 12 entries and 4,096 bytes of keys and values
+// (it was 14 entries and ~11 KB with the recipient and base64 deliveries in
+// a JSON record written three times); a repeat retrieval writes nothing.
 func TestPurchaseWrites(t *testing.T) {
 	e := newEnv(t)
 	p := e.product("lean", Unique)
@@ -41,8 +41,8 @@ func TestPurchaseWrites(t *testing.T) {
 	t.Logf("purchase: %d entries, %d bytes (place %d/%d, pay %d/%d, retrieve %d/%d)", entries, size,
 		placed.Entries-before.Entries, placed.Bytes-before.Bytes, paid.Entries-placed.Entries, paid.Bytes-placed.Bytes,
 		shown.Entries-paid.Entries, shown.Bytes-paid.Bytes)
-	if entries > 13 || size > 4500 {
-		t.Fatalf("a purchase wrote %d entries, %d bytes; want at most 13 and 4500", entries, size)
+	if entries > 12 || size > 4096 {
+		t.Fatalf("a purchase wrote %d entries, %d bytes; want at most 12 and 4096", entries, size)
 	}
 	// What is stored: the record holds neither the recipient nor a delivery.
 	err := e.db.View(func(tx *store.Txn) error {
@@ -226,6 +226,12 @@ func TestOrderRecordRoundTrip(t *testing.T) {
 		oj, _ := json.Marshal(o)
 		t.Fatalf("round trip:\n got %s\nwant %s", gj, oj)
 	}
+	for _, st := range []Status{"some_future_status", StatusPaymentHeld, ""} {
+		b, _ := encodeOrder(Order{Status: st})
+		if got, _, err := decodeOrder(b); err != nil || got.Status != st {
+			t.Fatalf("status %q came back as %q, %v", st, got.Status, err)
+		}
+	}
 	for _, band := range []string{"2026-12-03T21:30:00Z", "2026-12-03T21:00:00+08:00", "", "x"} {
 		b, _ := encodeOrder(Order{Payment: &Payment{Provider: "demo", Band: band}})
 		if got, _, err := decodeOrder(b); err != nil || got.Payment.Band != band {
@@ -319,6 +325,7 @@ func TestRetrieveRefundedWhileOpening(t *testing.T) {
 		t.Fatalf("stored: revealed %v, %s, %v", o.Revealed, o.Status, err)
 	}
 }
+
 // TestImpliedPaymentRecord: the payment that paid an order is not stored
 // apart, yet Payments lists it and a repeat of it answers with it; one
 // stored apart (an extra payment, owed back) is listed beside it.
@@ -354,5 +361,65 @@ func TestImpliedPaymentRecord(t *testing.T) {
 	if recs[0].Payment.TradeNo != "T-000" || recs[0].State != PaymentOwed ||
 		recs[1].Payment.TradeNo != "T-100" || recs[1].State != PaymentApplied || recs[1] != r1.Record {
 		t.Fatalf("payments %+v", recs)
+	}
+}
+
+// TestOldKeyRecords: keys imported by the code before the binary key
+// record (JSON, ciphertext in base64) are sold, delivered and shown.
+func TestOldKeyRecords(t *testing.T) {
+	e := newEnv(t)
+	p := e.product("oldkeys", Unique)
+	e.importKeys(p.ID, keyList("OLDK", 2))
+	err := e.db.Update(func(tx *store.Txn) error {
+		var kids []string
+		err := tx.Iterate(pKey, "", true, func(k string, _ []byte) error {
+			kids = append(kids, strings.TrimPrefix(k, pKey))
+			return nil
+		})
+		if err != nil || len(kids) != 2 {
+			t.Fatalf("%d keys, %v", len(kids), err)
+		}
+		for _, kid := range kids {
+			var rec keyRecord
+			if err := getKeyRec(tx, kid, &rec); err != nil {
+				return err
+			}
+			if err := tx.SetJSON(pKey+kid, rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		ks := e.keysOf(e.buyAndPay(p.ID))
+		if len(ks) != 1 || !strings.HasPrefix(ks[0], "OLDK-") {
+			t.Fatalf("keys %v", ks)
+		}
+	}
+	if e.stock(p.ID) != 0 {
+		t.Fatalf("stock %d", e.stock(p.ID))
+	}
+}
+
+// TestKeyRecordRoundTrip: a key record survives the binary form; a cut
+// one is refused.
+func TestKeyRecordRoundTrip(t *testing.T) {
+	for _, r := range []keyRecord{
+		{ID: "b1-000001", Product: "p1", Batch: "b1", State: KeyReserved, Order: "R-ABCD1234", CT: []byte{0, 1, 2, 255}},
+		{ID: "b1-000002", Product: "p1", Batch: "b1", State: KeyDelivered},
+	} {
+		b := encodeKeyRec(r)
+		var got keyRecord
+		if err := decodeKeyRec(b, &got); err != nil || !reflect.DeepEqual(got, r) {
+			t.Fatalf("%+v came back as %+v, %v", r, got, err)
+		}
+		for i := range b {
+			if err := decodeKeyRec(b[:i], &got); err == nil {
+				t.Fatalf("a record cut at %d decoded", i)
+			}
+		}
 	}
 }

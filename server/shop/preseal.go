@@ -45,7 +45,7 @@ func (s *Shop) preseal(ref string) {
 		recs := make([]keyRecord, 0, len(o.Items))
 		for _, kid := range o.Items {
 			var rec keyRecord
-			if err := tx.GetJSON(pKey+kid, &rec); err != nil {
+			if err := getKeyRec(tx, kid, &rec); err != nil {
 				return err
 			}
 			if prod.Kind == Unique && (rec.State != KeyReserved || rec.Order != o.Ref) {

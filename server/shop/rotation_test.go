@@ -1,7 +1,6 @@
 package shop
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -141,7 +140,7 @@ func TestInventoryRotationResumesAfterCrash(t *testing.T) {
 		return tx.Iterate(pKey, "", false, func(k string, val []byte) error {
 			var rec keyRecord
 			var b Batch
-			if err := json.Unmarshal(val, &rec); err != nil || rec.CT == nil {
+			if err := decodeKeyRec(val, &rec); err != nil || rec.CT == nil {
 				return err
 			}
 			if err := tx.GetJSON(pBatch+rec.Batch, &b); err != nil {

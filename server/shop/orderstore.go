@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"filippo.io/age"
@@ -79,7 +80,7 @@ func getOrder(tx *store.Txn, lk string) (Order, error) {
 // deliveries of a binary record.
 func loadOrderParts(tx *store.Txn, rv []byte, npay int, o *Order) error {
 	if _, raw := splitRef(rv); raw != nil {
-		s, err := crypto.FormatRecipient(raw)
+		s, err := recipientString(raw)
 		if err != nil {
 			return fmt.Errorf("shop: order %s: recipient: %w", o.Ref, err)
 		}
@@ -100,6 +101,60 @@ func loadOrderParts(tx *store.Txn, rv []byte, npay int, o *Order) error {
 	}
 	o.Revealed = o.Revealed || symPayload(o.Payloads)
 	return nil
+}
+
+// recipientString is crypto.FormatRecipient through rcptStrings: a hybrid
+// recipient's Bech32 string takes tens of microseconds to build, and an
+// order is read several times in a purchase (payment, first retrieval).
+func recipientString(raw []byte) (string, error) {
+	if s, ok := rcptStrings.get(raw); ok {
+		return s, nil
+	}
+	s, err := crypto.FormatRecipient(raw)
+	if err == nil {
+		rcptStrings.put(raw, s)
+	}
+	return s, err
+}
+
+// rcptStrings remembers the recipient strings of the orders placed or read
+// last (1,024 of them, about 3 MB), keyed by the raw recipient itself, so
+// an entry can never name another order's recipient.
+var rcptStrings = &stringCache{max: 1024}
+
+type stringCache struct {
+	mu   sync.Mutex
+	max  int
+	m    map[string]string
+	ring []string // keys in insertion order; the oldest is evicted
+	next int
+}
+
+func (c *stringCache) get(k []byte) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.m[string(k)]
+	return s, ok
+}
+
+func (c *stringCache) put(k []byte, s string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[string]string, c.max)
+	}
+	if _, ok := c.m[string(k)]; ok {
+		return
+	}
+	key := string(k)
+	if len(c.ring) < c.max {
+		c.ring = append(c.ring, key)
+	} else {
+		delete(c.m, c.ring[c.next])
+		c.ring[c.next] = key
+		c.next = (c.next + 1) % c.max
+	}
+	c.m[key] = s
 }
 
 // symPayload reports whether a delivery was re-sealed to the token's
@@ -165,6 +220,7 @@ func putOrder(tx *store.Txn, lk string, o Order) error {
 		if err := tx.Set(pRef+o.Ref, append(key, raw...)); err != nil {
 			return err
 		}
+		rcptStrings.put(raw, o.Recipient)
 	}
 	for i, p := range o.Payloads {
 		k := payloadKey(o.Ref, i)

@@ -423,3 +423,21 @@ func TestKeyRecordRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestStringCache: the cache keeps its newest entries up to its bound.
+func TestStringCache(t *testing.T) {
+	c := &stringCache{max: 3}
+	for i := range 5 {
+		c.put([]byte{byte(i)}, string(rune('a'+i)))
+		c.put([]byte{byte(i)}, "again") // a second put keeps the first
+	}
+	for i := range 5 {
+		s, ok := c.get([]byte{byte(i)})
+		if want := i >= 2; ok != want || (ok && s != string(rune('a'+i))) {
+			t.Fatalf("entry %d: %q, %v", i, s, ok)
+		}
+	}
+	if len(c.m) != 3 {
+		t.Fatalf("%d entries", len(c.m))
+	}
+}

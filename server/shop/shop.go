@@ -117,11 +117,11 @@ const (
 	pSlug     = "slug/"     // slug/<slug> -> id
 	pStock    = "stock/"    // stock/<pid> -> available count (decimal)
 	pBatch    = "batch/"    // batch/<bid> -> Batch
-	pKey      = "key/"      // key/<kid> -> keyRecord
+	pKey      = "key/"      // key/<kid> -> keyRecord (keyrec.go)
 	pAvail    = "avail/"    // avail/<pid>/<kid> -> "" (FIFO by kid)
 	pFP       = "fp/"       // fp/<hmac hex> -> kid (every key ever imported)
-	pOrder    = "order/"    // order/<lookup hex> -> Order
-	pRef      = "ref/"      // ref/<ref> -> lookup hex
+	pOrder    = "order/"    // order/<lookup hex> -> Order (orderstore.go)
+	pRef      = "ref/"      // ref/<ref> -> lookup key + recipient (orderstore.go)
 	pExpiry   = "expiry/"   // expiry/<unix>/<ref> while pending_payment
 	pDeliver  = "deliver/"  // deliver/<ref> while paid and undelivered
 	pSettle   = "settle/"   // settle/<unix>/<ref> while delivered

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -38,6 +37,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	rssKeys := fs.Int("rss-keys", 0, "also stock this many keys and report RSS (e.g. 1000000)")
 	data := fs.String("data", "", "data directory (a temp dir if empty)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the purchase runs to this file")
+	memProfile := fs.String("memprofile", "", "with --rss-keys: write a heap profile at the steady point to this file")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -170,21 +170,9 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	}
 
 	if *rssKeys > 0 {
-		rp, err := benchProduct(a.shop, "rss-bench")
-		if err != nil {
+		if err := benchRSS(a, dir, *rssKeys, *memProfile, stdout); err != nil {
 			return err
 		}
-		for left := *rssKeys; left > 0; {
-			k := min(left, shop.MaxImportKeys)
-			if _, err := a.shop.ImportKeys(rp.ID, shop.BatchInfo{Supplier: "rss"}, keyReader(k, fmt.Sprintf("R%d", left))); err != nil {
-				return err
-			}
-			left -= k
-		}
-		debug.FreeOSMemory() // return the imports' garbage before reading RSS
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		fmt.Fprintf(stdout, "\nRSS with %d keys in stock: %s (Go heap in use %d MiB)\n", *rssKeys, rss(), ms.HeapInuse>>20)
 	}
 	return nil
 }
@@ -461,18 +449,4 @@ func pct(lat []time.Duration, p int) string {
 	slices.Sort(s)
 	i := min(len(s)-1, len(s)*p/100)
 	return s[i].Round(10 * time.Microsecond).String()
-}
-
-// rss reads the resident set size from /proc (Linux).
-func rss() string {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return "unknown"
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			return strings.TrimSpace(strings.TrimPrefix(line, "VmRSS:"))
-		}
-	}
-	return "unknown"
 }

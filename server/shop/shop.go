@@ -119,7 +119,7 @@ const (
 	pBatch    = "batch/"    // batch/<bid> -> Batch
 	pKey      = "key/"      // key/<kid> -> keyRecord (keyrec.go)
 	pAvail    = "avail/"    // avail/<pid>/<kid> -> "" (FIFO by kid)
-	pFP       = "fp/"       // fp/<hmac hex> -> kid (every key ever imported)
+	pFP       = "fp/"       // fp/<hmac hex> -> kid: fingerprints of keys imported before fpr/ (inventory.go pFPRaw)
 	pOrder    = "order/"    // order/<lookup hex> -> Order (orderstore.go)
 	pRef      = "ref/"      // ref/<ref> -> lookup key + recipient (orderstore.go)
 	pExpiry   = "expiry/"   // expiry/<unix>/<ref> while pending_payment

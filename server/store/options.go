@@ -8,11 +8,11 @@ import "github.com/dgraph-io/badger/v4"
 // in stock: peak and steady RSS, the Go heap, a heap profile) on the 2-core
 // machine; see README "Measured".
 //
-// What the memory is, after one million keys (≈350 MiB of tables on disk):
+// What the memory is, after one million keys (≈220 MiB of tables on disk):
 //   - Badger maps its table files and writes each new table through the map,
 //     so every live table stays resident as file-backed pages (clean page
-//     cache, reclaimed by the kernel under pressure): ≈370 MiB, the store's
-//     size on disk, whatever the options below.
+//     cache, reclaimed by the kernel under pressure): the store's size on
+//     disk, whatever the options below.
 //   - Anonymous memory is the Go heap: the live memtable's arena and, while
 //     importing, the immutable memtables and the table builders' buffers
 //     (Badger pools up to eight of them, each grown to the size of the table

@@ -123,9 +123,12 @@ func (b *BackupWriter) Close() error {
 }
 
 // BackupReader reads the store's backup stream out of a signed backup
-// ([OpenBackup]). It returns io.EOF only after the signature and the tag
-// verified; until then the data it has returned is unauthenticated, so read
-// it all with [VerifyBackup] before acting on any of it.
+// ([OpenBackup]). For a v2 backup it returns io.EOF only after the signature
+// and the tag verified; until then the data it has returned is
+// unauthenticated, so read it all with [VerifyBackup] before acting on any
+// of it. A v3 backup ([BackupReader.Sealed]) is verified only once loaded:
+// load it into an empty store, then [BackupReader.VerifyStore] the store's
+// digest, and throw the store away if that fails.
 type BackupReader struct {
 	r    *bufio.Reader
 	sum  hash.Hash
@@ -133,6 +136,10 @@ type BackupReader struct {
 	mac  []byte
 	want string
 	err  error
+	// v3 (backupseal.go): the trailer is the store's seal, checked
+	// against the loaded store by [BackupReader.VerifyStore].
+	v3   bool
+	tail []byte
 }
 
 // OpenBackup opens a backup with the backup identity. fingerprint, if not
@@ -147,9 +154,21 @@ func OpenBackup(r io.Reader, id *Identity, fingerprint string) (*BackupReader, e
 		}
 		return nil, fmt.Errorf("crypto: open backup: %w", err)
 	}
-	br := &BackupReader{r: bufio.NewReaderSize(ar, 1<<20), sum: sha256.New(), mac: backupMACKey(id), want: fingerprint}
+	return openBackupPlain(ar, backupMACKey(id), fingerprint)
+}
+
+// openBackupPlain is OpenBackup after age: r is the plaintext.
+func openBackupPlain(r io.Reader, mac []byte, fingerprint string) (*BackupReader, error) {
+	br := &BackupReader{r: bufio.NewReaderSize(r, 1<<20), sum: sha256.New(), mac: mac, want: fingerprint}
 	head, err := br.r.Peek(len(backupMagic))
-	if err != nil || string(head) != backupMagic {
+	if err != nil {
+		return nil, ErrBackupNotSigned
+	}
+	switch string(head) {
+	case backupMagic:
+	case backupMagicV3:
+		br.v3 = true
+	default:
 		return nil, ErrBackupNotSigned
 	}
 	var hdr bytes.Buffer
@@ -186,9 +205,11 @@ func normFingerprint(s string) string { return strings.ToLower(strings.Join(stri
 // signer (verified only once the reader reached io.EOF).
 func (b *BackupReader) Fingerprint() string { return KeyFingerprint(b.pub) }
 
-// Read returns the backup stream, holding back the trailer; at the end it
-// verifies the signature and the tag and returns [ErrBackupForged] instead
-// of io.EOF if either fails.
+// Read returns the backup stream, holding back the trailer; at the end of a
+// v2 backup it verifies the signature and the tag and returns
+// [ErrBackupForged] instead of io.EOF if either fails. At the end of a v3
+// backup it returns io.EOF with nothing verified yet: see
+// [BackupReader.VerifyStore].
 func (b *BackupReader) Read(p []byte) (int, error) {
 	if b.err != nil {
 		return 0, b.err
@@ -198,8 +219,12 @@ func (b *BackupReader) Read(p []byte) (int, error) {
 	}
 	// Whatever lies more than the trailer's length before the end is data.
 	// (A Peek beyond the buffer's size would hide the end of the stream.)
-	peek, err := b.r.Peek(min(backupTrailer+len(p), b.r.Size()))
-	if n := len(peek) - backupTrailer; n > 0 {
+	trailer := backupTrailer
+	if b.v3 {
+		trailer = sealTrailer
+	}
+	peek, err := b.r.Peek(min(trailer+len(p), b.r.Size()))
+	if n := len(peek) - trailer; n > 0 {
 		n = min(n, len(p))
 		copy(p, peek[:n])
 		b.sum.Write(p[:n])
@@ -211,6 +236,17 @@ func (b *BackupReader) Read(p []byte) (int, error) {
 	}
 	if !errors.Is(err, io.EOF) {
 		b.err = fmt.Errorf("crypto: read backup: %w", err)
+		return 0, b.err
+	}
+	if b.v3 {
+		// Nothing to check yet: the seal covers the loaded store, not
+		// these bytes ([BackupReader.VerifyStore]).
+		if len(peek) != sealTrailer {
+			b.err = ErrBackupForged
+			return 0, b.err
+		}
+		b.tail = bytes.Clone(peek)
+		b.err = io.EOF
 		return 0, b.err
 	}
 	b.err = b.verify(peek)
@@ -234,10 +270,16 @@ func (b *BackupReader) verify(trailer []byte) error {
 // Read to the end), discarding the data. It returns the signing key's
 // fingerprint. Restore a backup only after it verified, then load it from a
 // second [OpenBackup], whose reader checks it again.
+//
+// A v3 backup ([BackupReader.Sealed]) cannot be verified this way: it
+// returns [ErrSealedBackup] without reading it.
 func VerifyBackup(r io.Reader, id *Identity, fingerprint string) (string, error) {
 	br, err := OpenBackup(r, id, fingerprint)
 	if err != nil {
 		return "", err
+	}
+	if br.v3 {
+		return "", ErrSealedBackup
 	}
 	if _, err := io.Copy(io.Discard, br); err != nil {
 		return "", err

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -33,6 +34,8 @@ type app struct {
 	threads *msg.Threads
 	notify  *notify.Notifier
 	log     *slog.Logger
+	dir     string // the data directory, where Close writes the backup seal
+	closing sync.Once
 }
 
 func openApp(dir string, log *slog.Logger) (*app, error) {
@@ -128,10 +131,16 @@ func openAppStore(dir string, log *slog.Logger, cfg shop.Config, so store.Option
 	// sourced products.
 	resale.RegisterExecutors(st, sh)
 	sh.SetSourcer(resale.Sourcer{})
-	return &app{db: db, shop: sh, staff: st, threads: threads, notify: nt, log: log}, nil
+	return &app{db: db, shop: sh, staff: st, threads: threads, notify: nt, log: log, dir: dir}, nil
 }
 
-func (a *app) Close() error { return a.db.Close() }
+// Close is every command's clean close: with the vault unlocked it first
+// seals the store as it stands, so that `veil backup` can copy it without
+// the passphrase (seal.go), then closes the store.
+func (a *app) Close() error {
+	a.closing.Do(a.seal)
+	return a.db.Close()
+}
 
 func newLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -221,7 +230,11 @@ func (a *app) serveHTTP(ctx context.Context, c serveConfig) error {
 	notifyDone := make(chan struct{})
 	go func() { a.notify.Run(jobs); close(notifyDone) }()
 	defer func() { <-notifyDone }()
-	go srv.RunPayments(jobs)
+	// Every job ends before serveHTTP returns, so the seal Close takes
+	// covers their last writes.
+	paymentsDone := make(chan struct{})
+	go func() { srv.RunPayments(jobs); close(paymentsDone) }()
+	defer func() { <-paymentsDone }()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	a.log.Info("veil: listening", "addr", ln.Addr().String(), "locked", a.shop.Locked())

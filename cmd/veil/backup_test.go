@@ -13,7 +13,15 @@ import (
 	"veil/server/shop"
 )
 
+// TestBackupRestoreMovesHouse moves a shop with both backup forms: the
+// contract's `veil backup --data DIR --out FILE` (v3, from the seal of the
+// last clean close) and the one signed with --passphrase-file (v2).
 func TestBackupRestoreMovesHouse(t *testing.T) {
+	t.Run("without the passphrase", func(t *testing.T) { testMoveHouse(t, false) })
+	t.Run("with the passphrase", func(t *testing.T) { testMoveHouse(t, true) })
+}
+
+func testMoveHouse(t *testing.T, withPassphrase bool) {
 	dir1, dir2 := t.TempDir(), filepath.Join(t.TempDir(), "new")
 	a, err := openAppWith(dir1, slog.New(slog.DiscardHandler), shop.Config{VaultWorkFactor: 10})
 	if err != nil {
@@ -51,7 +59,11 @@ func TestBackupRestoreMovesHouse(t *testing.T) {
 	var out, errb bytes.Buffer
 	pp := filepath.Join(t.TempDir(), "pp")
 	os.WriteFile(pp, []byte("vault passphrase\n"), 0o600)
-	if code := run([]string{"backup", "--data", dir1, "--out", file, "--passphrase-file", pp}, &out, &errb); code != 0 {
+	args := []string{"backup", "--data", dir1, "--out", file}
+	if withPassphrase {
+		args = append(args, "--passphrase-file", pp)
+	}
+	if code := run(args, &out, &errb); code != 0 {
 		t.Fatalf("backup: %d %s", code, errb.String())
 	}
 	b, _ := os.ReadFile(file)
@@ -92,5 +104,74 @@ func TestBackupRestoreMovesHouse(t *testing.T) {
 	}
 	if got, _ := a2.shop.Product(p.ID); got.InStock != 1 {
 		t.Fatalf("stock after the move: %d", got.InStock)
+	}
+}
+
+// TestBackupRefusesChangedStore: a store written after the last clean
+// close (here by a write with the vault locked, as an offline command
+// makes) is not the sealed one, so the passphrase-less backup refuses it
+// with advice and writes no file; a clean close with the vault unlocked
+// seals it again.
+func TestBackupRefusesChangedStore(t *testing.T) {
+	dir := t.TempDir()
+	a, err := openAppWith(dir, slog.New(slog.DiscardHandler), shop.Config{VaultWorkFactor: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := initShop(a, "owner", "a long password", "vault passphrase"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "shop.age")
+	backup := func() (int, string) {
+		var out, errb bytes.Buffer
+		code := run([]string{"backup", "--data", dir, "--out", file}, &out, &errb)
+		return code, errb.String()
+	}
+	if code, errs := backup(); code != 0 {
+		t.Fatalf("backup after a clean close: %d %s", code, errs)
+	}
+	os.Remove(file)
+
+	// A write with the vault locked: the seal stays as it was.
+	a, err = openApp(dir, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.shop.CreateProduct(shop.Product{Slug: "late", Name: shop.Text{"en": "L"}, PriceMinor: 1, Currency: "CNY"}); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	code, errs := backup()
+	if code != 1 || !strings.Contains(errs, "changed since the shop last stopped cleanly") || !strings.Contains(errs, "--passphrase-file") ||
+		strings.Count(strings.TrimSpace(errs), "\n") != 0 {
+		t.Fatalf("backup of a changed store: exit %d %q", code, errs)
+	}
+	if _, err := os.Stat(file); !os.IsNotExist(err) {
+		t.Fatalf("a refused backup left a file: %v", err)
+	}
+	if _, err := os.Stat(file + ".partial"); !os.IsNotExist(err) {
+		t.Fatalf("a refused backup left a partial file: %v", err)
+	}
+
+	// No seal at all (never closed with the vault unlocked).
+	os.Remove(filepath.Join(dir, sealFileName))
+	if code, errs := backup(); code != 1 || !strings.Contains(errs, "no backup seal") {
+		t.Fatalf("backup without a seal: exit %d %q", code, errs)
+	}
+
+	// Unlocked and closed cleanly: sealed again.
+	a, err = openAppWith(dir, slog.New(slog.DiscardHandler), shop.Config{VaultWorkFactor: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.shop.Unlock("vault passphrase"); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	if code, errs := backup(); code != 0 {
+		t.Fatalf("backup after a clean close: %d %s", code, errs)
 	}
 }

@@ -96,14 +96,14 @@ func TestDigest(t *testing.T) {
 			set(t, db, "order/10", "one")
 			db.Update(func(tx *Txn) error { return tx.Delete("order/1") })
 		},
-		"outside v1/": func(db *DB) { db.bdb.Update(func(tx *badger.Txn) error { return tx.Set([]byte("v2/x"), nil) }) },
+		"outside v1/": func(db *DB) { rawUpdate(t, db, func(tx *badger.Txn) error { return tx.Set([]byte("v2/x"), nil) }) },
 		"expiry added": func(db *DB) {
-			db.bdb.Update(func(tx *badger.Txn) error {
+			rawUpdate(t, db, func(tx *badger.Txn) error {
 				return tx.SetEntry(badger.NewEntry([]byte("v1/vault"), []byte("sealed")).WithTTL(time.Hour))
 			})
 		},
 		"user meta": func(db *DB) {
-			db.bdb.Update(func(tx *badger.Txn) error {
+			rawUpdate(t, db, func(tx *badger.Txn) error {
 				return tx.SetEntry(badger.NewEntry([]byte("v1/vault"), []byte("sealed")).WithMeta(1))
 			})
 		},
@@ -121,4 +121,21 @@ func TestDigest(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rawUpdate writes straight to Badger (what veil never does: keys outside
+// the keyspace, TTLs, user meta), at a version past everything, and moves
+// the store's clock there so that reads see it.
+func rawUpdate(t *testing.T, db *DB, fn func(*badger.Txn) error) {
+	t.Helper()
+	ts := db.bdb.MaxVersion() + 1
+	txn := db.bdb.NewTransactionAt(ts, true)
+	defer txn.Discard()
+	if err := fn(txn); err != nil {
+		t.Fatal(err)
+	}
+	if err := txn.CommitAt(ts, nil); err != nil {
+		t.Fatal(err)
+	}
+	db.refreshClock()
 }

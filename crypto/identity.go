@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"filippo.io/age"
+	"filippo.io/hpke"
 )
 
 // Kind selects the age key type of an [Identity].
@@ -68,6 +69,7 @@ type Identity struct {
 	rcpt      age.Recipient
 	secret    func() string
 	recipient func() string
+	raw       func() []byte
 }
 
 // NewIdentity returns a fresh random identity of the given kind.
@@ -91,11 +93,16 @@ func NewIdentity(kind Kind) (*Identity, error) {
 func IdentityFromSeed(kind Kind, seed [32]byte) (*Identity, error) {
 	switch kind {
 	case Hybrid:
-		id, err := age.ParseHybridIdentity(bech32Encode("AGE-SECRET-KEY-PQ-", seed[:], true))
+		// The key pair straight from the seed, without age's Bech32 round
+		// trip: an order identity is built at every placement and first
+		// retrieval, and its raw public key is what the order stores
+		// (RecipientBytes). The files are age's mlkem768x25519 stanzas
+		// either way (hybridRecipient, hybridIdentity).
+		k, err := hpke.MLKEM768X25519().NewPrivateKey(seed[:])
 		if err != nil {
 			return nil, fmt.Errorf("crypto: hybrid identity from seed: %w", err)
 		}
-		return newIdentity(Hybrid, id, id.Recipient()), nil
+		return newIdentity(Hybrid, &hybridIdentity{k: k, seed: seed}, &hybridRecipient{pk: k.PublicKey()}), nil
 	case X25519:
 		id, err := age.ParseX25519Identity(bech32Encode("AGE-SECRET-KEY-", seed[:], true))
 		if err != nil {
@@ -117,7 +124,7 @@ type ageRecipient interface {
 }
 
 func newIdentity(kind Kind, id ageKey, r ageRecipient) *Identity {
-	return &Identity{
+	i := &Identity{
 		kind: kind,
 		id:   id,
 		rcpt: r,
@@ -126,6 +133,14 @@ func newIdentity(kind Kind, id ageKey, r ageRecipient) *Identity {
 		secret:    id.String,
 		recipient: sync.OnceValue(r.String),
 	}
+	i.raw = sync.OnceValue(func() []byte {
+		if h, ok := r.(*hybridRecipient); ok {
+			return append([]byte{byte(Hybrid)}, h.pk.Bytes()...)
+		}
+		raw, _ := RecipientBytes(i.recipient()) // X25519: 62 characters
+		return raw
+	})
+	return i
 }
 
 // ParseIdentity parses an age secret key of either kind ("AGE-SECRET-KEY-1…"
@@ -166,6 +181,11 @@ func (i *Identity) LogValue() slog.Value {
 // Recipient returns the public key in age's encoding, "age1…" or "age1pq1…".
 // It is safe to store and show.
 func (i *Identity) Recipient() string { return i.recipient() }
+
+// RecipientBytes returns the public key in the raw form [ParseRecipientBytes]
+// reads (a kind byte, then the key), without building its Bech32 string.
+// The caller must not modify it.
+func (i *Identity) RecipientBytes() []byte { return i.raw() }
 
 // Age returns i as an age.Identity, for [Open] or age.Decrypt.
 func (i *Identity) Age() age.Identity { return i.id }

@@ -122,6 +122,53 @@ func (r *hybridRecipient) WrapWithLabels(fileKey []byte) ([]*age.Stanza, []strin
 	return []*age.Stanza{st}, []string{"postquantum"}, nil
 }
 
+// String returns the recipient's age encoding, "age1pq1…".
+func (r *hybridRecipient) String() string { return bech32Encode("age1pq", r.pk.Bytes(), false) }
+
+// hybridIdentity unwraps age's mlkem768x25519 stanzas (see hybridRecipient)
+// with a key pair built from its 32-byte seed: the same identity as age's
+// HybridIdentity for that seed, without a Bech32 round trip to build it.
+type hybridIdentity struct {
+	k    hpke.PrivateKey
+	seed [32]byte
+}
+
+var _ age.Identity = (*hybridIdentity)(nil)
+
+// hybridFileKeyBody is a sealed file key: 16 bytes and the AEAD's tag.
+const hybridFileKeyBody = 16 + 16
+
+// Unwrap returns the file key of the first mlkem768x25519 stanza that opens
+// with this key, age.ErrIncorrectIdentity when none does, and an error for
+// a malformed one of ours.
+func (i *hybridIdentity) Unwrap(stanzas []*age.Stanza) ([]byte, error) {
+	for _, st := range stanzas {
+		if st.Type != hybridStanza {
+			continue
+		}
+		if len(st.Args) != 1 || len(st.Body) != hybridFileKeyBody {
+			return nil, errors.New("crypto: malformed mlkem768x25519 stanza")
+		}
+		enc, err := base64.RawStdEncoding.Strict().DecodeString(st.Args[0])
+		if err != nil {
+			return nil, errors.New("crypto: malformed mlkem768x25519 stanza")
+		}
+		rcv, err := hpke.NewRecipient(enc, i.k, hpke.HKDFSHA256(), hpke.ChaCha20Poly1305(), []byte(hybridInfo))
+		if err != nil {
+			return nil, errors.New("crypto: malformed mlkem768x25519 stanza")
+		}
+		// ML-KEM rejects implicitly: another key's stanza decapsulates to
+		// a wrong secret and fails here, so go on to the next stanza.
+		if fileKey, err := rcv.Open(nil, st.Body); err == nil {
+			return fileKey, nil
+		}
+	}
+	return nil, age.ErrIncorrectIdentity
+}
+
+// String returns the secret key in age's encoding, "AGE-SECRET-KEY-PQ-1…".
+func (i *hybridIdentity) String() string { return bech32Encode("AGE-SECRET-KEY-PQ-", i.seed[:], true) }
+
 // bech32Decode decodes a lower-case Bech32 string of any length (age's
 // hybrid keys are far longer than BIP 173 allows), checking its checksum.
 func bech32Decode(s string) (string, []byte, error) {

@@ -2,12 +2,16 @@ package crypto
 
 import (
 	"bytes"
+	"crypto/rand"
+	"errors"
 	"testing"
+
+	"filippo.io/age"
 )
 
 // TestRawRecipient: the raw form of a recipient of either kind formats back
 // to the same string, and what is sealed to the parsed raw form opens with
-// the identity (age's own identity for hybrid: the stanza is age's).
+// the identity (TestHybridIdentityFromSeedIsAges checks it against age's own).
 func TestRawRecipient(t *testing.T) {
 	for _, kind := range []Kind{Hybrid, X25519} {
 		id, err := NewIdentity(kind)
@@ -90,4 +94,61 @@ func FuzzRecipientBytes(f *testing.F) {
 			t.Fatalf("accepted %q, age refuses %q: %v", s, back, err)
 		}
 	})
+}
+
+// TestHybridIdentityFromSeedIsAges: the hybrid identity built from a seed
+// without age's parser is age's identity for that seed — the same secret
+// and recipient strings, and files sealed by either side open on the other;
+// a file for another key is age.ErrIncorrectIdentity, and a file with
+// another recipient's stanza first still opens.
+func TestHybridIdentityFromSeedIsAges(t *testing.T) {
+	for range 3 {
+		var seed [32]byte
+		if _, err := rand.Read(seed[:]); err != nil {
+			t.Fatal(err)
+		}
+		ours, err := IdentityFromSeed(Hybrid, seed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		theirs, err := age.ParseHybridIdentity(bech32Encode("AGE-SECRET-KEY-PQ-", seed[:], true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ours.String() != theirs.String() || ours.Recipient() != theirs.Recipient().String() {
+			t.Fatal("the seed gives another key than age's")
+		}
+		raw, err := RecipientBytes(theirs.Recipient().String())
+		if err != nil || !bytes.Equal(raw, ours.RecipientBytes()) {
+			t.Fatalf("raw recipient differs from age's: %v", err)
+		}
+		for _, c := range []struct {
+			name string
+			to   age.Recipient
+			open age.Identity
+		}{{"ours → age", ours.AgeRecipient(), theirs}, {"age → ours", theirs.Recipient(), ours.Age()}} {
+			sealed, err := Seal([]byte("KEY-PQ"), c.to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if pt, err := Open(sealed, c.open); err != nil || string(pt) != "KEY-PQ" {
+				t.Fatalf("%s: %q, %v", c.name, pt, err)
+			}
+		}
+		other, _ := NewIdentity(Hybrid)
+		sealed, err := Seal([]byte("KEY-PQ"), other.AgeRecipient())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := age.Decrypt(bytes.NewReader(sealed), ours.Age()); !errors.As(err, new(*age.NoIdentityMatchError)) {
+			t.Fatalf("another key's file: %v", err)
+		}
+		both, err := Seal([]byte("KEY-PQ"), other.AgeRecipient(), ours.AgeRecipient())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pt, err := Open(both, ours.Age()); err != nil || string(pt) != "KEY-PQ" {
+			t.Fatalf("second stanza: %q, %v", pt, err)
+		}
+	}
 }

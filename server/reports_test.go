@@ -159,7 +159,7 @@ func TestReportsConsole(t *testing.T) {
 		t.Errorf("csv body:\n%s", body)
 	}
 	for _, o := range orders {
-		if strings.Contains(body, o.Ref) || strings.Contains(body, o.Recipient) {
+		if strings.Contains(body, o.Ref) || strings.Contains(body, o.RecipientString()) {
 			t.Errorf("the export names order %s", o.Ref)
 		}
 	}

@@ -47,7 +47,7 @@ func testMoveHouse(t *testing.T, withPassphrase bool) {
 		t.Fatal(err)
 	}
 	// A support thread, sealed to the order and the merchant.
-	rcpts := []string{pl.Order.Recipient, a.shop.Public().Support}
+	rcpts := []string{pl.Order.RecipientString(), a.shop.Public().Support}
 	if _, err := a.threads.Append(pl.Order.Ref, rcpts, msg.Message{From: msg.FromBuyer, Text: "THREAD-BEFORE-THE-MOVE"}); err != nil {
 		t.Fatal(err)
 	}

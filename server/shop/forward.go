@@ -229,7 +229,7 @@ func (s *Shop) syncOne(ctx context.Context, fw TicketForwarder, id string) (bool
 		if err != nil {
 			return false, err
 		}
-		r, err := crypto.ParseRecipient(o.Recipient)
+		r, err := o.ageRecipient()
 		if err != nil {
 			return false, err
 		}

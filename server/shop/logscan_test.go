@@ -135,8 +135,8 @@ func TestNoSecretInLogs(t *testing.T) {
 	}
 	for i, pl := range placed {
 		secrets["token "+string(rune('a'+i))] = pl.Token
-		if o, err := sh.OrderByRef(pl.Order.Ref); err == nil && o.Recipient != "" {
-			secrets["recipient "+string(rune('a'+i))] = o.Recipient
+		if o, err := sh.OrderByRef(pl.Order.Ref); err == nil && o.RecipientString() != "" {
+			secrets["recipient "+string(rune('a'+i))] = o.RecipientString()
 		}
 	}
 	for what, s := range secrets {

@@ -189,10 +189,14 @@ func (s *Shop) newOrder(prod Product, qty int) (crypto.Token, Order, error) {
 		return tok, Order{}, fmt.Errorf("shop: order identity: %w", err)
 	}
 	now := s.now().Truncate(timeUnit)
+	// The raw public key, no Bech32 string: it is what the order stores,
+	// and its parsed form waits in rcptParsed for the payment's sealing.
+	raw := id.RecipientBytes()
+	rcptParsed.put(raw, id.AgeRecipient())
 	return tok, Order{
 		Ref: tok.Ref(), ProductID: prod.ID, Quantity: qty,
 		AmountMinor: prod.PriceMinor * int64(qty), Currency: prod.Currency,
-		Status: StatusPending, Recipient: id.Recipient(),
+		Status: StatusPending, rcpt: raw,
 		CreatedAt: now, ExpiresAt: now.Add(s.cfg.ReservationTTL),
 	}, nil
 }
@@ -713,11 +717,7 @@ func (op *opener) open(sealed []byte, sym bool) (pt, resealed []byte, err error)
 		return pt, nil, err
 	}
 	if op.orderID == nil {
-		kind := crypto.X25519
-		if strings.HasPrefix(op.o.Recipient, "age1pq1") {
-			kind = crypto.Hybrid
-		}
-		id, err := op.t.Identity(kind)
+		id, err := op.t.Identity(op.o.RecipientKind())
 		if err != nil {
 			return nil, nil, err
 		}

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -80,11 +81,9 @@ func getOrder(tx *store.Txn, lk string) (Order, error) {
 // deliveries of a binary record.
 func loadOrderParts(tx *store.Txn, rv []byte, npay int, o *Order) error {
 	if _, raw := splitRef(rv); raw != nil {
-		s, err := recipientString(raw)
-		if err != nil {
-			return fmt.Errorf("shop: order %s: recipient: %w", o.Ref, err)
-		}
-		o.Recipient = s
+		// Kept raw: most reads (a repeat retrieval, a payment) never need
+		// the ~2 KB Bech32 string, which RecipientString builds on demand.
+		o.rcpt = raw
 	}
 	if npay > 0 {
 		o.Payloads = make([]Payload, 0, npay)
@@ -104,8 +103,7 @@ func loadOrderParts(tx *store.Txn, rv []byte, npay int, o *Order) error {
 }
 
 // recipientString is crypto.FormatRecipient through rcptStrings: a hybrid
-// recipient's Bech32 string takes tens of microseconds to build, and an
-// order is read several times in a purchase (payment, first retrieval).
+// recipient's Bech32 string takes tens of microseconds to build.
 func recipientString(raw []byte) (string, error) {
 	if s, ok := rcptStrings.get(raw); ok {
 		return s, nil
@@ -117,31 +115,51 @@ func recipientString(raw []byte) (string, error) {
 	return s, err
 }
 
-// rcptStrings remembers the recipient strings of the orders placed or read
-// last (1,024 of them, about 3 MB), keyed by the raw recipient itself, so
-// an entry can never name another order's recipient.
-var rcptStrings = &stringCache{max: 1024}
+// parsedRecipient is crypto.ParseRecipientBytes through rcptParsed: parsing
+// a hybrid key expands its ML-KEM matrix (a third of the cost of sealing to
+// it), and a payment seals to the recipient of an order placed moments ago.
+func parsedRecipient(raw []byte) (age.Recipient, error) {
+	if r, ok := rcptParsed.get(raw); ok {
+		return r, nil
+	}
+	r, err := crypto.ParseRecipientBytes(raw)
+	if err == nil {
+		rcptParsed.put(raw, r)
+	}
+	return r, err
+}
 
-type stringCache struct {
+// The caches are keyed by the raw recipient itself, so an entry can never
+// name another order's recipient. rcptStrings holds the strings asked for
+// last (1,024 of them, about 3 MB); rcptParsed the parsed keys of the
+// orders placed or paid last (256 of them, each ≈ 6 KB with its expanded
+// matrix: ≈ 1.5 MB).
+var (
+	rcptStrings = &ringCache[string]{max: 1024}
+	rcptParsed  = &ringCache[age.Recipient]{max: 256}
+)
+
+// ringCache is a bounded map that forgets its oldest entry first.
+type ringCache[V any] struct {
 	mu   sync.Mutex
 	max  int
-	m    map[string]string
+	m    map[string]V
 	ring []string // keys in insertion order; the oldest is evicted
 	next int
 }
 
-func (c *stringCache) get(k []byte) (string, bool) {
+func (c *ringCache[V]) get(k []byte) (V, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s, ok := c.m[string(k)]
-	return s, ok
+	v, ok := c.m[string(k)]
+	return v, ok
 }
 
-func (c *stringCache) put(k []byte, s string) {
+func (c *ringCache[V]) put(k []byte, v V) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
-		c.m = make(map[string]string, c.max)
+		c.m = make(map[string]V, c.max)
 	}
 	if _, ok := c.m[string(k)]; ok {
 		return
@@ -154,7 +172,45 @@ func (c *stringCache) put(k []byte, s string) {
 		c.ring[c.next] = key
 		c.next = (c.next + 1) % c.max
 	}
-	c.m[key] = s
+	c.m[key] = v
+}
+
+// RecipientString returns the order's age recipient ("age1pq1…" or
+// "age1…"), built from the raw form an order read from the store holds.
+// Empty when the order has none (a shadow order of another kind).
+func (o Order) RecipientString() string {
+	if o.Recipient != "" || o.rcpt == nil {
+		return o.Recipient
+	}
+	s, _ := recipientString(o.rcpt)
+	return s
+}
+
+// RecipientKind returns the kind of the order's age recipient.
+func (o Order) RecipientKind() crypto.Kind {
+	if o.rcpt != nil {
+		return crypto.RecipientKind(o.rcpt)
+	}
+	if strings.HasPrefix(o.Recipient, "age1pq1") {
+		return crypto.Hybrid
+	}
+	return crypto.X25519
+}
+
+// recipientRaw returns the raw form of the order's recipient, nil if none.
+func (o *Order) recipientRaw() ([]byte, error) {
+	if o.rcpt != nil || o.Recipient == "" {
+		return o.rcpt, nil
+	}
+	return crypto.RecipientBytes(o.Recipient)
+}
+
+// ageRecipient returns the order's recipient to seal to.
+func (o *Order) ageRecipient() (age.Recipient, error) {
+	if o.rcpt != nil {
+		return parsedRecipient(o.rcpt)
+	}
+	return crypto.ParseRecipient(o.Recipient)
 }
 
 // symPayload reports whether a delivery was re-sealed to the token's
@@ -208,8 +264,8 @@ func putOrder(tx *store.Txn, lk string, o Order) error {
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	if len(rv) <= lookupHexLen && o.Recipient != "" {
-		raw, err := crypto.RecipientBytes(o.Recipient)
+	if len(rv) <= lookupHexLen && (o.rcpt != nil || o.Recipient != "") {
+		raw, err := o.recipientRaw()
 		if err != nil {
 			return fmt.Errorf("shop: order %s: recipient: %w", o.Ref, err)
 		}
@@ -220,7 +276,6 @@ func putOrder(tx *store.Txn, lk string, o Order) error {
 		if err := tx.Set(pRef+o.Ref, append(key, raw...)); err != nil {
 			return err
 		}
-		rcptStrings.put(raw, o.Recipient)
 	}
 	for i, p := range o.Payloads {
 		k := payloadKey(o.Ref, i)
@@ -283,12 +338,16 @@ func deleteOrderParts(tx *store.Txn, ref string) error {
 	return nil
 }
 
-// orderRecipient returns the age recipient of o, parsed from the raw bytes
-// of its ref value when they are stored (no Bech32), else from o.Recipient.
+// orderRecipient returns the age recipient of o: from its raw form when o
+// was read in the new layout (no Bech32), else from the raw bytes of its
+// ref value, else from o.Recipient.
 func orderRecipient(tx *store.Txn, o *Order) (age.Recipient, error) {
+	if o.rcpt != nil {
+		return parsedRecipient(o.rcpt)
+	}
 	rv, err := tx.Get(pRef + o.Ref)
 	if _, raw := splitRef(rv); err == nil && raw != nil {
-		return crypto.ParseRecipientBytes(raw)
+		return parsedRecipient(raw)
 	}
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
@@ -357,7 +416,7 @@ func splitOrder(o Order) (rest Order) {
 	rest.Payment, rest.UnitMinor, rest.PayWith = nil, 0, ""
 	rest.Discount, rest.DiscountKey = 0, ""
 	rest.CouponCode, rest.CouponOff, rest.CouponKey, rest.Reward = "", 0, "", nil
-	rest.Recipient, rest.Payloads = "", nil
+	rest.Recipient, rest.rcpt, rest.Payloads = "", nil, nil
 	return rest
 }
 

@@ -20,7 +20,7 @@ import (
 // is never taken is dropped when its payment returns.
 
 type presealEntry struct {
-	recipient string
+	recipient string // the raw recipient, or the string of an old record
 	kids      []string
 	sealed    []byte
 }
@@ -57,7 +57,7 @@ func (s *Shop) preseal(ref string) {
 		if err != nil {
 			return err
 		}
-		e = presealEntry{recipient: o.Recipient, kids: slices.Clone(o.Items), sealed: sealed}
+		e = presealEntry{recipient: recipientID(&o), kids: slices.Clone(o.Items), sealed: sealed}
 		return nil
 	})
 	if err != nil || e.sealed == nil {
@@ -84,9 +84,18 @@ func (s *Shop) takePresealed(o *Order, kids []string) []byte {
 	s.presealMu.Lock()
 	defer s.presealMu.Unlock()
 	e, ok := s.presealed[o.Ref]
-	if !ok || e.recipient != o.Recipient || !slices.Equal(e.kids, kids) {
+	if !ok || e.recipient != recipientID(o) || !slices.Equal(e.kids, kids) {
 		return nil
 	}
 	delete(s.presealed, o.Ref)
 	return e.sealed
+}
+
+// recipientID names o's recipient for comparison: its raw form when held,
+// else its string (the two never look alike: raw starts with a kind byte).
+func recipientID(o *Order) string {
+	if o.rcpt != nil {
+		return string(o.rcpt)
+	}
+	return o.Recipient
 }

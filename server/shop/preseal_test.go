@@ -33,7 +33,7 @@ func TestPresealUsedOnlyForTheSameKeys(t *testing.T) {
 	e.shop.presealMu.Lock()
 	stale := e.shop.presealed[c.Order.Ref]
 	delete(e.shop.presealed, c.Order.Ref)
-	e.shop.presealed[b.Order.Ref] = presealEntry{recipient: b.Order.Recipient, kids: c.Order.Items, sealed: stale.sealed}
+	e.shop.presealed[b.Order.Ref] = presealEntry{recipient: recipientID(&b.Order), kids: c.Order.Items, sealed: stale.sealed}
 	e.shop.presealMu.Unlock()
 	if got := e.shop.takePresealed(&b.Order, b.Order.Items); got != nil {
 		t.Fatal("a delivery sealed for other keys was taken")

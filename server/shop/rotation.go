@@ -437,7 +437,7 @@ func (s *Shop) threadRecipientsTx(tx *store.Txn, ref string, v *crypto.Vault) ([
 	if err != nil {
 		return nil, fmt.Errorf("shop: rotation: order of thread %s: %w", ref, err)
 	}
-	or, err := crypto.ParseRecipient(o.Recipient)
+	or, err := o.ageRecipient()
 	if err != nil {
 		return nil, err
 	}

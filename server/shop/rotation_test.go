@@ -184,7 +184,7 @@ func TestSupportRotation(t *testing.T) {
 	e.pay(pl.Order)
 	const msgs = rotationChunk + 3
 	for i := range msgs {
-		if _, err := th.Append(pl.Order.Ref, []string{pl.Order.Recipient, e.shop.Public().Support},
+		if _, err := th.Append(pl.Order.Ref, []string{pl.Order.RecipientString(), e.shop.Public().Support},
 			msg.Message{From: msg.FromBuyer, Text: fmt.Sprintf("message %d", i)}); err != nil {
 			t.Fatal(err)
 		}

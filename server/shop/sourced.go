@@ -416,7 +416,7 @@ func (s *Shop) purchaseOne(ctx context.Context, src Sourcer, ref string, prod Pr
 		return "", err
 	}
 	defer wipe(payload)
-	rcpt, err := crypto.ParseRecipient(o.Recipient)
+	rcpt, err := o.ageRecipient()
 	if err != nil {
 		return "", err
 	}

@@ -60,7 +60,7 @@ func (s *Shop) UpstreamStatus(pid string) (UpstreamView, error) {
 				return nil // purged meanwhile
 			}
 			if o.ProductID == pid && o.Status == StatusPaid {
-				o.Payloads, o.Recipient = nil, ""
+				o.Payloads, o.Recipient, o.rcpt = nil, "", nil
 				v.Waiting = append(v.Waiting, o)
 				if len(v.Waiting) == 200 {
 					return store.ErrStop

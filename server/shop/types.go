@@ -207,15 +207,20 @@ type Payment struct {
 // Order is an order as the shop keeps it. It holds no token and no key in
 // the clear.
 type Order struct {
-	Ref         string    `json:"ref"`
-	ProductID   string    `json:"product_id"`
-	Quantity    int       `json:"quantity"`
-	AmountMinor int64     `json:"amount_minor"`
-	Currency    string    `json:"currency"`
-	Status      Status    `json:"status"`
-	Tier        int       `json:"tier"`
-	Recipient   string    `json:"recipient"` // the order's age recipient
-	Items       []string  `json:"items"`     // reserved / delivered key ids
+	Ref         string `json:"ref"`
+	ProductID   string `json:"product_id"`
+	Quantity    int    `json:"quantity"`
+	AmountMinor int64  `json:"amount_minor"`
+	Currency    string `json:"currency"`
+	Status      Status `json:"status"`
+	Tier        int    `json:"tier"`
+	// Recipient is the order's age recipient as a string, in records of
+	// the old JSON form and orders built in memory from one; an order read
+	// in the binary layout holds it raw (rcpt). Read it with
+	// RecipientString.
+	Recipient   string    `json:"recipient"`
+	rcpt        []byte    // raw (crypto.RecipientBytes), from the ref value
+	Items       []string  `json:"items"` // reserved / delivered key ids
 	CreatedAt   time.Time `json:"created_at"`
 	ExpiresAt   time.Time `json:"expires_at"`
 	PaidAt      time.Time `json:"paid_at,omitzero"`

@@ -114,7 +114,7 @@ func (s *Shop) IssueVoucherTx(tx *store.Txn, ref string, amountMinor int64, appr
 	if err := voucherable(o, amountMinor); err != nil {
 		return IssuedVoucher{}, err
 	}
-	r, err := crypto.ParseRecipient(o.Recipient)
+	r, err := o.ageRecipient()
 	if err != nil {
 		return IssuedVoucher{}, fmt.Errorf("shop: order recipient: %w", err)
 	}

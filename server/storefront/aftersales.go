@@ -28,11 +28,7 @@ func supportOpen(o shop.Order) bool {
 // orderIdentity derives the order's age identity from its token: the kind
 // follows the stored recipient, since a shop may have switched kinds since.
 func orderIdentity(tok crypto.Token, o shop.Order) (*crypto.Identity, error) {
-	kind := crypto.X25519
-	if strings.HasPrefix(o.Recipient, "age1pq1") {
-		kind = crypto.Hybrid
-	}
-	id, err := tok.Identity(kind)
+	id, err := tok.Identity(o.RecipientKind())
 	if err != nil {
 		return nil, fmt.Errorf("server: order identity of %s: %w", o.Ref, err)
 	}

@@ -18,10 +18,11 @@ const maxThreadShown = 500
 // no threads or the vault has no support recipient yet.
 func (s *Site) ThreadRecipients(o shop.Order) ([]string, error) {
 	sup := s.Shop.Public().Support
-	if s.Threads == nil || sup == "" || o.Recipient == "" {
+	r := o.RecipientString()
+	if s.Threads == nil || sup == "" || r == "" {
 		return nil, ErrSupportOff
 	}
-	return []string{o.Recipient, sup}, nil
+	return []string{r, sup}, nil
 }
 
 // CleanText checks a buyer's text for the thread, naming the field in the

@@ -69,7 +69,14 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	if _, err := a.shop.InitVault(rand16()); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "veil bench — %d CPUs, %s, data in %s\n\n", runtime.NumCPU(), runtime.Version(), dir)
+	// The bound runs at GOMAXPROCS = the CPUs (pure CPU work is fastest
+	// there), the shop at whatever main set (spareProcs).
+	boundProcs := cpuProcs
+	if boundProcs == 0 {
+		boundProcs = runtime.GOMAXPROCS(0)
+	}
+	fmt.Fprintf(stdout, "veil bench — %d CPUs, %s, GOMAXPROCS %d (crypto bound at %d), data in %s\n\n",
+		runtime.NumCPU(), runtime.Version(), runtime.GOMAXPROCS(0), boundProcs, dir)
 
 	if *importN > 0 {
 		p, err := benchProduct(a.shop, "import-bench")
@@ -129,13 +136,13 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	fmt.Fprintf(stdout, "%-12s %10s %10s %10s %10s %12s %8s %10s %9s %9s\n", "concurrency", "purchases", "per sec", "p50", "p99",
-		"crypto bound", "ratio", "B/purchase", "entries", "commits")
+	fmt.Fprintf(stdout, "%-12s %10s %10s %10s %10s %12s %8s %10s %9s %9s %9s\n", "concurrency", "purchases", "per sec", "p50", "p99",
+		"crypto bound", "ratio", "B/purchase", "entries", "commits", "CPU")
 	var tokens []string
 	for _, c := range conc {
-		st := a.db.Stats()
+		st, cpu0 := a.db.Stats(), cpuTime()
 		lat, elapsed, toks, err := runPurchases(client, base, p.Slug, *n, c, stderr)
-		wrote := a.db.Stats()
+		wrote, cpu := a.db.Stats(), cpuTime()-cpu0
 		tokens = append(tokens, toks...)
 		if *cpuProfile != "" {
 			pprof.StopCPUProfile() // the purchases only, not the crypto bound
@@ -143,15 +150,19 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		procs := runtime.GOMAXPROCS(boundProcs)
 		bound := cryptoBound(*n, c)
+		runtime.GOMAXPROCS(procs)
 		rate := float64(*n) / elapsed.Seconds()
 		// What the store committed per purchase: key+value bytes and
 		// entries (sets and deletes), and durable commits (fsyncs; group
-		// commit shares one among concurrent purchases).
+		// commit shares one among concurrent purchases); and the process's
+		// CPU time per purchase, the load generator's included.
 		per := func(x int64) float64 { return float64(x) / float64(*n) }
-		fmt.Fprintf(stdout, "%-12d %10d %10.0f %10s %10s %10.0f/s %7.1f%% %10.0f %9.1f %9.2f\n", c, *n, rate,
+		fmt.Fprintf(stdout, "%-12d %10d %10.0f %10s %10s %10.0f/s %7.1f%% %10.0f %9.1f %9.2f %9s\n", c, *n, rate,
 			pct(lat, 50), pct(lat, 99), bound, 100*rate/bound,
-			per(wrote.Bytes-st.Bytes), per(wrote.Entries-st.Entries), per(wrote.Commits-st.Commits))
+			per(wrote.Bytes-st.Bytes), per(wrote.Entries-st.Entries), per(wrote.Commits-st.Commits),
+			(cpu / time.Duration(*n)).Round(time.Microsecond))
 	}
 	if len(tokens) > 0 {
 		rate, lat, err := runRetrievals(client, base, tokens, 16, 4*len(tokens))

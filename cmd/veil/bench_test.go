@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestBenchRuns runs the load command small: every section reports.
@@ -17,16 +18,26 @@ func TestBenchRuns(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	// The c=1 row reports what the store wrote per purchase.
+	// The c=1 row reports what the store wrote per purchase and the CPU
+	// time a purchase took.
+	rows := 0
 	for _, line := range strings.Split(out.String(), "\n") {
 		f := strings.Fields(line)
-		if len(f) == 10 && f[0] == "1" {
+		if len(f) > 0 && f[0] == "1" {
+			rows++
+			if len(f) != 11 {
+				t.Fatalf("c=1 row has %d columns: %q", len(f), line)
+			}
 			b, errB := strconv.ParseFloat(f[7], 64)
 			e, errE := strconv.ParseFloat(f[8], 64)
-			if errB != nil || errE != nil || b <= 0 || e <= 0 {
-				t.Errorf("bytes/entries per purchase in %q", line)
+			cpu, errC := time.ParseDuration(f[10])
+			if errB != nil || errE != nil || errC != nil || b <= 0 || e <= 0 || cpu <= 0 {
+				t.Errorf("bytes/entries/CPU per purchase in %q", line)
 			}
 		}
+	}
+	if rows != 1 {
+		t.Errorf("%d rows for concurrency 1 in:\n%s", rows, out.String())
 	}
 	if !strings.Contains(out.String(), "B/purchase") {
 		t.Errorf("no bytes per purchase in:\n%s", out.String())

@@ -50,6 +50,7 @@ func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(forma
 
 func main() {
 	privateUmask()
+	spareProcs()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

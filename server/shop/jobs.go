@@ -32,13 +32,13 @@ func (s *Shop) Run(ctx context.Context) {
 	var lastPurge, lastSync time.Time
 	for {
 		if _, err := s.Sweep(); err != nil {
-			s.log.Error("shop: background sweep", "err", err)
+			s.jobError("shop: background sweep", err)
 		}
 		// Resale: sourced products' stock and purchases (sourced.go),
 		// forwarded tickets' outcomes every 30 s (forward.go).
 		s.RefreshUpstreamStock(ctx, false)
 		if _, err := s.PurchaseQueued(ctx); err != nil {
-			s.log.Error("shop: upstream purchases", "err", err)
+			s.jobError("shop: upstream purchases", err)
 		}
 		if time.Since(lastSync) > s.cfg.ForwardPoll {
 			lastSync = time.Now()
@@ -57,7 +57,7 @@ func (s *Shop) Run(ctx context.Context) {
 				}
 			})
 			if err != nil {
-				s.log.Error("shop: purge", "err", err)
+				s.jobError("shop: purge", err)
 			}
 		}
 		select {
@@ -67,6 +67,16 @@ func (s *Shop) Run(ctx context.Context) {
 		case <-s.kick:
 		}
 	}
+}
+
+// jobError logs a background job's failure, except that the store cannot
+// write now (a full disk, a failed sync): the store logs that once when it
+// starts refusing writes, and the job simply runs again on the next tick.
+func (s *Shop) jobError(msg string, err error) {
+	if errors.Is(err, store.ErrUnavailable) {
+		return
+	}
+	s.log.Error(msg, "err", err)
 }
 
 // SweepResult counts what one sweep did.

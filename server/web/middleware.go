@@ -20,20 +20,35 @@ const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 's
 func (s *Site) SecurityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", csp)
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		h.Set("Cross-Origin-Resource-Policy", "same-origin")
-		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
-		h.Set("Cache-Control", "no-cache")
+		// The values are shared, read-only slices (keys in canonical
+		// form): every answer carries them, and Set would allocate each
+		// anew. Header.Set replaces a slice and Add appends past its
+		// length into a new array, so no answer can change another's.
+		for _, sh := range securityHeaders {
+			h[sh.name] = sh.value
+		}
 		if s.TLS {
-			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+			h["Strict-Transport-Security"] = hsts
 		}
 		next.ServeHTTP(w, r)
 	})
 }
+
+var securityHeaders = []struct {
+	name  string
+	value []string
+}{
+	{"Content-Security-Policy", []string{csp}},
+	{"X-Content-Type-Options", []string{"nosniff"}},
+	{"Referrer-Policy", []string{"no-referrer"}},
+	{"X-Frame-Options", []string{"DENY"}},
+	{"Cross-Origin-Opener-Policy", []string{"same-origin"}},
+	{"Cross-Origin-Resource-Policy", []string{"same-origin"}},
+	{"Permissions-Policy", []string{"camera=(), microphone=(), geolocation=(), payment=()"}},
+	{"Cache-Control", []string{"no-cache"}},
+}
+
+var hsts = []string{"max-age=63072000; includeSubDomains"}
 
 // NoStore marks an answer that shows a token or a key: no cache, shared or
 // private, may keep it.

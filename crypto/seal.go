@@ -31,21 +31,11 @@ func Seal(plaintext []byte, recipients ...age.Recipient) ([]byte, error) {
 	if len(recipients) == 0 {
 		return nil, errors.New("crypto: seal: no recipients")
 	}
-	// A header stanza is at most ~1.5 KiB; the payload adds 16 bytes per
-	// 64 KiB chunk plus a 16-byte nonce.
-	var buf bytes.Buffer
-	buf.Grow(len(plaintext) + 200 + 1600*len(recipients) + 16*(len(plaintext)/(64<<10)+1))
-	w, err := age.Encrypt(&buf, recipients...)
+	out, err := sealFile(plaintext, recipients)
 	if err != nil {
 		return nil, fmt.Errorf("crypto: seal: %w", err)
 	}
-	if _, err := w.Write(plaintext); err != nil {
-		return nil, fmt.Errorf("crypto: seal: %w", err)
-	}
-	if err := w.Close(); err != nil {
-		return nil, fmt.Errorf("crypto: seal: %w", err)
-	}
-	return buf.Bytes(), nil
+	return out, nil
 }
 
 // Open decrypts an age file made by [Seal] with the first identity that
@@ -57,6 +47,21 @@ func Open(ciphertext []byte, identities ...age.Identity) ([]byte, error) {
 	if len(identities) == 0 {
 		return nil, errors.New("crypto: open: no identities")
 	}
+	out, err := openFile(ciphertext, identities)
+	switch {
+	case err == nil:
+		return out, nil
+	case errors.Is(err, ErrTooLarge):
+		return nil, err
+	case !errors.Is(err, errNotOurs):
+		var nm *age.NoIdentityMatchError
+		if errors.As(err, &nm) {
+			return nil, fmt.Errorf("crypto: open: %w", ErrWrongIdentity)
+		}
+		return nil, fmt.Errorf("crypto: open: %w", err)
+	}
+	// A header age parses but does not write back byte for byte: read the
+	// file with age's streaming reader.
 	r, err := age.Decrypt(bytes.NewReader(ciphertext), identities...)
 	if err != nil {
 		var nm *age.NoIdentityMatchError
@@ -66,7 +71,7 @@ func Open(ciphertext []byte, identities ...age.Identity) ([]byte, error) {
 		return nil, fmt.Errorf("crypto: open: %w", err)
 	}
 	// The plaintext is never larger than the ciphertext.
-	out := make([]byte, 0, min(len(ciphertext), MaxPlaintextSize+1))
+	out = make([]byte, 0, min(len(ciphertext), MaxPlaintextSize+1))
 	out, err = readAllInto(out, io.LimitReader(r, MaxPlaintextSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("crypto: open: %w", err)

@@ -148,22 +148,33 @@ func ageToken(s string) bool {
 	return true
 }
 
-// errNotOurs means openFile cannot split the file itself (a header it does
-// not write byte for byte, e.g. from another implementation); Open then
-// hands the file to age.Decrypt.
+// errNotOurs means openFile cannot read the file's header; Open then hands
+// the file to age.Decrypt, whose error says what is wrong with it.
 var errNotOurs = errors.New("crypto: not a canonical age header")
 
 // openFile decrypts a whole age file with the first identity that matches.
-// age parses the header and unwraps the file key (checking the header's
-// MAC); the payload is decrypted here into a buffer of its exact size.
+// age parses the header (once) and unwraps the file key, checking the
+// header's MAC; the payload is decrypted here into a buffer of its exact
+// size.
 func openFile(ciphertext []byte, identities []age.Identity) ([]byte, error) {
-	header, err := age.ExtractHeader(bytes.NewReader(ciphertext))
-	if err != nil || !bytes.HasPrefix(ciphertext, header) {
+	// The header ends with its MAC line, the first line starting "--- "
+	// (a stanza line starts "-> ", a body line is base64, without '-').
+	i := bytes.Index(ciphertext, []byte("\n--- "))
+	if i < 0 {
 		return nil, errNotOurs
 	}
+	j := bytes.IndexByte(ciphertext[i+1:], '\n')
+	if j < 0 {
+		return nil, errNotOurs
+	}
+	header := ciphertext[:i+1+j+1]
 	fileKey, err := age.DecryptHeader(header, identities...)
 	if err != nil {
-		return nil, err
+		var nm *age.NoIdentityMatchError
+		if errors.As(err, &nm) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %w", errNotOurs, err)
 	}
 	defer wipe(fileKey)
 	payload := ciphertext[len(header):]

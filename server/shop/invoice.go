@@ -162,7 +162,7 @@ func (s *Shop) Abandon(ref string) error {
 		if err := s.release(tx, prod, o, freed); err != nil {
 			return err
 		}
-		if err := tx.Delete(pExpiry + unixKey(o.ExpiresAt) + "/" + o.Ref); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := dropIfPresent(tx, pExpiry+unixKey(o.ExpiresAt)+"/"+o.Ref); err != nil {
 			return err
 		}
 		o.Status, o.Items = StatusExpired, nil

@@ -95,6 +95,7 @@ func (s *Shop) Sweep() (SweepResult, error) {
 	errs = append(errs, err)
 	r.Settled, err = s.settleDue()
 	errs = append(errs, err)
+	errs = append(errs, s.advanceSweepFrom(s.now()))
 	return r, errors.Join(errs...)
 }
 
@@ -165,20 +166,29 @@ func (s *Shop) withOrder(ref string, fn func(tx *store.Txn, o *Order, prod Produ
 	return err
 }
 
+// expireDue expires the pending orders due by now: those on the expiry
+// list (schedule.go) and, from stores written before it, in the expiry/
+// index.
 func (s *Shop) expireDue() (int, error) {
 	now := s.now()
-	refs, err := s.due(pExpiry, now)
+	legacy, err := s.due(pExpiry, now)
+	if err != nil {
+		return 0, err
+	}
+	listed, err := s.dueOrders(&s.expiring, now, expiresAt)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
-	for _, ref := range refs {
+	for i, ref := range append(listed, legacy...) {
+		var next time.Time
 		err := s.withOrder(ref, func(tx *store.Txn, o *Order, prod Product, freed *[]string) error {
 			key := pExpiry + unixKey(o.ExpiresAt) + "/" + o.Ref
 			if o.Status != StatusPending {
-				return errors.Join(tx.Delete(key), errNoSave)
+				return errors.Join(dropIfPresent(tx, key), errNoSave)
 			}
 			if o.ExpiresAt.After(now) {
+				next = o.ExpiresAt
 				return errSkip
 			}
 			if err := s.release(tx, prod, o, freed); err != nil {
@@ -192,12 +202,18 @@ func (s *Shop) expireDue() (int, error) {
 			if err := s.schedulePurge(tx, o, o.ExpiresAt.Add(s.cfg.ExpiredRetention)); err != nil {
 				return err
 			}
-			return tx.Delete(key)
+			return dropIfPresent(tx, key)
 		})
+		if i < len(listed) {
+			s.expiring.after(ref, next, err)
+		}
 		if errors.Is(err, errSkip) {
 			continue
 		}
 		if err != nil {
+			for _, r := range listed[min(i+1, len(listed)):] {
+				s.expiring.retry(r)
+			}
 			return n, fmt.Errorf("shop: expire %s: %w", ref, err)
 		}
 		n++
@@ -272,25 +288,32 @@ func (s *Shop) deliverQueued() (delivered, refundDue int, err error) {
 	return delivered, refundDue, nil
 }
 
+// settleDue settles the delivered orders whose after-sales window closed
+// by now: those on the settle list (schedule.go) and, from stores written
+// before it, in the settle/ index.
 func (s *Shop) settleDue() (int, error) {
 	now := s.now()
-	refs, err := s.due(pSettle, now)
+	legacy, err := s.due(pSettle, now)
+	if err != nil {
+		return 0, err
+	}
+	listed, err := s.dueOrders(&s.settling, now, settlesAt)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
-	for _, ref := range refs {
+	for i, ref := range append(listed, legacy...) {
+		var next time.Time
 		err := s.withOrder(ref, func(tx *store.Txn, o *Order, _ Product, _ *[]string) error {
 			if o.WindowEnds.After(now) {
+				next = o.WindowEnds
 				return errSkip
 			}
-			if err := tx.Delete(pSettle + unixKey(o.WindowEnds) + "/" + o.Ref); err != nil {
+			if err := dropIfPresent(tx, pSettle+unixKey(o.WindowEnds)+"/"+o.Ref); err != nil {
 				return err
 			}
-			switch o.Status {
-			case StatusDelivered, StatusReplaced, StatusPartiallyRefunded:
-			default:
-				return nil // refunded or owed: not a settled sale
+			if settlesAt(*o).IsZero() {
+				return nil // refunded or owed (or settled already): not a settled sale
 			}
 			o.Status = StatusSettled
 			o.SettledAt = now.Truncate(timeUnit)
@@ -303,10 +326,16 @@ func (s *Shop) settleDue() (int, error) {
 			}
 			return s.scheduleRetention(tx, o, o.SettledAt)
 		})
+		if i < len(listed) {
+			s.settling.after(ref, next, err)
+		}
 		if errors.Is(err, errSkip) {
 			continue
 		}
 		if err != nil {
+			for _, r := range listed[min(i+1, len(listed)):] {
+				s.settling.retry(r)
+			}
 			return n, fmt.Errorf("shop: settle %s: %w", ref, err)
 		}
 		n++

@@ -145,13 +145,13 @@ func (s *Shop) Place(req OrderRequest) (Placed, error) {
 				return err
 			}
 			o.Items = items
-			if err := tx.Set(pExpiry+unixKey(o.ExpiresAt)+"/"+o.Ref, nil); err != nil {
-				return err
-			}
 			if err := tx.Set(orderTimeKey(o), nil); err != nil {
 				return err
 			}
-			return putOrder(tx, lk, o) // and ref/<ref>, with the recipient
+			if err := putOrder(tx, lk, o); err != nil { // and ref/<ref>, with the recipient
+				return err
+			}
+			return s.scheduleExpiry(tx, &o) // no index entry: schedule.go
 		})
 		if !errors.Is(err, errRefTaken) {
 			break
@@ -447,7 +447,7 @@ func (s *Shop) deliver(tx *store.Txn, o *Order, prod Product) error {
 			return err
 		}
 	}
-	return tx.Set(pSettle+unixKey(o.WindowEnds)+"/"+o.Ref, nil)
+	return s.scheduleSettle(tx, o) // no index entry: schedule.go
 }
 
 // sealKeys opens the keys kids from inventory and seals them, as one age

@@ -335,7 +335,8 @@ func (s *Shop) acceptTx(tx *store.Txn, o *Order, lk string, prod Product, p Paym
 	rec := PaymentRecord{Ref: o.Ref, Payment: p, State: PaymentApplied}
 	switch o.Status {
 	case StatusPending:
-		if err := tx.Delete(pExpiry + unixKey(o.ExpiresAt) + "/" + o.Ref); err != nil {
+		// An order placed before schedule.go leaves the expiry index.
+		if err := dropIfPresent(tx, pExpiry+unixKey(o.ExpiresAt)+"/"+o.Ref); err != nil {
 			return PayResult{}, err
 		}
 	case StatusPaymentHeld:
@@ -425,7 +426,8 @@ func (s *Shop) holdTx(tx *store.Txn, o *Order, lk string, p Payment, h *hold, tr
 	rec := PaymentRecord{Ref: o.Ref, Payment: p, State: PaymentHeld, Reason: reason}
 	switch o.Status {
 	case StatusPending:
-		if err := tx.Delete(pExpiry + unixKey(o.ExpiresAt) + "/" + o.Ref); err != nil {
+		// An order placed before schedule.go leaves the expiry index.
+		if err := dropIfPresent(tx, pExpiry+unixKey(o.ExpiresAt)+"/"+o.Ref); err != nil {
 			return PayResult{}, err
 		}
 	case StatusExpired:

@@ -283,10 +283,14 @@ func (s *Shop) purgeTx(tx *store.Txn, ref string) error {
 		pOrder + lk, pRef + ref, orderTimeKey(o), pDeliver + ref, pFastOrder + ref,
 		pPurge + unixKey(o.PurgeAt) + "/" + ref,
 		pRetain + unixKey(o.RetainFrom) + "/" + ref,
-		pExpiry + unixKey(o.ExpiresAt) + "/" + ref,
-		pSettle + unixKey(o.WindowEnds) + "/" + ref,
 	} {
 		if err := tx.Delete(k); err != nil {
+			return err
+		}
+	}
+	// Only orders stored before schedule.go have these.
+	for _, k := range []string{pExpiry + unixKey(o.ExpiresAt) + "/" + ref, pSettle + unixKey(o.WindowEnds) + "/" + ref} {
+		if err := dropIfPresent(tx, k); err != nil {
 			return err
 		}
 	}

@@ -83,6 +83,11 @@ type Shop struct {
 	holders *holders   // unpaid orders per client, memory only
 	unpaid  onHold     // unpaid holds per product, memory only (unpaid.go)
 	zones   zoneCache  // loaded time zones (timezone.go)
+	// What the sweep waits for (schedule.go): pending orders by expiry,
+	// delivered ones by the end of their window.
+	expiring, settling dueList
+	sweepMu            sync.Mutex
+	nextSweepFrom      time.Time // when the sweep's mark may move next
 	// Case library (cases.go): every product's after-sales figures, cached.
 	figures figuresCache
 
@@ -122,9 +127,9 @@ const (
 	pFP       = "fp/"       // fp/<hmac hex> -> kid: fingerprints of keys imported before fpr/ (inventory.go pFPRaw)
 	pOrder    = "order/"    // order/<lookup hex> -> Order (orderstore.go)
 	pRef      = "ref/"      // ref/<ref> -> lookup key + recipient (orderstore.go)
-	pExpiry   = "expiry/"   // expiry/<unix>/<ref> while pending_payment
+	pExpiry   = "expiry/"   // expiry/<unix>/<ref> while pending_payment: stores written before schedule.go
 	pDeliver  = "deliver/"  // deliver/<ref> while paid and undelivered
-	pSettle   = "settle/"   // settle/<unix>/<ref> while delivered
+	pSettle   = "settle/"   // settle/<unix>/<ref> while delivered: stores written before schedule.go
 	pTrade    = "trade/"    // trade/<provider>/<trade no> -> ref (idempotency)
 )
 
@@ -174,6 +179,9 @@ func New(db *store.DB, cfg Config) (*Shop, error) {
 	}
 	if err := s.migrateRetention(); err != nil {
 		return nil, err
+	}
+	if err := s.loadSchedule(); err != nil {
+		return nil, fmt.Errorf("shop: load the sweep's schedule: %w", err)
 	}
 	if s.pub.Inventory != "" {
 		if s.invRcpt, err = crypto.ParseRecipient(s.pub.Inventory); err != nil {

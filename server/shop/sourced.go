@@ -451,7 +451,7 @@ func (s *Shop) purchaseOne(ctx context.Context, src Sourcer, ref string, prod Pr
 		if err := s.proposeIfLate(tx, x); err != nil { // a slow upstream is the shop's fault too
 			return err
 		}
-		return tx.Set(pSettle+unixKey(x.WindowEnds)+"/"+x.Ref, nil)
+		return s.scheduleSettle(tx, x)
 	})
 	if err != nil {
 		return "", err

@@ -25,12 +25,12 @@ func TestBenchRuns(t *testing.T) {
 		f := strings.Fields(line)
 		if len(f) > 0 && f[0] == "1" {
 			rows++
-			if len(f) != 11 {
+			if len(f) != 13 {
 				t.Fatalf("c=1 row has %d columns: %q", len(f), line)
 			}
-			b, errB := strconv.ParseFloat(f[7], 64)
-			e, errE := strconv.ParseFloat(f[8], 64)
-			cpu, errC := time.ParseDuration(f[10])
+			b, errB := strconv.ParseFloat(f[9], 64)
+			e, errE := strconv.ParseFloat(f[10], 64)
+			cpu, errC := time.ParseDuration(f[12])
 			if errB != nil || errE != nil || errC != nil || b <= 0 || e <= 0 || cpu <= 0 {
 				t.Errorf("bytes/entries/CPU per purchase in %q", line)
 			}

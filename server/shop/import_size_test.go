@@ -33,8 +33,9 @@ func TestImportOfLongestKeysFits(t *testing.T) {
 }
 
 // TestImportDuplicateOfOldFingerprint: a key whose fingerprint a store
-// written before fpr/ holds in the old fp/<hex> form is a duplicate, and a
-// new import records its fingerprints as fpr/<raw> with no value.
+// written before holds in an older form — fp/<hex> → key id, or fpr/<32
+// raw bytes> — is a duplicate, and a new import records its fingerprints
+// as fpk/<16 raw bytes> with no value, in no older form.
 func TestImportDuplicateOfOldFingerprint(t *testing.T) {
 	e := newEnv(t)
 	p := e.product("old-fp", Unique)
@@ -42,40 +43,42 @@ func TestImportDuplicateOfOldFingerprint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old, err := crypto.NormalizeKey("OLD-KEY-0001")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := fp(old)
+	hexKey, rawKey := fp("OLD-KEY-0001"), fp("OLD-KEY-0003")
 	if err := e.db.Update(func(tx *store.Txn) error {
-		return tx.Set(pFP+hex.EncodeToString(h[:]), []byte("b-old-000001"))
+		if err := tx.Set(pFP+hex.EncodeToString(hexKey[:]), []byte("b-old-000001")); err != nil {
+			return err
+		}
+		return tx.Set(pFPRaw+string(rawKey[:]), nil)
 	}); err != nil {
 		t.Fatal(err)
 	}
-	res := e.importKeys(p.ID, []string{"OLD-KEY-0001", "NEW-KEY-0002"})
-	if res.Imported != 1 || res.Duplicates != 1 {
-		t.Fatalf("imported %d, duplicates %d; want 1 and 1", res.Imported, res.Duplicates)
+	lines := []string{"OLD-KEY-0001", "NEW-KEY-0002", "OLD-KEY-0003"}
+	res := e.importKeys(p.ID, lines)
+	if res.Imported != 1 || res.Duplicates != 2 {
+		t.Fatalf("imported %d, duplicates %d; want 1 and 2", res.Imported, res.Duplicates)
 	}
 	n := fp("NEW-KEY-0002")
 	if err := e.db.View(func(tx *store.Txn) error {
-		v, err := tx.Get(pFPRaw + string(n[:]))
+		v, err := tx.Get(pFPKey + string(n[:fpKeyLen]))
 		if err != nil {
 			return err
 		}
 		if len(v) != 0 {
-			t.Errorf("fpr/ value %q, want none", v)
+			t.Errorf("fpk/ value %q, want none", v)
 		}
-		if ok, err := tx.Has(pFP + hex.EncodeToString(n[:])); err != nil || ok {
-			t.Errorf("new key written in the old form too (%v)", err)
+		for _, k := range []string{pFP + hex.EncodeToString(n[:]), pFPRaw + string(n[:])} {
+			if ok, err := tx.Has(k); err != nil || ok {
+				t.Errorf("new key written in an older form too (%q, %v)", k[:4], err)
+			}
 		}
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	// Both forms keep counting: neither key comes in again.
-	res = e.importKeys(p.ID, []string{"OLD-KEY-0001", "NEW-KEY-0002"})
-	if res.Imported != 0 || res.Duplicates != 2 {
-		t.Fatalf("second import: imported %d, duplicates %d; want 0 and 2", res.Imported, res.Duplicates)
+	// Every form keeps counting: no key comes in again.
+	res = e.importKeys(p.ID, lines)
+	if res.Imported != 0 || res.Duplicates != 3 {
+		t.Fatalf("second import: imported %d, duplicates %d; want 0 and 3", res.Imported, res.Duplicates)
 	}
 	if got := e.stock(p.ID); got != 1 {
 		t.Fatalf("stock %d, want 1", got)

@@ -16,7 +16,7 @@ import (
 // make stale are fixed by Reconcile after the commit.
 
 const (
-	pOrderTime = "ordtime/" // ordtime/<inverted unix>/<ref>: newest first
+	pOrderTime = "ordtime/" // ordtime/<inverted unix>/<ref> -> raw recipient (orderstore.go): newest first
 	pExport    = "export/"  // export/<id> -> age file, taken once
 
 	// MaxWithdraw bounds the keys one export or deletion moves, so that it

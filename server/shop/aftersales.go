@@ -102,7 +102,7 @@ func (s *Shop) LookupToken(t crypto.Token) (View, error) {
 	var v View
 	err := s.db.View(func(tx *store.Txn) error {
 		var err error
-		if v.Order, err = getOrder(tx, lookupHex(t)); err != nil {
+		if v.Order, err = getOrder(tx, t.Ref(), lookupHex(t)); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return ErrOrderNotFound
 			}

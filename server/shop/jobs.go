@@ -317,11 +317,11 @@ func (s *Shop) settleDue() (int, error) {
 			}
 			o.Status = StatusSettled
 			o.SettledAt = now.Truncate(timeUnit)
-			rv, err := tx.Get(pRef + o.Ref)
+			lk, err := orderLookup(tx, o.Ref)
 			if err != nil {
 				return err
 			}
-			if err := s.writeTierRecord(tx, refLookup(rv), *o); err != nil {
+			if err := s.writeTierRecord(tx, lk, *o); err != nil {
 				return err
 			}
 			return s.scheduleRetention(tx, o, o.SettledAt)

@@ -134,21 +134,20 @@ func (s *Shop) Place(req OrderRequest) (Placed, error) {
 					return err
 				}
 			}
-			if ok, err := tx.Has(pRef + o.Ref); err != nil || ok {
-				if err == nil {
-					err = errRefTaken
+			for _, k := range []string{pOrder + o.Ref, pRef + o.Ref} { // either layout (orderstore.go)
+				if ok, err := tx.Has(k); err != nil || ok {
+					if err == nil {
+						err = errRefTaken
+					}
+					return err
 				}
-				return err
 			}
 			items, err := h.apply(tx, o.Ref)
 			if err != nil {
 				return err
 			}
 			o.Items = items
-			if err := tx.Set(orderTimeKey(o), nil); err != nil {
-				return err
-			}
-			if err := putOrder(tx, lk, o); err != nil { // and ref/<ref>, with the recipient
+			if err := putOrder(tx, lk, o); err != nil { // and ordtime/, with the recipient
 				return err
 			}
 			return s.scheduleExpiry(tx, &o) // no index entry: schedule.go
@@ -365,33 +364,19 @@ func (s *Shop) release(tx *store.Txn, prod Product, o *Order, freed *[]string) e
 }
 
 func getOrderByRef(tx *store.Txn, ref string) (Order, string, error) {
-	var o Order
 	if !refRE(ref) {
-		return o, "", ErrOrderNotFound
+		return Order{}, "", ErrOrderNotFound
 	}
-	rv, err := tx.Get(pRef + ref)
+	v, rv, lk, err := findOrder(tx, ref)
 	if errors.Is(err, store.ErrNotFound) {
-		return o, "", ErrOrderNotFound
+		return Order{}, "", ErrOrderNotFound
 	}
 	if err != nil {
-		return o, "", err
+		return Order{}, "", err
 	}
-	lk := refLookup(rv)
-	v, err := tx.Get(pOrder + lk)
-	if errors.Is(err, store.ErrNotFound) {
-		return o, "", ErrOrderNotFound
-	}
+	o, err := readOrder(tx, v, rv)
 	if err != nil {
 		return o, "", err
-	}
-	o, npay, err := decodeOrder(v)
-	if err != nil {
-		return o, "", err
-	}
-	if v[0] != '{' {
-		if err := loadOrderParts(tx, rv, npay, &o); err != nil {
-			return o, "", err
-		}
 	}
 	return o, lk, nil
 }
@@ -570,7 +555,7 @@ func (s *Shop) Retrieve(token string) (View, error) {
 // RetrieveToken is Retrieve for a token parsed already (the HTTP layer
 // parses it once where it arrives). ErrOrderNotFound.
 func (s *Shop) RetrieveToken(t crypto.Token) (View, error) {
-	lk := lookupHex(t)
+	ref, lk := t.Ref(), lookupHex(t)
 	// Everything costly — deriving the order identity, opening, re-sealing
 	// — runs in a snapshot on the caller's goroutine, never inside an
 	// Update fn (those run one at a time on the store's committer). A
@@ -586,7 +571,7 @@ func (s *Shop) RetrieveToken(t crypto.Token) (View, error) {
 		var writes bool
 		err := s.db.View(func(tx *store.Txn) error {
 			var err error
-			if seen, err = getOrder(tx, lk); err != nil {
+			if seen, err = getOrder(tx, ref, lk); err != nil {
 				if errors.Is(err, store.ErrNotFound) {
 					return ErrOrderNotFound
 				}
@@ -605,7 +590,7 @@ func (s *Shop) RetrieveToken(t crypto.Token) (View, error) {
 			s.beforeRecord()
 		}
 		err = s.db.Update(func(tx *store.Txn) error {
-			now, err := getOrder(tx, lk)
+			now, err := getOrder(tx, ref, lk)
 			if err != nil {
 				return err
 			}

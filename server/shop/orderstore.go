@@ -2,6 +2,7 @@ package shop
 
 import (
 	"bytes"
+	"crypto/subtle"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -24,63 +25,138 @@ import (
 // rewrite one JSON record three times, each time carrying the order's ~2 KB
 // Bech32 recipient and every delivery base64-encoded. Now:
 //
-//	order/<lookup hex>       the record: orderFormat, the fields every order
-//	                         has in binary (encodeOrder), then the rest of the
-//	                         Order as JSON, only when any of it is set
-//	ref/<ref>                the lookup key (32 bytes, raw), then the order's
-//	                         raw recipient (crypto.RecipientBytes: kind byte
-//	                         and public key), written once when the order is
-//	                         placed
+//	order/<ref>              the record: orderRefFormat, the order's lookup
+//	                         key (32 bytes, raw: what a token's look-up
+//	                         compares, in constant time, and what tier/ is
+//	                         keyed by), the fields every order has in binary
+//	                         (encodeOrder), then the rest of the Order as
+//	                         JSON, only when any of it is set
+//	ordtime/<inv>/<ref>      the placement-time index entry (admin.go); its
+//	                         value is the order's raw recipient
+//	                         (crypto.RecipientBytes: kind byte and public
+//	                         key), written once when the order is placed
 //	payload/<ref>/<n>        delivery n: payloadAsym or payloadSym, then the
 //	                         age file as is; written once, replaced only by
 //	                         its re-sealing on first retrieval
 //
-// Revealed is not stored while a delivery re-sealed to the token's
-// symmetric recipient implies it (only the first showing re-seals), so the
-// first retrieval writes the re-sealed deliveries and nothing else; a
-// record that would not change is not rewritten.
+// So placing writes the record and the ordtime/ entry it needs anyway,
+// paying rewrites the record (≈ 180 bytes) and adds a delivery. Revealed
+// is not stored while a delivery re-sealed to the token's symmetric
+// recipient implies it (only the first showing re-seals), so the first
+// retrieval writes the re-sealed deliveries and nothing else; a record
+// that would not change is not rewritten.
 //
-// Stores written before keep their JSON records (a value starting with '{',
-// recipient and payloads inline) and a ref value of the lookup hex alone;
-// both forms are read, and the next write of such an order moves it to this
-// layout. getOrder and putOrder are the only way to an order record.
+// Stores written before hold the record under the lookup key instead,
+// with a ref/<ref> index: the binary layout of 2026-12 (order/<lookup hex>
+// = orderFormat record, ref/<ref> = raw lookup key + raw recipient, the
+// ordtime/ value empty) and the JSON one before it (order/<lookup hex> = a
+// JSON record, recipient and payloads inline, ref/<ref> = the lookup hex).
+// All are read; the next write of such an order moves it to this layout
+// (and drops its ref/ and order/<lookup hex> entries). getOrder and
+// putOrder are the only way to an order record.
 const (
-	pPayload    = "payload/" // payload/<ref>/<n> -> kind byte + age file
-	orderFormat = 0x01       // first byte of a binary order record
+	pPayload       = "payload/" // payload/<ref>/<n> -> kind byte + age file
+	orderFormat    = 0x01       // first byte of a binary record keyed by the lookup key (older)
+	orderRefFormat = 0x02       // first byte of a record keyed by the ref: the lookup key follows
 
 	payloadAsym = 0x00 // sealed to the order's recipient
 	payloadSym  = 0x01 // re-sealed to the token's symmetric recipient
 
 	lookupHexLen = 64
+	lookupLen    = lookupHexLen / 2
 )
 
 func payloadKey(ref string, n int) string { return pPayload + ref + "/" + strconv.Itoa(n) }
 
-// getOrder reads the order under lk with its recipient and deliveries.
-// store.ErrNotFound when there is none.
-func getOrder(tx *store.Txn, lk string) (Order, error) {
-	v, err := tx.Get(pOrder + lk)
-	if err != nil {
+// getOrder reads the order of a token (its ref and lookup hex lk) with its
+// recipient and deliveries. store.ErrNotFound when there is none, or when
+// the order with that ref has another lookup key.
+func getOrder(tx *store.Txn, ref, lk string) (Order, error) {
+	v, err := tx.Get(pOrder + ref)
+	if err == nil {
+		key, err := hex.DecodeString(lk)
+		if err != nil || len(v) < 1+lookupLen || v[0] != orderRefFormat ||
+			subtle.ConstantTimeCompare(v[1:1+lookupLen], key) != 1 {
+			return Order{}, store.ErrNotFound
+		}
+		return readOrder(tx, v, nil)
+	}
+	if !errors.Is(err, store.ErrNotFound) {
 		return Order{}, err
 	}
-	o, npay, err := decodeOrder(v)
-	if err != nil {
+	// An older layout: keyed by the lookup key.
+	if v, err = tx.Get(pOrder + lk); err != nil {
 		return Order{}, err
 	}
-	if len(v) > 0 && v[0] == '{' {
-		return o, nil // the old form: all inline
+	var rv []byte
+	if len(v) > 0 && v[0] != '{' {
+		o, _, err := decodeOrder(v)
+		if err != nil {
+			return Order{}, err
+		}
+		if rv, err = tx.Get(pRef + o.Ref); err != nil {
+			return Order{}, fmt.Errorf("shop: order %s: ref: %w", o.Ref, err)
+		}
 	}
-	rv, err := tx.Get(pRef + o.Ref)
-	if err != nil {
-		return Order{}, fmt.Errorf("shop: order %s: ref: %w", o.Ref, err)
-	}
-	return o, loadOrderParts(tx, rv, npay, &o)
+	return readOrder(tx, v, rv)
 }
 
-// loadOrderParts fills the recipient (from the ref value rv) and the npay
+// findOrder returns the stored record of the order ref in any layout, its
+// lookup hex, and for the older binary layout its ref value rv (nil
+// otherwise). store.ErrNotFound when there is none.
+func findOrder(tx *store.Txn, ref string) (v, rv []byte, lk string, err error) {
+	v, err = tx.Get(pOrder + ref)
+	if err == nil {
+		if len(v) < 1+lookupLen || v[0] != orderRefFormat {
+			return nil, nil, "", errOrderRecord
+		}
+		return v, nil, hex.EncodeToString(v[1 : 1+lookupLen]), nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return nil, nil, "", err
+	}
+	if rv, err = tx.Get(pRef + ref); err != nil {
+		return nil, nil, "", err
+	}
+	lk = refLookup(rv)
+	if v, err = tx.Get(pOrder + lk); err != nil {
+		return nil, nil, "", err
+	}
+	if len(v) > 0 && v[0] == '{' {
+		rv = nil
+	}
+	return v, rv, lk, nil
+}
+
+// orderLookup returns the lookup hex of the order ref.
+func orderLookup(tx *store.Txn, ref string) (string, error) {
+	_, _, lk, err := findOrder(tx, ref)
+	return lk, err
+}
+
+// readOrder decodes the record v (rv: its ref value, for the older binary
+// layout) and fills its recipient and deliveries.
+func readOrder(tx *store.Txn, v, rv []byte) (Order, error) {
+	o, npay, err := decodeOrder(v)
+	if err != nil || v[0] == '{' {
+		return o, err // the JSON form holds everything inline
+	}
+	var raw []byte
+	if v[0] == orderRefFormat {
+		raw, err = tx.Get(orderTimeKey(o))
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return Order{}, fmt.Errorf("shop: order %s: recipient: %w", o.Ref, err)
+		}
+	} else {
+		_, raw = splitRef(rv)
+	}
+	return o, loadOrderParts(tx, raw, npay, &o)
+}
+
+// loadOrderParts fills the recipient raw (nil: none) and the npay
 // deliveries of a binary record.
-func loadOrderParts(tx *store.Txn, rv []byte, npay int, o *Order) error {
-	if _, raw := splitRef(rv); raw != nil {
+func loadOrderParts(tx *store.Txn, raw []byte, npay int, o *Order) error {
+	if len(raw) > 0 {
 		// Kept raw: most reads (a repeat retrieval, a payment) never need
 		// the ~2 KB Bech32 string, which RecipientString builds on demand.
 		o.rcpt = raw
@@ -227,11 +303,7 @@ func symPayload(ps []Payload) bool {
 // getOrderMeta reads the record of the order ref without its recipient
 // and deliveries. store.ErrNotFound when there is none.
 func getOrderMeta(tx *store.Txn, ref string) (Order, error) {
-	rv, err := tx.Get(pRef + ref)
-	if err != nil {
-		return Order{}, err
-	}
-	v, err := tx.Get(pOrder + refLookup(rv))
+	v, _, _, err := findOrder(tx, ref)
 	if err != nil {
 		return Order{}, err
 	}
@@ -239,43 +311,51 @@ func getOrderMeta(tx *store.Txn, ref string) (Order, error) {
 	return o, err
 }
 
-// refLookup returns the lookup hex of a ref value (either form).
+// refLookup returns the lookup hex of a ref value (either older form).
 func refLookup(rv []byte) string {
 	lk, _ := splitRef(rv)
 	return lk
 }
 
-// splitRef splits a ref value into the lookup hex and the raw recipient:
-// the old form is the lookup hex alone (no recipient), the new one the
-// raw lookup key and the recipient.
+// splitRef splits a ref value (older layouts) into the lookup hex and the
+// raw recipient: the JSON era's is the lookup hex alone (no recipient),
+// the binary one's the raw lookup key and the recipient.
 func splitRef(rv []byte) (lk string, raw []byte) {
 	if len(rv) <= lookupHexLen {
 		return string(rv), nil
 	}
-	return hex.EncodeToString(rv[:lookupHexLen/2]), rv[lookupHexLen/2:]
+	return hex.EncodeToString(rv[:lookupLen]), rv[lookupLen:]
 }
 
-// putOrder writes o under lk in the binary form: the record, the recipient
-// in the ref value if it is not there yet, and each delivery that is not
-// stored as it is (a delivery dropped from o is deleted). It reads what it
-// compares, so an unchanged delivery or recipient costs no write.
+// putOrder writes o, whose lookup hex is lk, in the current layout: the
+// record under order/<ref>, each delivery that is not stored as it is (a
+// delivery dropped from o is deleted) and, when the order has no such
+// record yet (it is being placed, or it is stored in an older layout,
+// whose ref/ and order/<lookup hex> entries it drops), the ordtime/ entry
+// with the recipient. It reads what it compares, so an unchanged delivery
+// or record costs no write.
 func putOrder(tx *store.Txn, lk string, o Order) error {
-	rv, err := tx.Get(pRef + o.Ref)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
+	key, err := hex.DecodeString(lk)
+	if err != nil || len(key) != lookupLen {
+		return fmt.Errorf("shop: order %s: bad lookup key", o.Ref)
 	}
-	if len(rv) <= lookupHexLen && (o.rcpt != nil || o.Recipient != "") {
+	old, err := tx.Get(pOrder + o.Ref)
+	if errors.Is(err, store.ErrNotFound) {
 		raw, err := o.recipientRaw()
 		if err != nil {
 			return fmt.Errorf("shop: order %s: recipient: %w", o.Ref, err)
 		}
-		key, err := hex.DecodeString(lk)
-		if err != nil || len(key) != lookupHexLen/2 {
-			return fmt.Errorf("shop: order %s: bad lookup key", o.Ref)
-		}
-		if err := tx.Set(pRef+o.Ref, append(key, raw...)); err != nil {
+		if err := tx.Set(orderTimeKey(o), raw); err != nil {
 			return err
 		}
+		if err := dropIfPresent(tx, pRef+o.Ref); err != nil {
+			return err
+		}
+		if err := dropIfPresent(tx, pOrder+lk); err != nil {
+			return err
+		}
+	} else if err != nil {
+		return err
 	}
 	for i, p := range o.Payloads {
 		k := payloadKey(o.Ref, i)
@@ -311,16 +391,17 @@ func putOrder(tx *store.Txn, lk string, o Order) error {
 	if err != nil {
 		return err
 	}
-	if old, err := tx.Get(pOrder + lk); err == nil && bytes.Equal(old, b) {
+	// The same body behind orderRefFormat and the lookup key.
+	rec := make([]byte, 0, len(b)+lookupLen)
+	rec = append(append(append(rec, orderRefFormat), key...), b[1:]...)
+	if old != nil && bytes.Equal(old, rec) {
 		return nil
-	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
 	}
-	return tx.Set(pOrder+lk, b)
+	return tx.Set(pOrder+o.Ref, rec)
 }
 
 // deleteOrderParts deletes what putOrder writes beside the record and the
-// ref: the deliveries of the order ref.
+// ordtime/ entry: the deliveries of the order ref.
 func deleteOrderParts(tx *store.Txn, ref string) error {
 	var keys []string
 	err := tx.Iterate(pPayload+ref+"/", "", true, func(k string, _ []byte) error {
@@ -339,17 +420,16 @@ func deleteOrderParts(tx *store.Txn, ref string) error {
 }
 
 // orderRecipient returns the age recipient of o: from its raw form when o
-// was read in the new layout (no Bech32), else from the raw bytes of its
-// ref value, else from o.Recipient.
+// was read from a binary layout (no Bech32), else from o.Recipient.
 func orderRecipient(tx *store.Txn, o *Order) (age.Recipient, error) {
 	if o.rcpt != nil {
 		return parsedRecipient(o.rcpt)
 	}
-	rv, err := tx.Get(pRef + o.Ref)
-	if _, raw := splitRef(rv); err == nil && raw != nil {
-		return parsedRecipient(raw)
-	}
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if _, rv, _, err := findOrder(tx, o.Ref); err == nil {
+		if _, raw := splitRef(rv); raw != nil {
+			return parsedRecipient(raw)
+		}
+	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
 	return crypto.ParseRecipient(o.Recipient)
@@ -529,8 +609,8 @@ func appendNanos(b []byte, t time.Time) []byte {
 
 var errOrderRecord = errors.New("shop: decode order record: malformed")
 
-// decodeOrder decodes a stored order record of either form and returns
-// the number of deliveries stored apart (0 for the old form, which holds
+// decodeOrder decodes a stored order record of any form and returns
+// the number of deliveries stored apart (0 for the JSON form, which holds
 // them inline, as it holds the recipient). A binary record's Recipient
 // and Payloads are left empty (getOrder fills them).
 func decodeOrder(v []byte) (Order, int, error) {
@@ -539,10 +619,16 @@ func decodeOrder(v []byte) (Order, int, error) {
 		err := jsonUnmarshal(v, &o)
 		return o, 0, err
 	}
-	if len(v) == 0 || v[0] != orderFormat {
+	body := v
+	switch {
+	case len(v) > 0 && v[0] == orderFormat:
+		body = v[1:]
+	case len(v) > lookupLen && v[0] == orderRefFormat:
+		body = v[1+lookupLen:] // the lookup key: findOrder's
+	default:
 		return o, 0, errOrderRecord
 	}
-	d := decoder{b: v[1:]}
+	d := decoder{b: body}
 	var h Order
 	h.Ref = d.str()
 	h.ProductID = d.str()

@@ -2,6 +2,7 @@ package shop
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -15,17 +16,18 @@ import (
 )
 
 // TestPurchaseWrites: one purchase (place, pay, first retrieval) of a
-// unique key commits at most 9 entries and 4,096 bytes of keys and values
+// unique key commits at most 8 entries and 4,096 bytes of keys and values
 // (it was 14 entries and ~11 KB with the recipient and base64 deliveries in
 // a JSON record written three times, then 12 with the expiry and settle
-// indexes, which schedule.go replaced); a repeat retrieval writes nothing.
+// indexes, which schedule.go replaced, then 9 with a ref/ index beside a
+// record keyed by the lookup key); a repeat retrieval writes nothing.
 //
-// The nine: placing writes the key's record (reserved) and drops it from
-// avail/, the ordtime/ entry, ref/ (lookup key and recipient, written once)
-// and the order record; paying rewrites the key's record (delivered, its
-// inventory ciphertext dropped) and the order record and stores the
-// delivery; the first retrieval replaces the delivery by its re-sealing to
-// the token.
+// The eight: placing writes the key's record (reserved) and drops it from
+// avail/, the ordtime/ entry (its value the recipient, written once) and
+// the order record (order/<ref>, the lookup key inside); paying rewrites
+// the key's record (delivered, its inventory ciphertext dropped) and the
+// order record and stores the delivery; the first retrieval replaces the
+// delivery by its re-sealing to the token.
 func TestPurchaseWrites(t *testing.T) {
 	e := newEnv(t)
 	p := e.product("lean", Unique)
@@ -49,28 +51,38 @@ func TestPurchaseWrites(t *testing.T) {
 	t.Logf("purchase: %d entries, %d bytes (place %d/%d, pay %d/%d, retrieve %d/%d)", entries, size,
 		placed.Entries-before.Entries, placed.Bytes-before.Bytes, paid.Entries-placed.Entries, paid.Bytes-placed.Bytes,
 		shown.Entries-paid.Entries, shown.Bytes-paid.Bytes)
-	if entries > 9 || size > 4096 {
-		t.Fatalf("a purchase wrote %d entries, %d bytes; want at most 9 and 4096", entries, size)
+	if entries > 8 || size > 4096 {
+		t.Fatalf("a purchase wrote %d entries, %d bytes; want at most 8 and 4096", entries, size)
 	}
-	if n := e.keysUnder(pExpiry) + e.keysUnder(pSettle); n != 0 {
-		t.Fatalf("%d expiry/settle index entries", n)
+	if n := e.keysUnder(pExpiry) + e.keysUnder(pSettle) + e.keysUnder(pRef); n != 0 {
+		t.Fatalf("%d expiry/settle/ref index entries", n)
 	}
-	// What is stored: the record holds neither the recipient nor a delivery.
+	// What is stored: the record holds the lookup key but neither the
+	// recipient nor a delivery; the ordtime/ entry holds the recipient.
 	err := e.db.View(func(tx *store.Txn) error {
 		o, lk, err := getOrderByRef(tx, pl.Order.Ref)
 		if err != nil {
 			return err
 		}
-		v, err := tx.Get(pOrder + lk)
+		if lk != lookupHex(mustToken(t, pl.Token)) {
+			t.Fatal("the stored lookup key is not the token's")
+		}
+		if ok, _ := tx.Has(pOrder + lk); ok {
+			t.Fatal("a record under the lookup key too")
+		}
+		v, err := tx.Get(pOrder + pl.Order.Ref)
 		if err != nil {
 			return err
 		}
-		if v[0] != orderFormat || len(v) > 200 {
+		if v[0] != orderRefFormat || len(v) > 200+lookupLen {
 			t.Fatalf("order record: %d bytes, first %#x", len(v), v[0])
 		}
 		raw, _ := crypto.RecipientBytes(o.RecipientString())
 		if bytes.Contains(v, raw[1:64]) || bytes.Contains(v, o.Payloads[0].Sealed[:64]) {
 			t.Fatal("the order record holds the recipient or a delivery")
+		}
+		if rv, err := tx.Get(orderTimeKey(o)); err != nil || !bytes.Equal(rv, raw) {
+			t.Fatalf("ordtime/ value: %d bytes, %v", len(rv), err)
 		}
 		if len(o.Payloads) != 1 || !o.Payloads[0].Sym || !o.Revealed {
 			t.Fatalf("after retrieval: %d payloads, sym %v, revealed %v", len(o.Payloads), o.Payloads[0].Sym, o.Revealed)
@@ -82,6 +94,15 @@ func TestPurchaseWrites(t *testing.T) {
 	}
 }
 
+func mustToken(t *testing.T, s string) crypto.Token {
+	t.Helper()
+	tok, err := crypto.ParseToken(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
 func (e *env) buyAndPay(pid string) string {
 	e.t.Helper()
 	pl := e.buy(pid, 1)
@@ -90,8 +111,9 @@ func (e *env) buyAndPay(pid string) string {
 }
 
 // toOldForm rewrites the stored order ref as the code before the binary
-// layout wrote it: one JSON record holding the recipient and the
-// deliveries (base64), a ref value of the lookup hex alone.
+// layout wrote it: one JSON record under the lookup key holding the
+// recipient and the deliveries (base64), a ref value of the lookup hex
+// alone, an empty ordtime/ value.
 func (e *env) toOldForm(ref string) {
 	e.t.Helper()
 	err := e.db.Update(func(tx *store.Txn) error {
@@ -102,29 +124,73 @@ func (e *env) toOldForm(ref string) {
 		if err := deleteOrderParts(tx, ref); err != nil {
 			return err
 		}
-		if err := tx.Set(pRef+ref, []byte(lk)); err != nil {
-			return err
-		}
-		o.Recipient, o.rcpt = o.RecipientString(), nil // inline, as the old form held it
-		return tx.SetJSON(pOrder+lk, o)
+		return oldFormTx(tx, o, lk)
 	})
 	if err != nil {
 		e.t.Fatal(err)
 	}
 }
 
+// oldFormTx stores o (lookup hex lk) in the JSON form, deliveries inline.
+func oldFormTx(tx *store.Txn, o Order, lk string) error {
+	if err := dropIfPresent(tx, pOrder+o.Ref); err != nil {
+		return err
+	}
+	if err := tx.Set(orderTimeKey(o), nil); err != nil {
+		return err
+	}
+	if err := tx.Set(pRef+o.Ref, []byte(lk)); err != nil {
+		return err
+	}
+	o.Recipient, o.rcpt = o.RecipientString(), nil // inline, as the old form held it
+	return tx.SetJSON(pOrder+lk, o)
+}
+
+// toLookupForm rewrites the stored order ref in the binary layout of
+// 2026-12: the orderFormat record under the lookup key, ref/<ref> = the
+// raw lookup key and the raw recipient, an empty ordtime/ value; the
+// deliveries stay where they are.
+func (e *env) toLookupForm(ref string) {
+	e.t.Helper()
+	err := e.db.Update(func(tx *store.Txn) error {
+		o, lk, err := getOrderByRef(tx, ref)
+		if err != nil {
+			return err
+		}
+		key, _ := hex.DecodeString(lk)
+		raw, err := o.recipientRaw()
+		if err != nil {
+			return err
+		}
+		b, err := encodeOrder(o)
+		if err != nil {
+			return err
+		}
+		for k, v := range map[string][]byte{pRef + ref: append(key, raw...), pOrder + lk: b, orderTimeKey(o): nil} {
+			if err := tx.Set(k, v); err != nil {
+				return err
+			}
+		}
+		return tx.Delete(pOrder + ref)
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// storedForm: the first byte of the order's record, the length of its
+// ref/ value (0: none), the number of deliveries stored apart.
 func (e *env) storedForm(ref string) (record byte, refLen int, payloads int) {
 	e.t.Helper()
 	err := e.db.View(func(tx *store.Txn) error {
-		rv, err := tx.Get(pRef + ref)
+		v, _, _, err := findOrder(tx, ref)
 		if err != nil {
 			return err
 		}
-		v, err := tx.Get(pOrder + refLookup(rv))
-		if err != nil {
-			return err
+		record = v[0]
+		if rv, err := tx.Get(pRef + ref); err == nil {
+			refLen = len(rv)
 		}
-		record, refLen = v[0], len(rv)
 		return tx.Iterate(pPayload+ref+"/", "", true, func(string, []byte) error { payloads++; return nil })
 	})
 	if err != nil {
@@ -153,7 +219,7 @@ func TestOldOrderRecords(t *testing.T) {
 	if o := e.pay(a.Order); o.Status != StatusDelivered {
 		t.Fatalf("paid: %s", o.Status)
 	}
-	if rec, n, np := e.storedForm(a.Order.Ref); rec != orderFormat || n <= lookupHexLen || np != 1 {
+	if rec, n, np := e.storedForm(a.Order.Ref); rec != orderRefFormat || n != 0 || np != 1 {
 		t.Fatalf("after payment: record %#x, ref %d bytes, %d payloads", rec, n, np)
 	}
 	if ks := e.keysOf(a.Token); len(ks) != 1 || !strings.HasPrefix(ks[0], "OLD-") {
@@ -168,7 +234,7 @@ func TestOldOrderRecords(t *testing.T) {
 	if ks := e.keysOf(b.Token); len(ks) != 1 || !strings.HasPrefix(ks[0], "OLD-") {
 		t.Fatalf("keys %v", ks)
 	}
-	if rec, _, np := e.storedForm(b.Order.Ref); rec != orderFormat || np != 1 {
+	if rec, _, np := e.storedForm(b.Order.Ref); rec != orderRefFormat || np != 1 {
 		t.Fatalf("after retrieval: record %#x, %d payloads", rec, np)
 	}
 	if ks := e.keysOf(b.Token); len(ks) != 1 {
@@ -196,6 +262,106 @@ func TestOldOrderRecords(t *testing.T) {
 	}
 	if _, _, np := e.storedForm(c.Order.Ref); np != 0 {
 		t.Fatalf("withheld order keeps %d deliveries", np)
+	}
+}
+
+// TestLookupKeyedOrders: orders stored in the binary layout of 2026-12
+// (record under the lookup key, ref/<ref> with the lookup key and the
+// recipient) are found by token and by ref, searched, paid, shown,
+// refunded, settled and purged; the first write moves one to order/<ref>
+// and drops its ref/ and order/<lookup hex> entries, a read moves nothing.
+func TestLookupKeyedOrders(t *testing.T) {
+	e := newEnv(t)
+	p := e.product("lookup", Unique)
+	e.importKeys(p.ID, keyList("LK", 4))
+
+	// Placed before: found, then paid (moved), shown.
+	a := e.buy(p.ID, 1)
+	e.toLookupForm(a.Order.Ref)
+	if rec, n, _ := e.storedForm(a.Order.Ref); rec != orderFormat || n <= lookupHexLen {
+		t.Fatalf("not the 2026-12 form: %#x, ref %d bytes", rec, n)
+	}
+	if got, err := e.shop.OrderByRef(a.Order.Ref); err != nil || got.RecipientString() != a.Order.RecipientString() || got.Status != StatusPending {
+		t.Fatalf("read as %+v, %v", got, err)
+	}
+	if v, err := e.shop.Retrieve(a.Token); err != nil || v.Order.Ref != a.Order.Ref || v.Order.Status != StatusPending {
+		t.Fatalf("by token: %+v, %v", v.Order, err)
+	}
+	if got, _, err := e.shop.SearchOrders(OrderQuery{}, "", 50); err != nil || !slices.ContainsFunc(got, func(o Order) bool { return o.Ref == a.Order.Ref }) {
+		t.Fatalf("search: %d orders, %v", len(got), err)
+	}
+	if rec, _, _ := e.storedForm(a.Order.Ref); rec != orderFormat {
+		t.Fatalf("reads moved it: %#x", rec)
+	}
+	if o := e.pay(a.Order); o.Status != StatusDelivered {
+		t.Fatalf("paid: %s", o.Status)
+	}
+	if rec, n, np := e.storedForm(a.Order.Ref); rec != orderRefFormat || n != 0 || np != 1 {
+		t.Fatalf("after payment: record %#x, ref %d bytes, %d payloads", rec, n, np)
+	}
+	if ks := e.keysOf(a.Token); len(ks) != 1 || !strings.HasPrefix(ks[0], "LK-") {
+		t.Fatalf("keys %v", ks)
+	}
+
+	// Delivered before: the first retrieval re-seals and moves it.
+	b := e.buy(p.ID, 1)
+	e.pay(b.Order)
+	e.toLookupForm(b.Order.Ref)
+	if ks := e.keysOf(b.Token); len(ks) != 1 || !strings.HasPrefix(ks[0], "LK-") {
+		t.Fatalf("keys %v", ks)
+	}
+	if rec, n, np := e.storedForm(b.Order.Ref); rec != orderRefFormat || n != 0 || np != 1 {
+		t.Fatalf("after retrieval: record %#x, ref %d bytes, %d payloads", rec, n, np)
+	}
+
+	// Shown before: a repeat retrieval writes nothing; refunded after.
+	c := e.buy(p.ID, 1)
+	e.pay(c.Order)
+	e.keysOf(c.Token)
+	e.toLookupForm(c.Order.Ref)
+	st := e.db.Stats()
+	if ks := e.keysOf(c.Token); len(ks) != 1 {
+		t.Fatalf("repeat: keys %v", ks)
+	}
+	if e.db.Stats() != st {
+		t.Fatal("a repeat retrieval of a 2026-12 order wrote")
+	}
+	err := e.db.Update(func(tx *store.Txn) error {
+		o, err := e.shop.RefundTx(tx, c.Order.Ref, 0)
+		if err == nil && o.Status != StatusRefunded {
+			t.Errorf("refund: %s", o.Status)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec, _, _ := e.storedForm(c.Order.Ref); rec != orderRefFormat {
+		t.Fatalf("after refund: %#x", rec)
+	}
+
+	// Settled and purged from the 2026-12 form: nothing of it is left.
+	d := e.buy(p.ID, 1)
+	e.pay(d.Order)
+	e.toLookupForm(d.Order.Ref)
+	e.clock.Add(73 * time.Hour)
+	if r, err := e.shop.Sweep(); err != nil || r.Settled < 1 {
+		t.Fatalf("settle: %+v %v", r, err)
+	}
+	lk := lookupHex(mustToken(t, d.Token))
+	var tier bool
+	_ = e.db.View(func(tx *store.Txn) error { tier, _ = tx.Has(pTier + lk); return nil })
+	if !tier {
+		t.Fatal("no tier record for the settled order")
+	}
+	e.clock.Add((DefaultRetentionDays + 1) * 24 * time.Hour)
+	if res, err := e.shop.Purge(false, nil); err != nil || res.Purged != 4 {
+		t.Fatalf("purge: %+v %v", res, err)
+	}
+	for _, pre := range []string{pOrder, pRef, pOrderTime, pPayload} {
+		if n := e.keysUnder(pre); n != 0 {
+			t.Fatalf("%d %s entries left after the purge", n, pre)
+		}
 	}
 }
 

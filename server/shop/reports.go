@@ -415,16 +415,9 @@ func (r *reportScan) orders(since time.Time, fn func(o Order, lines []saleLine))
 		if !since.IsZero() && time.Unix(999_999_999_999-n, 0).Before(since) {
 			return store.ErrStop
 		}
-		rv, err := r.tx.Get(pRef + ref)
+		v, _, _, err := findOrder(r.tx, ref)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil // purged
-		}
-		if err != nil {
-			return err
-		}
-		v, err := r.tx.Get(pOrder + refLookup(rv))
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
 		}
 		if err != nil {
 			return err

@@ -275,12 +275,18 @@ func (s *Shop) purgeTx(tx *store.Txn, ref string) error {
 		}
 	}
 	// The deliveries stored apart (orderstore.go): crypto-erased with the
-	// record, as the recipient goes with ref/<ref>.
+	// record, as the recipient goes with ordtime/ (or, in an older layout,
+	// ref/<ref>).
 	if err := deleteOrderParts(tx, ref); err != nil {
 		return err
 	}
+	for _, k := range []string{pOrder + ref, pOrder + lk, pRef + ref} { // whichever layout it is in
+		if err := dropIfPresent(tx, k); err != nil {
+			return err
+		}
+	}
 	for _, k := range []string{
-		pOrder + lk, pRef + ref, orderTimeKey(o), pDeliver + ref, pFastOrder + ref,
+		orderTimeKey(o), pDeliver + ref, pFastOrder + ref,
 		pPurge + unixKey(o.PurgeAt) + "/" + ref,
 		pRetain + unixKey(o.RetainFrom) + "/" + ref,
 	} {

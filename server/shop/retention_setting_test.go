@@ -93,7 +93,7 @@ func TestRetentionMigratesLegacyIndex(t *testing.T) {
 		if err := tx.Set(pPurge+unixKey(o.PurgeAt)+"/"+ref, nil); err != nil {
 			return err
 		}
-		return tx.SetJSON(pOrder+lk, o)
+		return oldFormTx(tx, o, lk)
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -125,8 +125,8 @@ const (
 	pKey      = "key/"      // key/<kid> -> keyRecord (keyrec.go)
 	pAvail    = "avail/"    // avail/<pid>/<kid> -> "" (FIFO by kid)
 	pFP       = "fp/"       // fp/<hmac hex> -> kid: fingerprints of keys imported before fpr/ (inventory.go pFPRaw)
-	pOrder    = "order/"    // order/<lookup hex> -> Order (orderstore.go)
-	pRef      = "ref/"      // ref/<ref> -> lookup key + recipient (orderstore.go)
+	pOrder    = "order/"    // order/<ref> -> lookup key + Order; order/<lookup hex> -> Order in older stores (orderstore.go)
+	pRef      = "ref/"      // ref/<ref> -> lookup key (+ recipient): older stores only (orderstore.go)
 	pExpiry   = "expiry/"   // expiry/<unix>/<ref> while pending_payment: stores written before schedule.go
 	pDeliver  = "deliver/"  // deliver/<ref> while paid and undelivered
 	pSettle   = "settle/"   // settle/<unix>/<ref> while delivered: stores written before schedule.go

@@ -18,7 +18,7 @@ import (
 const (
 	MaxImportKeys  = 100_000
 	MaxImportBytes = 64 << 20
-	importChunk    = 2000 // keys per transaction
+	importChunk    = 1000 // keys per transaction: the longest fit Badger's 1.2 MiB (store/options.go)
 	maxRejections  = 100
 	defaultSeats   = 1000
 	maxSeats       = 1_000_000

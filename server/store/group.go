@@ -26,7 +26,7 @@ import (
 // the overlay joins the batch's transaction only when fn returns nil.
 
 // batchBytes and batchEntries bound one batch well below Badger's own limit
-// on a transaction (15% of the 16 MiB memtable, options.go): a request that would carry
+// on a transaction (15% of the 8 MiB memtable, options.go): a request that would carry
 // a batch past them starts the next batch instead, so a write that is too big
 // for Badger can only ever be alone in its transaction.
 const (

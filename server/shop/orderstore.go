@@ -181,28 +181,14 @@ func loadOrderParts(tx *store.Txn, raw []byte, npay int, o *Order) error {
 // recipientString is crypto.FormatRecipient through rcptStrings: a hybrid
 // recipient's Bech32 string takes tens of microseconds to build.
 func recipientString(raw []byte) (string, error) {
-	if s, ok := rcptStrings.get(raw); ok {
-		return s, nil
-	}
-	s, err := crypto.FormatRecipient(raw)
-	if err == nil {
-		rcptStrings.put(raw, s)
-	}
-	return s, err
+	return rcptStrings.through(raw, crypto.FormatRecipient)
 }
 
 // parsedRecipient is crypto.ParseRecipientBytes through rcptParsed: parsing
 // a hybrid key expands its ML-KEM matrix (a third of the cost of sealing to
 // it), and a payment seals to the recipient of an order placed moments ago.
 func parsedRecipient(raw []byte) (age.Recipient, error) {
-	if r, ok := rcptParsed.get(raw); ok {
-		return r, nil
-	}
-	r, err := crypto.ParseRecipientBytes(raw)
-	if err == nil {
-		rcptParsed.put(raw, r)
-	}
-	return r, err
+	return rcptParsed.through(raw, crypto.ParseRecipientBytes)
 }
 
 // The caches are keyed by the raw recipient itself, so an entry can never
@@ -229,6 +215,19 @@ func (c *ringCache[V]) get(k []byte) (V, bool) {
 	defer c.mu.Unlock()
 	v, ok := c.m[string(k)]
 	return v, ok
+}
+
+// through returns the entry for k, or else fn(k), remembered when fn
+// succeeds.
+func (c *ringCache[V]) through(k []byte, fn func([]byte) (V, error)) (V, error) {
+	if v, ok := c.get(k); ok {
+		return v, nil
+	}
+	v, err := fn(k)
+	if err == nil {
+		c.put(k, v)
+	}
+	return v, err
 }
 
 func (c *ringCache[V]) put(k []byte, v V) {

@@ -84,3 +84,40 @@ func TestImportDuplicateOfOldFingerprint(t *testing.T) {
 		t.Fatalf("stock %d, want 1", got)
 	}
 }
+
+// TestImportRollsBackWhole: an import that fails after some of its
+// transactions committed (a line past 64 KiB after more than importChunk
+// keys) takes back everything it wrote — key records, stock entries,
+// fingerprints, the pool — so the same keys import cleanly afterwards.
+func TestImportRollsBackWhole(t *testing.T) {
+	e := newEnv(t)
+	p := e.product("rollback", Unique)
+	keys := keyList("RB", importChunk+importChunk/2)
+	input := strings.Join(keys, "\n") + "\n" + strings.Repeat("X", 70<<10) + "\n"
+	if _, err := e.shop.ImportKeys(p.ID, BatchInfo{Supplier: "acme"}, strings.NewReader(input)); err == nil {
+		t.Fatal("an import with a 70 KiB line succeeded")
+	}
+	if got := e.stock(p.ID); got != 0 {
+		t.Fatalf("stock after the failed import: %d", got)
+	}
+	if err := e.db.View(func(tx *store.Txn) error {
+		for _, prefix := range []string{pKey, pAvail, pFPKey} {
+			n := 0
+			if err := tx.Iterate(prefix, "", true, func(string, []byte) error { n++; return nil }); err != nil {
+				return err
+			}
+			if n != 0 {
+				t.Errorf("%d entries left under %s", n, prefix)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if res := e.importKeys(p.ID, keys); res.Imported != len(keys) || res.Duplicates != 0 {
+		t.Fatalf("re-import: %d imported, %d duplicates", res.Imported, res.Duplicates)
+	}
+	if got := e.stock(p.ID); got != len(keys) {
+		t.Fatalf("stock %d, want %d", got, len(keys))
+	}
+}
